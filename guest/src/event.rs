@@ -1,0 +1,352 @@
+//! Reading Google Calendar JSON: an `events.list` page or one event.
+//!
+//! Unknown fields are ignored (Google adds them freely). An item that cannot
+//! be read becomes an [`EventError`] naming the item and the field, and the
+//! rest of the page is still read.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::{CoreError, event_error};
+use crate::model::{EventError, EventStatus, Response};
+
+/// Google's `start`, `end` and `originalStartTime`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTime {
+    pub date: Option<String>,
+    pub date_time: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub email: String,
+    pub name: Option<String>,
+    pub is_self: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendee {
+    pub email: String,
+    pub name: Option<String>,
+    pub response: Response,
+    pub resource: bool,
+    pub organizer: bool,
+    pub is_self: bool,
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConferenceEntry {
+    pub entry_point_type: String,
+    pub uri: String,
+    pub label: Option<String>,
+}
+
+/// One Google event, typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub status: EventStatus,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub start: Option<EventTime>,
+    pub end: Option<EventTime>,
+    pub recurrence: Vec<String>,
+    pub recurring_event_id: Option<String>,
+    pub original_start: Option<EventTime>,
+    pub organizer: Option<Person>,
+    pub attendees: Vec<Attendee>,
+    pub conference_entries: Vec<ConferenceEntry>,
+    pub hangout_link: Option<String>,
+    pub source_url: Option<String>,
+    pub private_properties: Vec<(String, String)>,
+    pub etag: Option<String>,
+}
+
+impl Event {
+    pub fn private_property(&self, key: &str) -> Option<&str> {
+        self.private_properties.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One page, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    pub events: Vec<Event>,
+    pub errors: Vec<EventError>,
+    /// The calendar's zone (`timeZone` of the list response).
+    pub time_zone: Option<String>,
+    pub next_page_token: Option<String>,
+    pub next_sync_token: Option<String>,
+}
+
+// ---- Google's wire shape ------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePage<'a> {
+    #[serde(borrow)]
+    items: Option<Vec<&'a RawValue>>,
+    id: Option<&'a RawValue>,
+    time_zone: Option<String>,
+    next_page_token: Option<String>,
+    next_sync_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEvent {
+    id: String,
+    status: Option<WireStatus>,
+    summary: Option<String>,
+    description: Option<String>,
+    location: Option<String>,
+    start: Option<EventTime>,
+    end: Option<EventTime>,
+    #[serde(default)]
+    recurrence: Vec<String>,
+    recurring_event_id: Option<String>,
+    original_start_time: Option<EventTime>,
+    organizer: Option<WirePerson>,
+    #[serde(default)]
+    attendees: Vec<WireAttendee>,
+    conference_data: Option<WireConference>,
+    hangout_link: Option<String>,
+    source: Option<WireSource>,
+    extended_properties: Option<WireExtended>,
+    etag: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WireStatus {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WirePerson {
+    email: Option<String>,
+    display_name: Option<String>,
+    #[serde(default, rename = "self")]
+    is_self: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireAttendee {
+    email: Option<String>,
+    display_name: Option<String>,
+    response_status: Option<Response>,
+    #[serde(default)]
+    resource: bool,
+    #[serde(default)]
+    organizer: bool,
+    #[serde(default, rename = "self")]
+    is_self: bool,
+    #[serde(default)]
+    optional: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireConference {
+    #[serde(default)]
+    entry_points: Vec<WireEntryPoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEntryPoint {
+    entry_point_type: Option<String>,
+    uri: Option<String>,
+    label: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireSource {
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireExtended {
+    #[serde(default)]
+    private: std::collections::BTreeMap<String, String>,
+}
+
+/// Just the id, to name an event whose other fields are broken.
+#[derive(Deserialize)]
+struct WireId {
+    id: Option<String>,
+}
+
+/// Suffix that marks a Google resource (room) calendar.
+pub const RESOURCE_DOMAIN: &str = "@resource.calendar.google.com";
+
+/// Read one `events.list` page, or a single event, of Google JSON.
+///
+/// ```
+/// let page = hcal_core::event::parse_page(r#"{"items":[{"id":"a"},{"id":3}]}"#).unwrap();
+/// assert_eq!(page.events.len(), 1);
+/// assert_eq!(page.errors[0].error.field.as_deref(), Some("items[1].id"));
+/// ```
+pub fn parse_page(json: &str) -> Result<Page, CoreError> {
+    parse_page_numbered(json, None)
+}
+
+pub(crate) fn parse_page_numbered(json: &str, page_index: Option<u32>) -> Result<Page, CoreError> {
+    let wire: WirePage = serde_json::from_str(json).map_err(|e| CoreError::json(&e, page_index))?;
+    let mut page = Page {
+        time_zone: wire.time_zone,
+        next_page_token: wire.next_page_token,
+        next_sync_token: wire.next_sync_token,
+        ..Page::default()
+    };
+    match (wire.items, wire.id) {
+        (Some(items), _) => {
+            page.events.reserve(items.len());
+            for (index, raw) in items.iter().enumerate() {
+                match parse_event(raw.get(), Some(index as u32)) {
+                    Ok(event) => page.events.push(event),
+                    Err(error) => page.errors.push(error),
+                }
+            }
+        }
+        (None, Some(_)) => match parse_event(json, None) {
+            Ok(event) => page.events.push(event),
+            Err(error) => page.errors.push(error),
+        },
+        (None, None) => {
+            return Err(CoreError::MalformedJson {
+                page: page_index,
+                line: 1,
+                column: 1,
+                message: "expected an events.list page (an object with `items`) or an event (an object with `id`)".into(),
+            });
+        }
+    }
+    Ok(page)
+}
+
+fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
+    let prefix = item.map(|i| format!("items[{i}].")).unwrap_or_default();
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let wire: WireEvent = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let id = serde_json::from_str::<WireId>(json).ok().and_then(|w| w.id);
+        let path = e.path().to_string();
+        let field = if path == "." { format!("{prefix}id") } else { format!("{prefix}{path}") };
+        let message = CoreError::json(e.inner(), None);
+        let message = match message {
+            CoreError::MalformedJson { message, .. } => message,
+            other => other.to_string(),
+        };
+        event_error(id.as_deref(), "invalid-field", Some(&field), message)
+    })?;
+    let id = wire.id;
+    let bad = |field: &str, message: String| event_error(Some(&id), "invalid-field", Some(&format!("{prefix}{field}")), message);
+
+    let organizer = match wire.organizer {
+        Some(p) => Some(Person {
+            email: p.email.ok_or_else(|| bad("organizer.email", "the organizer has no email".into()))?,
+            name: p.display_name,
+            is_self: p.is_self,
+        }),
+        None => None,
+    };
+    let mut attendees = Vec::with_capacity(wire.attendees.len());
+    for (i, a) in wire.attendees.into_iter().enumerate() {
+        let email = a.email.ok_or_else(|| bad(&format!("attendees[{i}].email"), "the attendee has no email".into()))?;
+        let resource = a.resource || email.to_ascii_lowercase().ends_with(RESOURCE_DOMAIN);
+        attendees.push(Attendee {
+            email,
+            name: a.display_name,
+            response: a.response_status.unwrap_or(Response::NeedsAction),
+            resource,
+            organizer: a.organizer,
+            is_self: a.is_self,
+            optional: a.optional,
+        });
+    }
+    let conference_entries = wire
+        .conference_data
+        .map(|c| {
+            c.entry_points
+                .into_iter()
+                .filter_map(|e| {
+                    Some(ConferenceEntry { entry_point_type: e.entry_point_type.unwrap_or_default(), uri: e.uri?, label: e.label })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Event {
+        status: match wire.status {
+            None | Some(WireStatus::Confirmed) => EventStatus::Confirmed,
+            Some(WireStatus::Tentative) => EventStatus::Tentative,
+            Some(WireStatus::Cancelled) => EventStatus::Cancelled,
+        },
+        summary: wire.summary,
+        description: wire.description,
+        location: wire.location,
+        start: wire.start,
+        end: wire.end,
+        recurrence: wire.recurrence,
+        recurring_event_id: wire.recurring_event_id,
+        original_start: wire.original_start_time,
+        organizer,
+        attendees,
+        conference_entries,
+        hangout_link: wire.hangout_link,
+        source_url: wire.source.and_then(|s| s.url),
+        private_properties: wire.extended_properties.map(|x| x.private.into_iter().collect()).unwrap_or_default(),
+        etag: wire.etag,
+        id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_event_is_a_page_of_one() {
+        let page = parse_page(r#"{"kind":"calendar#event","id":"x","summary":"S"}"#).unwrap();
+        assert_eq!(page.events[0].summary.as_deref(), Some("S"));
+    }
+
+    #[test]
+    fn a_bad_field_names_item_field_and_event() {
+        let page = parse_page(r#"{"items":[{"id":"ok"},{"id":"bad","start":{"dateTime":7}}]}"#).unwrap();
+        assert_eq!(page.events.len(), 1);
+        let error = &page.errors[0];
+        assert_eq!(error.event_id.as_deref(), Some("bad"));
+        assert_eq!(error.error.field.as_deref(), Some("items[1].start.dateTime"));
+    }
+
+    #[test]
+    fn unknown_status_is_an_error() {
+        let page = parse_page(r#"{"items":[{"id":"a","status":"maybe"}]}"#).unwrap();
+        assert_eq!(page.errors[0].error.field.as_deref(), Some("items[0].status"));
+    }
+
+    #[test]
+    fn not_json_is_a_call_error() {
+        assert!(matches!(parse_page("{"), Err(CoreError::MalformedJson { .. })));
+        assert!(matches!(parse_page("[]"), Err(CoreError::MalformedJson { .. })));
+        assert!(matches!(parse_page("{}"), Err(CoreError::MalformedJson { .. })));
+    }
+
+    #[test]
+    fn rooms_are_recognised_by_flag_or_domain() {
+        let page = parse_page(
+            r#"{"items":[{"id":"a","attendees":[{"email":"r1@resource.calendar.google.com"},{"email":"b@x.com","resource":true},{"email":"c@x.com"}]}]}"#,
+        )
+        .unwrap();
+        let rooms: Vec<bool> = page.events[0].attendees.iter().map(|a| a.resource).collect();
+        assert_eq!(rooms, [true, true, false]);
+    }
+}

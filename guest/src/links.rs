@@ -1,0 +1,755 @@
+//! Join links: find every candidate in an event's conference data, source URL,
+//! location and description; unwrap what wraps it (Outlook SafeLinks, Google
+//! redirects, HTML, percent-encoding); classify it by service; rank; choose.
+//!
+//! Ranking: source first (`conference_data` > `event_url` > `location` >
+//! `description`), then tier (Webex and SIP first, since this service joins
+//! through Webex; then every other meeting service; then dial-in numbers and
+//! watch-only streams), then order of appearance. Two candidates for the same
+//! meeting (same scheme, host and path) are one link, and the more complete
+//! URL (`/j/123?pwd=...` over `/j/123`) is kept.
+//!
+//! The scan is a single linear pass over the text; regular expressions only
+//! ever run on one short URL, against the few rules for its host.
+
+use std::sync::OnceLock;
+
+use regex_lite::Regex;
+
+use crate::html;
+use crate::model::{JoinLink, LinkOptions, LinkSource};
+
+/// One text to search.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    pub source: LinkSource,
+    pub text: &'a str,
+    /// Conference entry points are join links whatever their host.
+    pub trusted: bool,
+}
+
+/// How good a service is as the way to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    /// Webex and SIP video addresses: this service's own.
+    Own = 0,
+    /// Every other meeting service, and configured patterns.
+    Meeting = 1,
+    /// Dial-in numbers.
+    Phone = 2,
+    /// Streams you can only watch.
+    Watch = 3,
+}
+
+/// A recognised service: its id (stable, in the contract) and display name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub id: &'static str,
+    pub name: &'static str,
+    tier: Tier,
+}
+
+macro_rules! services {
+    ($($id:literal $name:literal $tier:ident;)*) => {
+        /// Every service the extractor recognises.
+        pub const SERVICES: &[ServiceInfo] = &[$(ServiceInfo { id: $id, name: $name, tier: Tier::$tier }),*];
+    };
+}
+
+services! {
+    "webex" "Cisco Webex" Own;
+    "sip" "SIP video address" Own;
+    "zoom" "Zoom" Meeting;
+    "zoom_native" "Zoom native" Meeting;
+    "zoomgov" "ZoomGov" Meeting;
+    "meet" "Google Meet" Meeting;
+    "meet_stream" "Google Meet Stream" Watch;
+    "hangouts" "Google Hangouts" Meeting;
+    "duo" "Google Duo" Meeting;
+    "teams" "Microsoft Teams" Meeting;
+    "jitsi" "Jitsi" Meeting;
+    "chime" "Amazon Chime" Meeting;
+    "ringcentral" "RingCentral" Meeting;
+    "gotomeeting" "GoToMeeting" Meeting;
+    "gotowebinar" "GoToWebinar" Meeting;
+    "bluejeans" "BlueJeans" Meeting;
+    "eight_x_eight" "8x8" Meeting;
+    "demio" "Demio" Meeting;
+    "join_me" "Join.me" Meeting;
+    "whereby" "Whereby" Meeting;
+    "uberconference" "UberConference" Meeting;
+    "blizz" "Blizz" Meeting;
+    "teamviewer_meeting" "TeamViewer Meeting" Meeting;
+    "vsee" "VSee" Meeting;
+    "starleaf" "StarLeaf" Meeting;
+    "voov" "Tencent VooV" Meeting;
+    "facebook_workspace" "Facebook Workspace" Meeting;
+    "lifesize" "Lifesize" Meeting;
+    "skype" "Skype" Meeting;
+    "skype4biz" "Skype for Business" Meeting;
+    "facetime" "Facetime" Meeting;
+    "youtube" "YouTube" Watch;
+    "vonage" "Vonage Meetings" Meeting;
+    "around" "Around" Meeting;
+    "jam" "Jam" Meeting;
+    "discord" "Discord" Meeting;
+    "blackboard_collab" "Blackboard Collaborate" Meeting;
+    "coscreen" "CoScreen" Meeting;
+    "vowel" "Vowel" Meeting;
+    "zhumu" "Zhumu" Meeting;
+    "lark" "Lark" Meeting;
+    "feishu" "Feishu" Meeting;
+    "vimeo" "Vimeo" Watch;
+    "ovice" "oVice" Meeting;
+    "luma" "Luma" Meeting;
+    "preply" "Preply" Meeting;
+    "userzoom" "UserZoom" Meeting;
+    "venue" "Venue" Meeting;
+    "teemyco" "Teemyco" Meeting;
+    "demodesk" "Demodesk" Meeting;
+    "zoho_cliq" "Zoho Cliq" Meeting;
+    "slack" "Slack" Meeting;
+    "gather" "Gather" Meeting;
+    "reclaim" "Reclaim.ai" Meeting;
+    "pop" "Pop" Meeting;
+    "chorus" "Chorus" Meeting;
+    "gong" "Gong" Meeting;
+    "livestorm" "Livestorm" Meeting;
+    "tuple" "Tuple" Meeting;
+    "pumble" "Pumble" Meeting;
+    "suit_conference" "Suit Conference" Meeting;
+    "doxy_me" "Doxy.me" Meeting;
+    "calcom" "Cal Video" Meeting;
+    "zm_page" "zm.page" Meeting;
+    "livekit" "LiveKit Meet" Meeting;
+    "meetecho" "Meetecho" Meeting;
+    "streamyard" "StreamYard" Meeting;
+    "riverside" "Riverside" Meeting;
+    "proton_meet" "Proton Meet" Meeting;
+    "tel" "Phone" Phone;
+    "other" "Other" Meeting;
+}
+
+fn service(id: &str) -> &'static ServiceInfo {
+    SERVICES.iter().find(|s| s.id == id).unwrap_or(&SERVICES[SERVICES.len() - 1])
+}
+
+/// A URL rule: `(service, scheme, host, path)`. Host `zoom.us` matches the
+/// host and its subdomains, `=meet.google.com` only itself, `.zm.page` only
+/// subdomains. `path` is matched, anchored, against everything after the
+/// host (path, query and fragment).
+const RULES: &[(&str, &str, &str, &str)] = &[
+    ("webex", "https", "webex.com", r"/(?:meet|join)/[A-Za-z0-9._@-]+(?:[/?#].*)?|/[A-Za-z0-9-]+/j\.php\?(?:.*&)?MTID=[A-Za-z0-9]+.*|/wbxmjs/joinservice/.+|/[A-Za-z0-9-]+/(?:meet|join)/[A-Za-z0-9._@-]+.*|/webappng/sites/[^/]+/meeting/.+"),
+    ("zoom", "https", "zoom.us", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("zoom", "https", "zoom.com", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("zoom", "https", "zoom.com.cn", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("zoom", "https", "zoom-x.de", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("zoom", "https", "zoom.de", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("zoom_native", "zoommtg", "zoom.us", r"/join.*"),
+    ("zoom_native", "zoommtg", "zoom.com", r"/join.*"),
+    ("zoom_native", "zoommtg", "zoom-x.de", r"/join.*"),
+    ("zoomgov", "https", "zoomgov.com", r"/j/[A-Za-z0-9?&=]+.*"),
+    ("meet", "https", "=meet.google.com", r"/(?:_meet/)?(?:lookup/)?[a-z][a-z0-9-]+(?:[/?#].*)?"),
+    ("meet_stream", "https", "=stream.meet.google.com", r"/stream/[a-z0-9-]+.*"),
+    ("hangouts", "https", "=hangouts.google.com", r"/.+"),
+    ("duo", "https", "=duo.app.goo.gl", r"/.+"),
+    ("teams", "https", "teams.microsoft.com", r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*"),
+    ("teams", "https", "teams.microsoft.us", r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*"),
+    ("teams", "https", "=teams.live.com", r"/meet/[0-9]+.*"),
+    ("jitsi", "https", "=meet.jit.si", r"/.+"),
+    ("chime", "https", "chime.aws", r"/[0-9]+.*"),
+    ("ringcentral", "https", "ringcentral.com", r"/.+"),
+    ("gotomeeting", "https", "gotomeeting.com", r"/.+"),
+    ("gotomeeting", "https", "=meet.goto.com", r"/[0-9]+.*"),
+    ("gotowebinar", "https", "gotowebinar.com", r"/.+"),
+    ("bluejeans", "https", "bluejeans.com", r"/.+"),
+    ("eight_x_eight", "https", "=8x8.vc", r"/.+"),
+    ("demio", "https", "=event.demio.com", r"/.+"),
+    ("join_me", "https", "=join.me", r"/.+"),
+    ("whereby", "https", "whereby.com", r"/.+"),
+    ("uberconference", "https", "uberconference.com", r"/.+"),
+    ("blizz", "https", "=go.blizz.com", r"/.+"),
+    ("teamviewer_meeting", "https", "=go.teamviewer.com", r"/.+"),
+    ("vsee", "https", "=vsee.com", r"/.+"),
+    ("starleaf", "https", "=meet.starleaf.com", r"/.+"),
+    ("voov", "https", "voovmeeting.com", r"/.+"),
+    ("facebook_workspace", "https", "workplace.com", r"/groupcall/.+"),
+    ("lifesize", "https", "=call.lifesizecloud.com", r"/.+"),
+    ("skype", "https", "=join.skype.com", r"/.+"),
+    ("skype4biz", "https", "=meet.lync.com", r"/.+"),
+    ("facetime", "https", "=facetime.apple.com", r"/join.*"),
+    ("youtube", "https", "youtube.com", r"/(?:watch|live|embed)\b.*"),
+    ("youtube", "https", "=youtu.be", r"/.+"),
+    ("vonage", "https", "=meetings.vonage.com", r"/[0-9]{9}.*"),
+    ("around", "https", "around.co", r"/.+"),
+    ("jam", "https", "=jam.systems", r"/.+"),
+    ("discord", "https", "discord.gg", r"/.+"),
+    ("discord", "https", "discord.com", r"/(?:invite|channels)/.+"),
+    ("blackboard_collab", "https", "bbcollab.com", r"/(?:guest|invite|collab)/.+"),
+    ("coscreen", "https", "=join.coscreen.co", r"/.+"),
+    ("vowel", "https", "vowel.com", r"/#/g/.+"),
+    ("zhumu", "https", "=welink.zhumu.com", r"/j/[0-9]+(?:\?.*)?|/wc/join/[0-9]+\?(?:.*&)?wpk=.+"),
+    ("lark", "https", "=vc.larksuite.com", r"/j/[0-9]+.*"),
+    ("feishu", "https", "=vc.feishu.cn", r"/j/[0-9]+.*"),
+    ("vimeo", "https", "=vimeo.com", r"/(?:showcase|event)/[0-9]+.*"),
+    ("vimeo", "https", "=venues.vimeo.com", r"/.+"),
+    ("ovice", "https", "ovice.in", r"/.+"),
+    ("ovice", "https", "ovice.com", r"/.+"),
+    ("luma", "https", "=lu.ma", r"/join/.+"),
+    ("preply", "https", "=preply.com", r"/.+"),
+    ("userzoom", "https", "=go.userzoom.com", r"/participate/[a-z0-9-]+.*"),
+    ("venue", "https", "=app.venue.live", r"/app/.+"),
+    ("teemyco", "https", "=app.teemyco.com", r"/room/.+"),
+    ("demodesk", "https", "=demodesk.com", r"/.+"),
+    ("zoho_cliq", "https", "=cliq.zoho.eu", r"/meetings/.+"),
+    ("zoho_cliq", "https", "=cliq.zoho.com", r"/meetings/.+"),
+    ("slack", "https", "=app.slack.com", r"/huddle/[A-Za-z0-9./]+"),
+    ("gather", "https", "=app.gather.town", r"/app/[A-Za-z0-9]+/[A-Za-z0-9_%-]+\?(?:spawnToken|meeting)=.+"),
+    ("reclaim", "https", "=reclaim.ai", r"/z/[A-Za-z0-9./]+"),
+    ("pop", "https", "=pop.com", r"/j/[0-9-]+"),
+    ("chorus", "https", "=go.chorus.ai", r"/.+"),
+    ("gong", "https", "join.gong.io", r"/.+"),
+    ("livestorm", "https", "=app.livestorm.com", r"/p/.+"),
+    ("tuple", "https", "=tuple.app", r"/c/.+"),
+    ("pumble", "https", "=meet.pumble.com", r"/[a-z-]+"),
+    ("suit_conference", "https", "conference.istesuit.com", r"/.+"),
+    ("doxy_me", "https", "doxy.me", r"/.+"),
+    ("calcom", "https", "=app.cal.com", r"/video/[A-Za-z0-9./]+"),
+    ("zm_page", "https", ".zm.page", r".*"),
+    ("livekit", "https", "livekit.io", r"/rooms/[A-Za-z0-9-]+.*"),
+    ("meetecho", "https", "=meetings.conf.meetecho.com", r"/.+"),
+    ("streamyard", "https", "streamyard.com", r"/(?:guest/)?[a-z0-9]{8,13}(?:/|\?.*)?"),
+    ("riverside", "https", "riverside.com", r"/studio/.+"),
+    ("riverside", "https", "riverside.fm", r"/studio/.+"),
+    ("proton_meet", "https", "=meet.proton.me", r"/join/.+"),
+];
+
+struct Rule {
+    service: &'static ServiceInfo,
+    scheme: &'static str,
+    host: &'static str,
+    path: Regex,
+}
+
+fn rules() -> &'static [Rule] {
+    static RULES_COMPILED: OnceLock<Vec<Rule>> = OnceLock::new();
+    RULES_COMPILED.get_or_init(|| {
+        RULES
+            .iter()
+            .map(|(id, scheme, host, path)| Rule {
+                service: service(id),
+                scheme,
+                host,
+                // The table is ours and tested; an invalid entry is a build bug.
+                path: Regex::new(&format!("^(?:{path})$")).expect("RULES holds valid patterns"),
+            })
+            .collect()
+    })
+}
+
+fn host_matches(pattern: &str, host: &str) -> bool {
+    if let Some(exact) = pattern.strip_prefix('=') {
+        host == exact
+    } else if let Some(suffix) = pattern.strip_prefix('.') {
+        host.len() > suffix.len() + 1 && host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+    } else {
+        host == pattern
+            || (host.len() > pattern.len() && host.ends_with(pattern) && host.as_bytes()[host.len() - pattern.len() - 1] == b'.')
+    }
+}
+
+/// A URL split at its host. Only what classification and identity need.
+struct Parts<'a> {
+    scheme: String,
+    host: String,
+    /// Everything after the host (and port): path, query, fragment.
+    rest: &'a str,
+}
+
+fn split_url(uri: &str) -> Option<Parts<'_>> {
+    let (scheme, after) = uri.split_once("://")?;
+    let host_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    let authority = &after[..host_end];
+    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let host = authority.split(':').next().unwrap_or("");
+    if host.is_empty() {
+        return None;
+    }
+    Some(Parts { scheme: scheme.to_ascii_lowercase(), host: host.to_ascii_lowercase(), rest: &after[host_end..] })
+}
+
+/// Which service a (clean, unwrapped) URI belongs to.
+///
+/// ```
+/// use hcal_core::links::classify;
+/// assert_eq!(classify("https://acme.webex.com/meet/alice"), Some("webex"));
+/// assert_eq!(classify("sip:123@acme.webex.com"), Some("sip"));
+/// assert_eq!(classify("https://teams.microsoft.com/meet/123"), None); // no passcode
+/// ```
+pub fn classify(uri: &str) -> Option<&'static str> {
+    let lower_scheme = uri.split(':').next().unwrap_or("").to_ascii_lowercase();
+    match lower_scheme.as_str() {
+        "sip" | "sips" => return valid_sip(uri).then_some("sip"),
+        "tel" => return valid_tel(uri).then_some("tel"),
+        _ => {}
+    }
+    let parts = split_url(uri)?;
+    let scheme = if parts.scheme == "http" { "https" } else { parts.scheme.as_str() };
+    rules()
+        .iter()
+        .find(|r| r.scheme == scheme && host_matches(r.host, &parts.host) && r.path.is_match(parts.rest))
+        .map(|r| r.service.id)
+}
+
+fn valid_sip(uri: &str) -> bool {
+    let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or("");
+    let addr = rest.split([';', '?']).next().unwrap_or("");
+    let host = addr.rsplit_once('@').map(|(_, h)| h).unwrap_or(addr);
+    let host = host.split(':').next().unwrap_or("");
+    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']')
+}
+
+fn valid_tel(uri: &str) -> bool {
+    let number = uri[4..].split(';').next().unwrap_or("");
+    number.bytes().filter(u8::is_ascii_digit).count() >= 3
+        && number.bytes().all(|b| b.is_ascii_digit() || b"+-.() ,*#pw".contains(&b))
+}
+
+// ---- scanning ---------------------------------------------------------------
+
+/// A URI found in text, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    uri: String,
+    start: usize,
+    end: usize,
+}
+
+const WEB_SCHEMES: &[&str] = &["https", "http", "zoommtg", "zoomus", "msteams"];
+
+/// Where a URL token that starts at `start` ends.
+fn token_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start;
+    while end < bytes.len() {
+        let b = bytes[end];
+        if b <= b' ' || b >= 0x7f || b"<>\"'`{}|\\^".contains(&b) {
+            break;
+        }
+        end += 1;
+    }
+    // Trailing punctuation belongs to the sentence, unbalanced closers to it too.
+    while end > start {
+        let last = bytes[end - 1];
+        let strip = match last {
+            b'.' | b',' | b';' | b':' | b'!' | b'?' | b'*' => true,
+            b')' => count(&bytes[start..end], b'(') < count(&bytes[start..end], b')'),
+            b']' => count(&bytes[start..end], b'[') < count(&bytes[start..end], b']'),
+            _ => false,
+        };
+        if !strip {
+            break;
+        }
+        end -= 1;
+    }
+    end
+}
+
+fn count(bytes: &[u8], b: u8) -> usize {
+    bytes.iter().filter(|&&x| x == b).count()
+}
+
+/// Find every URI-like token in `text`, in order, up to `limit`.
+fn scan(text: &str, limit: usize, out: &mut Vec<Found>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && out.len() < limit {
+        let found = match bytes[i] {
+            b':' => scheme_token(text, i),
+            b'%' => encoded_token(text, i),
+            b'@' => video_address(text, i),
+            _ => None,
+        };
+        match found {
+            Some(f) => {
+                i = f.end.max(i + 1);
+                out.push(f);
+            }
+            None => i += 1,
+        }
+    }
+}
+
+/// The run of ASCII letters that ends at `end`.
+fn letters_before(bytes: &[u8], end: usize) -> usize {
+    let mut start = end;
+    while start > 0 && bytes[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    start
+}
+
+/// A `scheme:...` token whose colon is at `colon`.
+fn scheme_token(text: &str, colon: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let start = letters_before(bytes, colon);
+    if start == colon || colon - start > 8 {
+        return None;
+    }
+    let scheme = &text[start..colon];
+    let is = |s: &str| scheme.eq_ignore_ascii_case(s);
+    if WEB_SCHEMES.iter().any(|s| is(s)) {
+        if !text[colon..].starts_with("://") {
+            return None;
+        }
+    } else if !(is("sip") || is("sips") || is("tel")) {
+        return None;
+    }
+    let mut end = token_end(bytes, colon + 1);
+    if is("tel") {
+        // Phone numbers stop at the first character a number cannot hold.
+        let len = bytes[colon + 1..end].iter().take_while(|b| b.is_ascii_alphanumeric() || b"+-.(),*#;=".contains(b)).count();
+        end = colon + 1 + len;
+        while end > colon + 1 && b".,;)".contains(&bytes[end - 1]) {
+            end -= 1;
+        }
+    }
+    if end <= colon + 1 || (WEB_SCHEMES.iter().any(|s| is(s)) && end <= colon + 3) {
+        return None;
+    }
+    let mut uri = String::with_capacity(end - start);
+    uri.push_str(&scheme.to_ascii_lowercase());
+    uri.push_str(&text[colon..end]);
+    Some(Found { uri, start, end })
+}
+
+/// `https%3A%2F%2F...`: a whole URL percent-encoded in text.
+fn encoded_token(text: &str, percent: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let tail = bytes.get(percent..percent + 9)?;
+    if !tail.eq_ignore_ascii_case(b"%3a%2f%2f") {
+        return None;
+    }
+    let start = letters_before(bytes, percent);
+    let scheme = &text[start..percent];
+    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+        return None;
+    }
+    let end = token_end(bytes, percent);
+    let uri = percent_decode(&text[start..end])?;
+    Some(Found { uri, start, end })
+}
+
+/// A bare video address `USER@SITE.webex.com`, as a `sip:` URI.
+fn video_address(text: &str, at: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let user_ok = |b: u8| b.is_ascii_alphanumeric() || b"._+-".contains(&b);
+    let mut start = at;
+    while start > 0 && user_ok(bytes[start - 1]) {
+        start -= 1;
+    }
+    if start == at || (start > 0 && matches!(bytes[start - 1], b':' | b'/' | b'=')) {
+        return None;
+    }
+    let mut end = at + 1;
+    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'.' || bytes[end] == b'-') {
+        end += 1;
+    }
+    while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
+        end -= 1;
+    }
+    let host = text[at + 1..end].to_ascii_lowercase();
+    let site = host.strip_suffix(".webex.com")?;
+    if site.is_empty() {
+        return None; // user@webex.com is an e-mail address
+    }
+    Some(Found { uri: format!("sip:{}@{host}", &text[start..at]), start, end })
+}
+
+// ---- unwrapping ---------------------------------------------------------------
+
+/// Decode `%XX` escapes; `None` when an escape is malformed or the result is
+/// not UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return Some(text.to_string());
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn query_param<'a>(rest: &'a str, names: &[&str]) -> Option<&'a str> {
+    let query = rest.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        names.contains(&key).then_some(value)
+    })
+}
+
+/// One layer of wrapping removed, if `uri` is a wrapper.
+fn unwrap_once(uri: &str) -> Option<String> {
+    let parts = split_url(uri)?;
+    let wrapped = if parts.host.ends_with(".safelinks.protection.outlook.com") {
+        query_param(parts.rest, &["url"])?
+    } else if (parts.host == "www.google.com" || parts.host == "google.com") && parts.rest.starts_with("/url?") {
+        query_param(parts.rest, &["q", "url"])?
+    } else {
+        return None;
+    };
+    percent_decode(wrapped)
+}
+
+/// Remove every layer of SafeLinks and Google redirects (at most 8).
+pub fn unwrap(uri: &str) -> String {
+    let mut current = uri.to_string();
+    for _ in 0..8 {
+        match unwrap_once(&current) {
+            Some(next) if next != current => current = next,
+            _ => break,
+        }
+    }
+    current
+}
+
+/// Replace every Outlook SafeLink in `text` by the link it wraps. A SafeLink
+/// whose target cannot be decoded is left as it is.
+///
+/// ```
+/// let text = "Join https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fzoom.us%2Fj%2F1&data=x today";
+/// assert_eq!(hcal_core::links::unwrap_safelinks(text), "Join https://zoom.us/j/1 today");
+/// ```
+pub fn unwrap_safelinks(text: &str) -> String {
+    let mut found = Vec::new();
+    scan(text, usize::MAX, &mut found);
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for f in found {
+        let original = &text[f.start..f.end];
+        let is_safelink = split_url(original).is_some_and(|p| p.host.ends_with(".safelinks.protection.outlook.com"));
+        if !is_safelink {
+            continue;
+        }
+        let unwrapped = unwrap(original);
+        if unwrapped != original {
+            out.push_str(&text[last..f.start]);
+            out.push_str(&unwrapped);
+            last = f.end;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+// ---- extraction and ranking -----------------------------------------------------
+
+/// Compiled configured patterns, built once per call to [`extract`] or
+/// [`crate::process`].
+pub struct CustomPatterns(Vec<Regex>);
+
+impl CustomPatterns {
+    /// Compile; invalid patterns are skipped (and a real deployment validates
+    /// them when it loads its configuration).
+    pub fn new(patterns: &[String]) -> CustomPatterns {
+        CustomPatterns(patterns.iter().filter_map(|p| Regex::new(p).ok()).collect())
+    }
+}
+
+struct Candidate {
+    uri: String,
+    service: &'static ServiceInfo,
+    source: LinkSource,
+    order: usize,
+}
+
+/// Every join-link candidate in `fields`, ranked best first, at most
+/// `options.max_links`.
+///
+/// ```
+/// use hcal_core::links::{extract, Field, CustomPatterns};
+/// use hcal_core::model::{LinkOptions, LinkSource};
+/// let fields = [
+///     Field { source: LinkSource::Location, text: "https://zoom.us/j/1", trusted: false },
+///     Field { source: LinkSource::Description, text: "<a href=\"https://acme.webex.com/meet/bob\">Webex</a>", trusted: false },
+/// ];
+/// let links = extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]));
+/// assert_eq!(links[0].service, "zoom"); // the location outranks the description
+/// assert_eq!(links[1].uri, "https://acme.webex.com/meet/bob");
+/// ```
+pub fn extract(fields: &[Field<'_>], options: &LinkOptions, custom: &CustomPatterns) -> Vec<JoinLink> {
+    let max = options.max_links.max(1) as usize;
+    // Scan a few more than we keep: duplicates collapse.
+    let scan_limit = max.saturating_mul(4);
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut found = Vec::new();
+    let mut order = 0;
+    for field in fields {
+        if field.text.is_empty() {
+            continue;
+        }
+        let flattened;
+        let text = if html::looks_like_html(field.text) {
+            flattened = html::flatten(field.text).text;
+            flattened.as_str()
+        } else {
+            field.text
+        };
+        found.clear();
+        scan(text, scan_limit, &mut found);
+        if field.trusted && found.is_empty() {
+            found.push(Found { uri: text.trim().to_string(), start: 0, end: text.len() });
+        }
+        let mut customs: Vec<(usize, String)> = Vec::new();
+        for pattern in &custom.0 {
+            customs.extend(pattern.find_iter(text).take(scan_limit).map(|m| (m.start(), m.as_str().to_string())));
+        }
+        customs.sort_by_key(|(at, _)| *at);
+        let mut customs = customs.into_iter().peekable();
+        for f in &found {
+            // Configured patterns that start before this token come first.
+            while let Some((_, uri)) = customs.next_if(|(at, _)| *at < f.start) {
+                candidates.push(Candidate { uri, service: service("other"), source: field.source, order });
+                order += 1;
+            }
+            let uri = unwrap(&f.uri);
+            let known = classify(&uri).map(service);
+            let known = known.or_else(|| field.trusted.then(|| service("other")));
+            let custom_here = customs.next_if(|(at, _)| *at == f.start);
+            match (known, custom_here) {
+                (Some(service), _) => candidates.push(Candidate { uri, service, source: field.source, order }),
+                (None, Some((_, uri))) => candidates.push(Candidate { uri, service: service("other"), source: field.source, order }),
+                (None, None) => continue,
+            }
+            order += 1;
+        }
+        for (_, uri) in customs {
+            candidates.push(Candidate { uri, service: service("other"), source: field.source, order });
+            order += 1;
+        }
+        if candidates.len() >= scan_limit {
+            break;
+        }
+    }
+    rank(candidates, max)
+}
+
+/// Which meeting a URI is: scheme, host and path, without query and fragment.
+fn identity(uri: &str) -> String {
+    match split_url(uri) {
+        Some(p) => {
+            let path = p.rest.split(['?', '#']).next().unwrap_or("");
+            format!("{}://{}{}", p.scheme, p.host, path.trim_end_matches('/'))
+        }
+        None => uri.split([';', '?']).next().unwrap_or(uri).to_ascii_lowercase(),
+    }
+}
+
+fn rank(mut candidates: Vec<Candidate>, max: usize) -> Vec<JoinLink> {
+    candidates.sort_by_key(|c| (c.source, c.service.tier, c.order));
+    let mut kept: Vec<(String, JoinLink)> = Vec::with_capacity(candidates.len().min(max));
+    for c in candidates {
+        let id = identity(&c.uri);
+        if let Some((_, link)) = kept.iter_mut().find(|(kid, _)| *kid == id) {
+            if c.uri.len() > link.uri.len() {
+                link.uri = c.uri;
+            }
+            continue;
+        }
+        if kept.len() < max {
+            kept.push((id, JoinLink { uri: c.uri, service: c.service.id.to_string(), source: c.source }));
+        }
+    }
+    kept.into_iter().map(|(_, link)| link).collect()
+}
+
+/// The link to join by: the best candidate that is a real meeting link; a
+/// dial-in number or a stream only when there is nothing better.
+pub fn choose(links: &[JoinLink]) -> Option<&JoinLink> {
+    links.iter().find(|l| service(&l.service).tier <= Tier::Meeting).or_else(|| links.first())
+}
+
+/// True for Webex meeting links and Webex video addresses.
+pub fn is_webex(link: &JoinLink) -> bool {
+    link.service == "webex" || (link.service == "sip" && link.uri.to_ascii_lowercase().contains(".webex.com"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(text: &str) -> Vec<String> {
+        let fields = [Field { source: LinkSource::Description, text, trusted: false }];
+        extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[])).into_iter().map(|l| l.uri).collect()
+    }
+
+    #[test]
+    fn every_rule_compiles() {
+        assert_eq!(rules().len(), RULES.len());
+        for (id, ..) in RULES {
+            assert_eq!(service(id).id, *id, "rule for unknown service {id}");
+        }
+    }
+
+    #[test]
+    fn addresses_of_every_form() {
+        let text = "Video: 8812345@acme.webex.com or sip:room@acme.webex.com;transport=tls, call tel:+1-555-0100. \
+                    Web: https://acme.webex.com/acme/j.php?MTID=m1234 (backup https://zoom.us/j/99).";
+        assert_eq!(
+            find(text),
+            [
+                "sip:8812345@acme.webex.com",
+                "sip:room@acme.webex.com;transport=tls",
+                "https://acme.webex.com/acme/j.php?MTID=m1234",
+                "https://zoom.us/j/99",
+                "tel:+1-555-0100",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrapped_links_are_unwrapped() {
+        let google = "https://www.google.com/url?q=https%3A%2F%2Facme.webex.com%2Fmeet%2Fbob&sa=D";
+        assert_eq!(find(google), ["https://acme.webex.com/meet/bob"]);
+        let encoded = "see https%3A%2F%2Fzoom.us%2Fj%2F42 now";
+        assert_eq!(find(encoded), ["https://zoom.us/j/42"]);
+        let html = r#"<a href="https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&amp;data=1">join</a>"#;
+        assert_eq!(find(html), ["https://meet.google.com/abc-defg-hij"]);
+    }
+
+    #[test]
+    fn e_mail_addresses_are_not_video_addresses() {
+        assert!(find("write to bob@webex.com or bob@example.com").is_empty());
+    }
+
+    #[test]
+    fn the_same_meeting_twice_is_one_link_the_fuller_one() {
+        assert_eq!(find("https://zoom.us/j/1 and https://zoom.us/j/1?pwd=x"), ["https://zoom.us/j/1?pwd=x"]);
+    }
+
+    #[test]
+    fn thousands_of_links_are_capped() {
+        let text: String = (0..5000).map(|i| format!("https://zoom.us/j/{i} ")).collect();
+        assert_eq!(find(&text).len(), 50);
+    }
+
+    #[test]
+    fn dial_in_is_chosen_only_without_a_meeting_link() {
+        let links = [
+            JoinLink { uri: "tel:+15550100".into(), service: "tel".into(), source: LinkSource::ConferenceData },
+            JoinLink { uri: "https://zoom.us/j/1".into(), service: "zoom".into(), source: LinkSource::Description },
+        ];
+        assert_eq!(choose(&links).unwrap().service, "zoom");
+        assert_eq!(choose(&links[..1]).unwrap().service, "tel");
+    }
+}

@@ -1,0 +1,366 @@
+//! The meeting list as JSON: the one shape the CLI prints, the API serves and
+//! the golden files in `fixtures/` hold. It mirrors the WIT `types` interface
+//! field for field (snake_case here, kebab-case there).
+
+use serde::{Deserialize, Serialize};
+
+/// Text that may have been sealed. Plain text serializes as a string; a sealed
+/// value as `{"jwe": "...", "key_url": "kms://..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Plain(String),
+    Sealed(Sealed),
+}
+
+impl Text {
+    /// The plain text, or `None` when sealed.
+    pub fn plain(&self) -> Option<&str> {
+        match self {
+            Text::Plain(s) => Some(s),
+            Text::Sealed(_) => None,
+        }
+    }
+}
+
+/// A compact JWE and the KMS URL of the key that opens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    pub jwe: String,
+    pub key_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkSource {
+    ConferenceData,
+    EventUrl,
+    Location,
+    Description,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    #[serde(rename = "needsAction")]
+    NeedsAction,
+    #[serde(rename = "declined")]
+    Declined,
+    #[serde(rename = "tentative")]
+    Tentative,
+    #[serde(rename = "accepted")]
+    Accepted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    Confirmed,
+    Tentative,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingType {
+    PersonalRoom,
+    Space,
+    OneTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinLink {
+    pub uri: String,
+    pub service: String,
+    pub source: LinkSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingPerson {
+    pub email: Text,
+    pub name: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingAttendee {
+    pub email: Text,
+    pub name: Option<Text>,
+    pub response: Response,
+    pub room: bool,
+    pub organizer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    pub key: String,
+    pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    pub title: Option<Text>,
+    pub location: Option<Text>,
+    pub start: String,
+    pub end: String,
+    pub all_day: bool,
+    pub time_zone: Option<String>,
+    pub organizer: Option<MeetingPerson>,
+    pub attendees: Vec<MeetingAttendee>,
+    pub my_response: Option<Response>,
+    pub status: EventStatus,
+    pub keyword: Option<String>,
+    pub join: Option<JoinLink>,
+    pub links: Vec<JoinLink>,
+    pub agenda: Option<Text>,
+    #[serde(default)]
+    pub recurring: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinButton {
+    pub meeting_key: String,
+    pub at: String,
+    /// E-mail addresses, sealed with the other e-mails when those are.
+    pub targets: Vec<Text>,
+}
+
+/// Google's `extendedProperties` in a PATCH body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendedProperties {
+    pub private: std::collections::BTreeMap<String, String>,
+}
+
+/// The `events.patch` body that adds join details to an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Patch {
+    pub description: String,
+    pub extended_properties: ExtendedProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrichment {
+    pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub patch: Patch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningRequest {
+    pub event_id: String,
+    pub meeting_type: MeetingType,
+    pub title: String,
+    pub start: String,
+    pub end: String,
+    pub time_zone: Option<String>,
+    pub organizer: String,
+    pub invitees: Vec<String>,
+}
+
+/// A problem with one event; the rest of its page was processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventError {
+    pub event_id: Option<String>,
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_sync_token: Option<String>,
+}
+
+impl SyncState {
+    pub fn is_empty(&self) -> bool {
+        self.next_page_token.is_none() && self.next_sync_token.is_none()
+    }
+}
+
+/// A user's meetings in a window, with what the service must do about them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingList {
+    pub user: String,
+    pub window: Window,
+    pub meetings: Vec<Meeting>,
+    pub join_buttons: Vec<JoinButton>,
+    pub enrichments: Vec<Enrichment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisioning: Vec<ProvisioningRequest>,
+    pub errors: Vec<EventError>,
+    #[serde(default, skip_serializing_if = "SyncState::is_empty")]
+    pub sync: SyncState,
+}
+
+// ---- requests ---------------------------------------------------------------
+
+/// What `@webex` and `@meet` mean without a modifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeywordDefaults {
+    pub webex: MeetingType,
+    pub meet: MeetingType,
+}
+
+impl Default for KeywordDefaults {
+    fn default() -> Self {
+        KeywordDefaults { webex: MeetingType::PersonalRoom, meet: MeetingType::Space }
+    }
+}
+
+/// The organisation's header and footer around the join details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JoinBlock {
+    pub header: String,
+    pub footer: String,
+}
+
+impl Default for JoinBlock {
+    fn default() -> Self {
+        JoinBlock {
+            header: "Join the meeting".to_string(),
+            footer: "Join details added by hcal.".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensitiveField {
+    Title,
+    Location,
+    Agenda,
+    Emails,
+    Names,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinkOptions {
+    pub custom_patterns: Vec<String>,
+    pub max_links: u32,
+}
+
+impl Default for LinkOptions {
+    fn default() -> Self {
+        LinkOptions { custom_patterns: Vec::new(), max_links: 50 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    pub lead_time_seconds: u32,
+    pub keyword_defaults: KeywordDefaults,
+    pub invitee_limit: u32,
+    pub join_block: JoinBlock,
+    pub sealed_fields: Vec<SensitiveField>,
+    pub org_domains: Vec<String>,
+    pub links: LinkOptions,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lead_time_seconds: 300,
+            keyword_defaults: KeywordDefaults::default(),
+            invitee_limit: 1500,
+            join_block: JoinBlock::default(),
+            sealed_fields: vec![
+                SensitiveField::Title,
+                SensitiveField::Location,
+                SensitiveField::Agenda,
+                SensitiveField::Emails,
+            ],
+            org_domains: Vec::new(),
+            links: LinkOptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallInNumber {
+    pub label: String,
+    pub number: String,
+}
+
+/// Join details from the meeting provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinDetails {
+    pub url: String,
+    #[serde(default)]
+    pub sip_address: Option<String>,
+    #[serde(default)]
+    pub meeting_number: Option<String>,
+    #[serde(default)]
+    pub call_in: Vec<CallInNumber>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// An organizer's Personal Room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub email: String,
+    #[serde(default)]
+    pub personal_room: Option<JoinDetails>,
+}
+
+/// A space or one-time meeting the host created for an event (or a series).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidedMeeting {
+    pub event_id: String,
+    pub meeting_type: MeetingType,
+    pub details: JoinDetails,
+}
+
+/// An organisation key as the KMS hands it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OrgKey {
+    /// `kms://HOST/keys/UUID`
+    pub key_url: String,
+    /// 32 bytes.
+    pub key: Vec<u8>,
+}
+
+impl std::fmt::Debug for OrgKey {
+    // Keys never reach logs, not even through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrgKey").field("key_url", &self.key_url).field("key", &"<redacted>").finish()
+    }
+}
+
+/// Everything `process` needs besides the pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessRequest {
+    pub user: String,
+    pub window: Window,
+    pub now: String,
+    #[serde(default)]
+    pub options: Options,
+    #[serde(default)]
+    pub profiles: Vec<Profile>,
+    #[serde(default)]
+    pub provided: Vec<ProvidedMeeting>,
+    /// Set by the caller from a key file; never read from or written to JSON.
+    #[serde(skip)]
+    pub seal_with: Option<OrgKey>,
+}

@@ -1,0 +1,132 @@
+//! Google's times: RFC 3339 instants with an offset, all-day dates, and IANA
+//! zone names resolved against jiff's bundled tz database (so the native and
+//! the wasm build agree, and no host help is needed).
+
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{Offset, TimeZone};
+use jiff::{Timestamp, ZonedDateTime};
+
+/// A resolved `start` or `end`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    /// A timed instant and the offset to show it in.
+    Timed { at: Timestamp, zone: TimeZone, zone_name: Option<String> },
+    /// An all-day date (floating: it never shifts).
+    AllDay(Date),
+}
+
+impl When {
+    /// The instant this starts at; all-day dates begin at midnight in `floating`.
+    pub fn instant(&self, floating: &TimeZone) -> Timestamp {
+        match self {
+            When::Timed { at, .. } => *at,
+            When::AllDay(date) => date
+                .to_zoned_datetime(floating.clone())
+                .map(|z| z.timestamp())
+                .unwrap_or(Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    /// RFC 3339 in the event's zone, or `YYYY-MM-DD`.
+    pub fn display(&self) -> String {
+        match self {
+            When::Timed { at, zone, .. } => rfc3339(&at.to_zoned_datetime(zone.clone())),
+            When::AllDay(date) => date.to_string(),
+        }
+    }
+
+    /// Google's instance-id suffix: `20261201T090000Z` or `20261201`.
+    pub fn basic_utc(&self) -> String {
+        match self {
+            When::Timed { at, .. } => at.strftime("%Y%m%dT%H%M%SZ").to_string(),
+            When::AllDay(date) => date.strftime("%Y%m%d").to_string(),
+        }
+    }
+}
+
+/// `2026-12-01T09:00:00+01:00` (seconds always, fractions only when present).
+pub fn rfc3339(zoned: &ZonedDateTime) -> String {
+    if zoned.subsec_nanosecond() == 0 {
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    } else {
+        zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
+    }
+}
+
+/// Look an IANA name up in the bundled database.
+pub fn zone(name: &str) -> Result<TimeZone, String> {
+    if name == "UTC" || name == "Etc/UTC" || name == "Z" {
+        return Ok(TimeZone::UTC);
+    }
+    jiff::tz::db().get(name).map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)"))
+}
+
+/// Parse an RFC 3339 instant (`Z` or a numeric offset required).
+pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
+    text.parse::<Timestamp>().map_err(|e| format!("{text:?} is not an RFC 3339 date-time with an offset: {e}"))
+}
+
+/// Parse Google's `dateTime`, which carries an offset unless `timeZone` says
+/// where the wall-clock time is.
+pub fn parse_date_time(text: &str, time_zone: Option<&TimeZone>) -> Result<(Timestamp, Offset), String> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        let offset = offset_suffix(text).unwrap_or(Offset::UTC);
+        return Ok((at, offset));
+    }
+    let civil: DateTime = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not an RFC 3339 date-time"))?;
+    let tz = time_zone.ok_or_else(|| format!("{text:?} has no offset and the event has no timeZone"))?;
+    let zoned = civil.to_zoned_datetime(tz.clone()).map_err(|e| format!("{text:?}: {e}"))?;
+    Ok((zoned.timestamp(), zoned.offset()))
+}
+
+/// The `Z` / `±hh:mm` at the end of an RFC 3339 text.
+fn offset_suffix(text: &str) -> Option<Offset> {
+    let bytes = text.as_bytes();
+    match bytes.last()? {
+        b'Z' | b'z' => Some(Offset::UTC),
+        _ if text.len() >= 6 => {
+            let tail = &text[text.len() - 6..];
+            let sign = match tail.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hours: i32 = tail.get(1..3)?.parse().ok()?;
+            let minutes: i32 = tail.get(4..6)?.parse().ok()?;
+            Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Parse `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    text.parse::<Date>().map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_offset_it_was_given() {
+        let (at, offset) = parse_date_time("2026-12-01T09:00:00+01:00", None).unwrap();
+        assert_eq!(at.to_string(), "2026-12-01T08:00:00Z");
+        assert_eq!(offset.seconds(), 3600);
+    }
+
+    #[test]
+    fn local_time_needs_a_zone() {
+        assert!(parse_date_time("2026-12-01T09:00:00", None).is_err());
+        let berlin = zone("Europe/Berlin").unwrap();
+        let (at, _) = parse_date_time("2026-12-01T09:00:00", Some(&berlin)).unwrap();
+        assert_eq!(at.to_string(), "2026-12-01T08:00:00Z");
+    }
+
+    #[test]
+    fn unknown_zone_is_an_error() {
+        assert!(zone("Mars/Olympus_Mons").unwrap_err().contains("IANA"));
+    }
+}
