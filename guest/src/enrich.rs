@@ -31,7 +31,11 @@ fn meeting_type_name(t: MeetingType) -> &'static str {
 }
 
 /// The lines of the join block, in order.
-fn block_lines(header: &str, footer: &str, details: &JoinDetails) -> Vec<(Option<&'static str>, String)> {
+fn block_lines(
+    header: &str,
+    footer: &str,
+    details: &JoinDetails,
+) -> Vec<(Option<&'static str>, String)> {
     let mut lines = Vec::new();
     if !header.is_empty() {
         lines.push((None, header.to_string()));
@@ -47,7 +51,10 @@ fn block_lines(header: &str, footer: &str, details: &JoinDetails) -> Vec<(Option
         lines.push((Some("Password"), password.clone()));
     }
     for call_in in &details.call_in {
-        lines.push((Some("Call in"), format!("{} {}", call_in.number, call_in.label)));
+        lines.push((
+            Some("Call in"),
+            format!("{} {}", call_in.number, call_in.label),
+        ));
     }
     if !footer.is_empty() {
         lines.push((None, footer.to_string()));
@@ -111,9 +118,15 @@ pub fn patch(
     let mut private = BTreeMap::new();
     private.insert(PROCESSED.to_string(), "1".to_string());
     private.insert(KEYWORD.to_string(), keyword.to_string());
-    private.insert(MEETING_TYPE.to_string(), meeting_type_name(meeting_type).to_string());
+    private.insert(
+        MEETING_TYPE.to_string(),
+        meeting_type_name(meeting_type).to_string(),
+    );
     private.insert(JOIN_URL.to_string(), details.url.clone());
-    Patch { description: text, extended_properties: ExtendedProperties { private } }
+    Patch {
+        description: text,
+        extended_properties: ExtendedProperties { private },
+    }
 }
 
 #[cfg(test)]
@@ -132,14 +145,34 @@ mod tests {
 
     #[test]
     fn plain_descriptions_get_a_plain_block() {
-        let p = patch(Some("Agenda"), "H", "F", "@webex", MeetingType::PersonalRoom, &details());
-        assert_eq!(p.description, "Agenda\n\nH\nJoin: https://acme.webex.com/meet/alice\nVideo address: alice@acme.webex.com\nF");
+        let p = patch(
+            Some("Agenda"),
+            "H",
+            "F",
+            "@webex",
+            MeetingType::PersonalRoom,
+            &details(),
+        );
+        assert_eq!(
+            p.description,
+            "Agenda\n\nH\nJoin: https://acme.webex.com/meet/alice\nVideo address: alice@acme.webex.com\nF"
+        );
         assert_eq!(p.extended_properties.private[PROCESSED], "1");
     }
 
     #[test]
     fn html_descriptions_get_an_html_block() {
-        let p = patch(Some("<p>Agenda</p>"), "H & co", "", "@webex", MeetingType::PersonalRoom, &details());
-        assert!(p.description.starts_with("<p>Agenda</p><br><br>H &amp; co<br>Join: <a href="));
+        let p = patch(
+            Some("<p>Agenda</p>"),
+            "H & co",
+            "",
+            "@webex",
+            MeetingType::PersonalRoom,
+            &details(),
+        );
+        assert!(
+            p.description
+                .starts_with("<p>Agenda</p><br><br>H &amp; co<br>Join: <a href=")
+        );
     }
 }

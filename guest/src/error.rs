@@ -7,9 +7,19 @@ use crate::model::{ErrorDetail, EventError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
     #[error("malformed JSON{}: {message} (line {line}, column {column})", page.map(|p| format!(" in page {p}")).unwrap_or_default())]
-    MalformedJson { page: Option<u32>, line: u32, column: u32, message: String },
+    MalformedJson {
+        page: Option<u32>,
+        line: u32,
+        column: u32,
+        message: String,
+    },
     #[error("invalid field `{field}`{}: {message}", event_id.as_ref().map(|id| format!(" of event {id}")).unwrap_or_default())]
-    InvalidField { event_id: Option<String>, item: Option<u32>, field: String, message: String },
+    InvalidField {
+        event_id: Option<String>,
+        item: Option<u32>,
+        field: String,
+        message: String,
+    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("invalid key: {0}")]
@@ -40,9 +50,18 @@ fn strip_position(message: &str) -> String {
 }
 
 /// A per-event error under construction.
-pub(crate) fn event_error(event_id: Option<&str>, code: &str, field: Option<&str>, message: impl Into<String>) -> EventError {
+pub(crate) fn event_error(
+    event_id: Option<&str>,
+    code: &str,
+    field: Option<&str>,
+    message: impl Into<String>,
+) -> EventError {
     EventError {
         event_id: event_id.map(str::to_string),
-        error: ErrorDetail { code: code.to_string(), field: field.map(str::to_string), message: message.into() },
+        error: ErrorDetail {
+            code: code.to_string(),
+            field: field.map(str::to_string),
+            message: message.into(),
+        },
     }
 }

@@ -68,7 +68,10 @@ pub struct Event {
 
 impl Event {
     pub fn private_property(&self, key: &str) -> Option<&str> {
-        self.private_properties.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.private_properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -239,7 +242,11 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
     let wire: WireEvent = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let id = serde_json::from_str::<WireId>(json).ok().and_then(|w| w.id);
         let path = e.path().to_string();
-        let field = if path == "." { format!("{prefix}id") } else { format!("{prefix}{path}") };
+        let field = if path == "." {
+            format!("{prefix}id")
+        } else {
+            format!("{prefix}{path}")
+        };
         let message = CoreError::json(e.inner(), None);
         let message = match message {
             CoreError::MalformedJson { message, .. } => message,
@@ -248,11 +255,20 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
         event_error(id.as_deref(), "invalid-field", Some(&field), message)
     })?;
     let id = wire.id;
-    let bad = |field: &str, message: String| event_error(Some(&id), "invalid-field", Some(&format!("{prefix}{field}")), message);
+    let bad = |field: &str, message: String| {
+        event_error(
+            Some(&id),
+            "invalid-field",
+            Some(&format!("{prefix}{field}")),
+            message,
+        )
+    };
 
     let organizer = match wire.organizer {
         Some(p) => Some(Person {
-            email: p.email.ok_or_else(|| bad("organizer.email", "the organizer has no email".into()))?,
+            email: p
+                .email
+                .ok_or_else(|| bad("organizer.email", "the organizer has no email".into()))?,
             name: p.display_name,
             is_self: p.is_self,
         }),
@@ -260,7 +276,12 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
     };
     let mut attendees = Vec::with_capacity(wire.attendees.len());
     for (i, a) in wire.attendees.into_iter().enumerate() {
-        let email = a.email.ok_or_else(|| bad(&format!("attendees[{i}].email"), "the attendee has no email".into()))?;
+        let email = a.email.ok_or_else(|| {
+            bad(
+                &format!("attendees[{i}].email"),
+                "the attendee has no email".into(),
+            )
+        })?;
         let resource = a.resource || email.to_ascii_lowercase().ends_with(RESOURCE_DOMAIN);
         attendees.push(Attendee {
             email,
@@ -278,7 +299,11 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
             c.entry_points
                 .into_iter()
                 .filter_map(|e| {
-                    Some(ConferenceEntry { entry_point_type: e.entry_point_type.unwrap_or_default(), uri: e.uri?, label: e.label })
+                    Some(ConferenceEntry {
+                        entry_point_type: e.entry_point_type.unwrap_or_default(),
+                        uri: e.uri?,
+                        label: e.label,
+                    })
                 })
                 .collect()
         })
@@ -302,7 +327,10 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
         conference_entries,
         hangout_link: wire.hangout_link,
         source_url: wire.source.and_then(|s| s.url),
-        private_properties: wire.extended_properties.map(|x| x.private.into_iter().collect()).unwrap_or_default(),
+        private_properties: wire
+            .extended_properties
+            .map(|x| x.private.into_iter().collect())
+            .unwrap_or_default(),
         etag: wire.etag,
         id,
     })
@@ -320,24 +348,40 @@ mod tests {
 
     #[test]
     fn a_bad_field_names_item_field_and_event() {
-        let page = parse_page(r#"{"items":[{"id":"ok"},{"id":"bad","start":{"dateTime":7}}]}"#).unwrap();
+        let page =
+            parse_page(r#"{"items":[{"id":"ok"},{"id":"bad","start":{"dateTime":7}}]}"#).unwrap();
         assert_eq!(page.events.len(), 1);
         let error = &page.errors[0];
         assert_eq!(error.event_id.as_deref(), Some("bad"));
-        assert_eq!(error.error.field.as_deref(), Some("items[1].start.dateTime"));
+        assert_eq!(
+            error.error.field.as_deref(),
+            Some("items[1].start.dateTime")
+        );
     }
 
     #[test]
     fn unknown_status_is_an_error() {
         let page = parse_page(r#"{"items":[{"id":"a","status":"maybe"}]}"#).unwrap();
-        assert_eq!(page.errors[0].error.field.as_deref(), Some("items[0].status"));
+        assert_eq!(
+            page.errors[0].error.field.as_deref(),
+            Some("items[0].status")
+        );
     }
 
     #[test]
     fn not_json_is_a_call_error() {
-        assert!(matches!(parse_page("{"), Err(CoreError::MalformedJson { .. })));
-        assert!(matches!(parse_page("[]"), Err(CoreError::MalformedJson { .. })));
-        assert!(matches!(parse_page("{}"), Err(CoreError::MalformedJson { .. })));
+        assert!(matches!(
+            parse_page("{"),
+            Err(CoreError::MalformedJson { .. })
+        ));
+        assert!(matches!(
+            parse_page("[]"),
+            Err(CoreError::MalformedJson { .. })
+        ));
+        assert!(matches!(
+            parse_page("{}"),
+            Err(CoreError::MalformedJson { .. })
+        ));
     }
 
     #[test]
@@ -346,7 +390,11 @@ mod tests {
             r#"{"items":[{"id":"a","attendees":[{"email":"r1@resource.calendar.google.com"},{"email":"b@x.com","resource":true},{"email":"c@x.com"}]}]}"#,
         )
         .unwrap();
-        let rooms: Vec<bool> = page.events[0].attendees.iter().map(|a| a.resource).collect();
+        let rooms: Vec<bool> = page.events[0]
+            .attendees
+            .iter()
+            .map(|a| a.resource)
+            .collect();
         assert_eq!(rooms, [true, true, false]);
     }
 }

@@ -66,7 +66,10 @@ pub fn flatten(html: &str) -> Flattened {
         }
         push_text(&mut text, &html[run_start..i]);
         if html[i..].starts_with("<!--") {
-            i = html[i + 4..].find("-->").map(|p| i + 4 + p + 3).unwrap_or(bytes.len());
+            i = html[i + 4..]
+                .find("-->")
+                .map(|p| i + 4 + p + 3)
+                .unwrap_or(bytes.len());
             run_start = i;
             continue;
         }
@@ -76,7 +79,10 @@ pub fn flatten(html: &str) -> Flattened {
         run_start = i;
         let closing = tag.starts_with('/');
         let name_part = tag.trim_start_matches('/');
-        let name_len = name_part.bytes().take_while(|b| b.is_ascii_alphanumeric()).count();
+        let name_len = name_part
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
         let name = name_part[..name_len].to_ascii_lowercase();
         match name.as_str() {
             "script" | "style" if !closing => {
@@ -111,8 +117,9 @@ pub fn flatten(html: &str) -> Flattened {
             "li" if !closing => {
                 newline(&mut text);
             }
-            "p" | "div" | "li" | "ul" | "ol" | "tr" | "table" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote"
-            | "pre" | "hr" | "section" | "article" | "header" | "footer" => newline(&mut text),
+            "p" | "div" | "li" | "ul" | "ol" | "tr" | "table" | "h1" | "h2" | "h3" | "h4"
+            | "h5" | "h6" | "blockquote" | "pre" | "hr" | "section" | "article" | "header"
+            | "footer" => newline(&mut text),
             "td" | "th" if closing => text.push(' '),
             _ => {}
         }
@@ -138,7 +145,11 @@ fn tag_end(bytes: &[u8], from: usize) -> usize {
         i += 1;
     }
     // Unclosed quote: fall back to the first `>`.
-    bytes[from..].iter().position(|&b| b == b'>').map(|p| from + p).unwrap_or(bytes.len())
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'>')
+        .map(|p| from + p)
+        .unwrap_or(bytes.len())
 }
 
 fn find_ignore_case(haystack: &str, from: usize, needle: &str) -> Option<usize> {
@@ -147,7 +158,10 @@ fn find_ignore_case(haystack: &str, from: usize, needle: &str) -> Option<usize> 
     if needle.is_empty() || from >= hay.len() {
         return None;
     }
-    hay[from..].windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle)).map(|p| from + p)
+    hay[from..]
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|p| from + p)
 }
 
 /// The value of attribute `name` in a tag's text.
@@ -175,7 +189,11 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
             }
             Some(_) => {
                 let rest = &tag[j..];
-                Some(rest.split(|c: char| c.is_ascii_whitespace() || c == '>').next().unwrap_or(""))
+                Some(
+                    rest.split(|c: char| c.is_ascii_whitespace() || c == '>')
+                        .next()
+                        .unwrap_or(""),
+                )
             }
             None => None,
         };

@@ -29,11 +29,17 @@ pub struct UnknownModifier {
     pub text: String,
 }
 
-const SERVICES: [(&str, KeywordService); 3] =
-    [("webex", KeywordService::Webex), ("meet", KeywordService::Meet), ("spark", KeywordService::Spark)];
+const SERVICES: [(&str, KeywordService); 3] = [
+    ("webex", KeywordService::Webex),
+    ("meet", KeywordService::Meet),
+    ("spark", KeywordService::Spark),
+];
 
-const MODIFIERS: [(&str, MeetingType); 3] =
-    [("myroom", MeetingType::PersonalRoom), ("space", MeetingType::Space), ("onetime", MeetingType::OneTime)];
+const MODIFIERS: [(&str, MeetingType); 3] = [
+    ("myroom", MeetingType::PersonalRoom),
+    ("space", MeetingType::Space),
+    ("onetime", MeetingType::OneTime),
+];
 
 /// The first keyword in `location`.
 ///
@@ -43,7 +49,10 @@ const MODIFIERS: [(&str, MeetingType); 3] =
 /// assert_eq!((k.text.as_str(), k.meeting_type), ("@meet:onetime", MeetingType::OneTime));
 /// assert!(detect("mail bob@webex.com", &KeywordDefaults::default()).is_none());
 /// ```
-pub fn detect(location: &str, defaults: &KeywordDefaults) -> Option<Result<Keyword, UnknownModifier>> {
+pub fn detect(
+    location: &str,
+    defaults: &KeywordDefaults,
+) -> Option<Result<Keyword, UnknownModifier>> {
     let bytes = location.as_bytes();
     let mut from = 0;
     while let Some(pos) = bytes[from..].iter().position(|&b| b == b'@') {
@@ -54,7 +63,9 @@ pub fn detect(location: &str, defaults: &KeywordDefaults) -> Option<Result<Keywo
         }
         for (name, service) in SERVICES {
             let end = at + 1 + name.len();
-            let Some(candidate) = location.get(at + 1..end) else { continue };
+            let Some(candidate) = location.get(at + 1..end) else {
+                continue;
+            };
             if !candidate.eq_ignore_ascii_case(name) || !ends_word(bytes, end) {
                 continue;
             }
@@ -64,16 +75,33 @@ pub fn detect(location: &str, defaults: &KeywordDefaults) -> Option<Result<Keywo
                 KeywordService::Spark => MeetingType::Space,
             };
             // A modifier directly after a colon.
-            if bytes.get(end) == Some(&b':') && bytes.get(end + 1).is_some_and(|b| b.is_ascii_alphabetic()) {
-                let word_len = bytes[end + 1..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            if bytes.get(end) == Some(&b':')
+                && bytes.get(end + 1).is_some_and(|b| b.is_ascii_alphabetic())
+            {
+                let word_len = bytes[end + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric())
+                    .count();
                 let word = &location[end + 1..end + 1 + word_len];
                 let text = format!("@{name}:{}", word.to_ascii_lowercase());
-                return Some(match MODIFIERS.iter().find(|(m, _)| m.eq_ignore_ascii_case(word)) {
-                    Some((_, meeting_type)) => Ok(Keyword { text, service, meeting_type: *meeting_type, offset: at }),
-                    None => Err(UnknownModifier { text }),
-                });
+                return Some(
+                    match MODIFIERS.iter().find(|(m, _)| m.eq_ignore_ascii_case(word)) {
+                        Some((_, meeting_type)) => Ok(Keyword {
+                            text,
+                            service,
+                            meeting_type: *meeting_type,
+                            offset: at,
+                        }),
+                        None => Err(UnknownModifier { text }),
+                    },
+                );
             }
-            return Some(Ok(Keyword { text: format!("@{name}"), service, meeting_type: default, offset: at }));
+            return Some(Ok(Keyword {
+                text: format!("@{name}"),
+                service,
+                meeting_type: default,
+                offset: at,
+            }));
         }
     }
     None
@@ -89,7 +117,9 @@ fn ends_word(bytes: &[u8], end: usize) -> bool {
     match bytes.get(end) {
         None => true,
         Some(b) if b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-' || *b >= 0x80 => false,
-        Some(b'.') => !bytes.get(end + 1).is_some_and(|b| b.is_ascii_alphanumeric()),
+        Some(b'.') => !bytes
+            .get(end + 1)
+            .is_some_and(|b| b.is_ascii_alphanumeric()),
         Some(_) => true,
     }
 }

@@ -131,7 +131,10 @@ services! {
 }
 
 fn service(id: &str) -> &'static ServiceInfo {
-    SERVICES.iter().find(|s| s.id == id).unwrap_or(&SERVICES[SERVICES.len() - 1])
+    SERVICES
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or(&SERVICES[SERVICES.len() - 1])
 }
 
 /// A URL rule: `(service, scheme, host, path)`. Host `zoom.us` matches the
@@ -139,22 +142,62 @@ fn service(id: &str) -> &'static ServiceInfo {
 /// subdomains. `path` is matched, anchored, against everything after the
 /// host (path, query and fragment).
 const RULES: &[(&str, &str, &str, &str)] = &[
-    ("webex", "https", "webex.com", r"/(?:meet|join)/[A-Za-z0-9._@-]+(?:[/?#].*)?|/[A-Za-z0-9-]+/j\.php\?(?:.*&)?MTID=[A-Za-z0-9]+.*|/wbxmjs/joinservice/.+|/[A-Za-z0-9-]+/(?:meet|join)/[A-Za-z0-9._@-]+.*|/webappng/sites/[^/]+/meeting/.+"),
+    (
+        "webex",
+        "https",
+        "webex.com",
+        r"/(?:meet|join)/[A-Za-z0-9._@-]+(?:[/?#].*)?|/[A-Za-z0-9-]+/j\.php\?(?:.*&)?MTID=[A-Za-z0-9]+.*|/wbxmjs/joinservice/.+|/[A-Za-z0-9-]+/(?:meet|join)/[A-Za-z0-9._@-]+.*|/webappng/sites/[^/]+/meeting/.+",
+    ),
     ("zoom", "https", "zoom.us", r"/(?:my|webinar|[a-z]{1,2})/.+"),
-    ("zoom", "https", "zoom.com", r"/(?:my|webinar|[a-z]{1,2})/.+"),
-    ("zoom", "https", "zoom.com.cn", r"/(?:my|webinar|[a-z]{1,2})/.+"),
-    ("zoom", "https", "zoom-x.de", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    (
+        "zoom",
+        "https",
+        "zoom.com",
+        r"/(?:my|webinar|[a-z]{1,2})/.+",
+    ),
+    (
+        "zoom",
+        "https",
+        "zoom.com.cn",
+        r"/(?:my|webinar|[a-z]{1,2})/.+",
+    ),
+    (
+        "zoom",
+        "https",
+        "zoom-x.de",
+        r"/(?:my|webinar|[a-z]{1,2})/.+",
+    ),
     ("zoom", "https", "zoom.de", r"/(?:my|webinar|[a-z]{1,2})/.+"),
     ("zoom_native", "zoommtg", "zoom.us", r"/join.*"),
     ("zoom_native", "zoommtg", "zoom.com", r"/join.*"),
     ("zoom_native", "zoommtg", "zoom-x.de", r"/join.*"),
     ("zoomgov", "https", "zoomgov.com", r"/j/[A-Za-z0-9?&=]+.*"),
-    ("meet", "https", "=meet.google.com", r"/(?:_meet/)?(?:lookup/)?[a-z][a-z0-9-]+(?:[/?#].*)?"),
-    ("meet_stream", "https", "=stream.meet.google.com", r"/stream/[a-z0-9-]+.*"),
+    (
+        "meet",
+        "https",
+        "=meet.google.com",
+        r"/(?:_meet/)?(?:lookup/)?[a-z][a-z0-9-]+(?:[/?#].*)?",
+    ),
+    (
+        "meet_stream",
+        "https",
+        "=stream.meet.google.com",
+        r"/stream/[a-z0-9-]+.*",
+    ),
     ("hangouts", "https", "=hangouts.google.com", r"/.+"),
     ("duo", "https", "=duo.app.goo.gl", r"/.+"),
-    ("teams", "https", "teams.microsoft.com", r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*"),
-    ("teams", "https", "teams.microsoft.us", r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*"),
+    (
+        "teams",
+        "https",
+        "teams.microsoft.com",
+        r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*",
+    ),
+    (
+        "teams",
+        "https",
+        "teams.microsoft.us",
+        r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*",
+    ),
     ("teams", "https", "=teams.live.com", r"/meet/[0-9]+.*"),
     ("jitsi", "https", "=meet.jit.si", r"/.+"),
     ("chime", "https", "chime.aws", r"/[0-9]+.*"),
@@ -173,38 +216,83 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ("vsee", "https", "=vsee.com", r"/.+"),
     ("starleaf", "https", "=meet.starleaf.com", r"/.+"),
     ("voov", "https", "voovmeeting.com", r"/.+"),
-    ("facebook_workspace", "https", "workplace.com", r"/groupcall/.+"),
+    (
+        "facebook_workspace",
+        "https",
+        "workplace.com",
+        r"/groupcall/.+",
+    ),
     ("lifesize", "https", "=call.lifesizecloud.com", r"/.+"),
     ("skype", "https", "=join.skype.com", r"/.+"),
     ("skype4biz", "https", "=meet.lync.com", r"/.+"),
     ("facetime", "https", "=facetime.apple.com", r"/join.*"),
-    ("youtube", "https", "youtube.com", r"/(?:watch|live|embed)\b.*"),
+    (
+        "youtube",
+        "https",
+        "youtube.com",
+        r"/(?:watch|live|embed)\b.*",
+    ),
     ("youtube", "https", "=youtu.be", r"/.+"),
     ("vonage", "https", "=meetings.vonage.com", r"/[0-9]{9}.*"),
     ("around", "https", "around.co", r"/.+"),
     ("jam", "https", "=jam.systems", r"/.+"),
     ("discord", "https", "discord.gg", r"/.+"),
-    ("discord", "https", "discord.com", r"/(?:invite|channels)/.+"),
-    ("blackboard_collab", "https", "bbcollab.com", r"/(?:guest|invite|collab)/.+"),
+    (
+        "discord",
+        "https",
+        "discord.com",
+        r"/(?:invite|channels)/.+",
+    ),
+    (
+        "blackboard_collab",
+        "https",
+        "bbcollab.com",
+        r"/(?:guest|invite|collab)/.+",
+    ),
     ("coscreen", "https", "=join.coscreen.co", r"/.+"),
     ("vowel", "https", "vowel.com", r"/#/g/.+"),
-    ("zhumu", "https", "=welink.zhumu.com", r"/j/[0-9]+(?:\?.*)?|/wc/join/[0-9]+\?(?:.*&)?wpk=.+"),
+    (
+        "zhumu",
+        "https",
+        "=welink.zhumu.com",
+        r"/j/[0-9]+(?:\?.*)?|/wc/join/[0-9]+\?(?:.*&)?wpk=.+",
+    ),
     ("lark", "https", "=vc.larksuite.com", r"/j/[0-9]+.*"),
     ("feishu", "https", "=vc.feishu.cn", r"/j/[0-9]+.*"),
-    ("vimeo", "https", "=vimeo.com", r"/(?:showcase|event)/[0-9]+.*"),
+    (
+        "vimeo",
+        "https",
+        "=vimeo.com",
+        r"/(?:showcase|event)/[0-9]+.*",
+    ),
     ("vimeo", "https", "=venues.vimeo.com", r"/.+"),
     ("ovice", "https", "ovice.in", r"/.+"),
     ("ovice", "https", "ovice.com", r"/.+"),
     ("luma", "https", "=lu.ma", r"/join/.+"),
     ("preply", "https", "=preply.com", r"/.+"),
-    ("userzoom", "https", "=go.userzoom.com", r"/participate/[a-z0-9-]+.*"),
+    (
+        "userzoom",
+        "https",
+        "=go.userzoom.com",
+        r"/participate/[a-z0-9-]+.*",
+    ),
     ("venue", "https", "=app.venue.live", r"/app/.+"),
     ("teemyco", "https", "=app.teemyco.com", r"/room/.+"),
     ("demodesk", "https", "=demodesk.com", r"/.+"),
     ("zoho_cliq", "https", "=cliq.zoho.eu", r"/meetings/.+"),
     ("zoho_cliq", "https", "=cliq.zoho.com", r"/meetings/.+"),
-    ("slack", "https", "=app.slack.com", r"/huddle/[A-Za-z0-9./]+"),
-    ("gather", "https", "=app.gather.town", r"/app/[A-Za-z0-9]+/[A-Za-z0-9_%-]+\?(?:spawnToken|meeting)=.+"),
+    (
+        "slack",
+        "https",
+        "=app.slack.com",
+        r"/huddle/[A-Za-z0-9./]+",
+    ),
+    (
+        "gather",
+        "https",
+        "=app.gather.town",
+        r"/app/[A-Za-z0-9]+/[A-Za-z0-9_%-]+\?(?:spawnToken|meeting)=.+",
+    ),
     ("reclaim", "https", "=reclaim.ai", r"/z/[A-Za-z0-9./]+"),
     ("pop", "https", "=pop.com", r"/j/[0-9-]+"),
     ("chorus", "https", "=go.chorus.ai", r"/.+"),
@@ -212,13 +300,23 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ("livestorm", "https", "=app.livestorm.com", r"/p/.+"),
     ("tuple", "https", "=tuple.app", r"/c/.+"),
     ("pumble", "https", "=meet.pumble.com", r"/[a-z-]+"),
-    ("suit_conference", "https", "conference.istesuit.com", r"/.+"),
+    (
+        "suit_conference",
+        "https",
+        "conference.istesuit.com",
+        r"/.+",
+    ),
     ("doxy_me", "https", "doxy.me", r"/.+"),
     ("calcom", "https", "=app.cal.com", r"/video/[A-Za-z0-9./]+"),
     ("zm_page", "https", ".zm.page", r".*"),
     ("livekit", "https", "livekit.io", r"/rooms/[A-Za-z0-9-]+.*"),
     ("meetecho", "https", "=meetings.conf.meetecho.com", r"/.+"),
-    ("streamyard", "https", "streamyard.com", r"/(?:guest/)?[a-z0-9]{8,13}(?:/|\?.*)?"),
+    (
+        "streamyard",
+        "https",
+        "streamyard.com",
+        r"/(?:guest/)?[a-z0-9]{8,13}(?:/|\?.*)?",
+    ),
     ("riverside", "https", "riverside.com", r"/studio/.+"),
     ("riverside", "https", "riverside.fm", r"/studio/.+"),
     ("proton_meet", "https", "=meet.proton.me", r"/join/.+"),
@@ -251,10 +349,14 @@ fn host_matches(pattern: &str, host: &str) -> bool {
     if let Some(exact) = pattern.strip_prefix('=') {
         host == exact
     } else if let Some(suffix) = pattern.strip_prefix('.') {
-        host.len() > suffix.len() + 1 && host.ends_with(suffix) && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        host.len() > suffix.len() + 1
+            && host.ends_with(suffix)
+            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
     } else {
         host == pattern
-            || (host.len() > pattern.len() && host.ends_with(pattern) && host.as_bytes()[host.len() - pattern.len() - 1] == b'.')
+            || (host.len() > pattern.len()
+                && host.ends_with(pattern)
+                && host.as_bytes()[host.len() - pattern.len() - 1] == b'.')
     }
 }
 
@@ -270,12 +372,19 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
     let (scheme, after) = uri.split_once("://")?;
     let host_end = after.find(['/', '?', '#']).unwrap_or(after.len());
     let authority = &after[..host_end];
-    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
     let host = authority.split(':').next().unwrap_or("");
     if host.is_empty() {
         return None;
     }
-    Some(Parts { scheme: scheme.to_ascii_lowercase(), host: host.to_ascii_lowercase(), rest: &after[host_end..] })
+    Some(Parts {
+        scheme: scheme.to_ascii_lowercase(),
+        host: host.to_ascii_lowercase(),
+        rest: &after[host_end..],
+    })
 }
 
 /// Which service a (clean, unwrapped) URI belongs to.
@@ -294,10 +403,16 @@ pub fn classify(uri: &str) -> Option<&'static str> {
         _ => {}
     }
     let parts = split_url(uri)?;
-    let scheme = if parts.scheme == "http" { "https" } else { parts.scheme.as_str() };
+    let scheme = if parts.scheme == "http" {
+        "https"
+    } else {
+        parts.scheme.as_str()
+    };
     rules()
         .iter()
-        .find(|r| r.scheme == scheme && host_matches(r.host, &parts.host) && r.path.is_match(parts.rest))
+        .find(|r| {
+            r.scheme == scheme && host_matches(r.host, &parts.host) && r.path.is_match(parts.rest)
+        })
         .map(|r| r.service.id)
 }
 
@@ -306,13 +421,18 @@ fn valid_sip(uri: &str) -> bool {
     let addr = rest.split([';', '?']).next().unwrap_or("");
     let host = addr.rsplit_once('@').map(|(_, h)| h).unwrap_or(addr);
     let host = host.split(':').next().unwrap_or("");
-    !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']')
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']')
 }
 
 fn valid_tel(uri: &str) -> bool {
     let number = uri[4..].split(';').next().unwrap_or("");
     number.bytes().filter(u8::is_ascii_digit).count() >= 3
-        && number.bytes().all(|b| b.is_ascii_digit() || b"+-.() ,*#pw".contains(&b))
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.() ,*#pw".contains(&b))
 }
 
 // ---- scanning ---------------------------------------------------------------
@@ -407,7 +527,10 @@ fn scheme_token(text: &str, colon: usize) -> Option<Found> {
     let mut end = token_end(bytes, colon + 1);
     if is("tel") {
         // Phone numbers stop at the first character a number cannot hold.
-        let len = bytes[colon + 1..end].iter().take_while(|b| b.is_ascii_alphanumeric() || b"+-.(),*#;=".contains(b)).count();
+        let len = bytes[colon + 1..end]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || b"+-.(),*#;=".contains(b))
+            .count();
         end = colon + 1 + len;
         while end > colon + 1 && b".,;)".contains(&bytes[end - 1]) {
             end -= 1;
@@ -451,7 +574,9 @@ fn video_address(text: &str, at: usize) -> Option<Found> {
         return None;
     }
     let mut end = at + 1;
-    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'.' || bytes[end] == b'-') {
+    while end < bytes.len()
+        && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'.' || bytes[end] == b'-')
+    {
         end += 1;
     }
     while end > at + 1 && matches!(bytes[end - 1], b'.' | b'-') {
@@ -462,7 +587,11 @@ fn video_address(text: &str, at: usize) -> Option<Found> {
     if site.is_empty() {
         return None; // user@webex.com is an e-mail address
     }
-    Some(Found { uri: format!("sip:{}@{host}", &text[start..at]), start, end })
+    Some(Found {
+        uri: format!("sip:{}@{host}", &text[start..at]),
+        start,
+        end,
+    })
 }
 
 // ---- unwrapping ---------------------------------------------------------------
@@ -503,7 +632,9 @@ fn unwrap_once(uri: &str) -> Option<String> {
     let parts = split_url(uri)?;
     let wrapped = if parts.host.ends_with(".safelinks.protection.outlook.com") {
         query_param(parts.rest, &["url"])?
-    } else if (parts.host == "www.google.com" || parts.host == "google.com") && parts.rest.starts_with("/url?") {
+    } else if (parts.host == "www.google.com" || parts.host == "google.com")
+        && parts.rest.starts_with("/url?")
+    {
         query_param(parts.rest, &["q", "url"])?
     } else {
         return None;
@@ -537,7 +668,8 @@ pub fn unwrap_safelinks(text: &str) -> String {
     let mut last = 0;
     for f in found {
         let original = &text[f.start..f.end];
-        let is_safelink = split_url(original).is_some_and(|p| p.host.ends_with(".safelinks.protection.outlook.com"));
+        let is_safelink = split_url(original)
+            .is_some_and(|p| p.host.ends_with(".safelinks.protection.outlook.com"));
         if !is_safelink {
             continue;
         }
@@ -587,7 +719,11 @@ struct Candidate {
 /// assert_eq!(links[0].service, "zoom"); // the location outranks the description
 /// assert_eq!(links[1].uri, "https://acme.webex.com/meet/bob");
 /// ```
-pub fn extract(fields: &[Field<'_>], options: &LinkOptions, custom: &CustomPatterns) -> Vec<JoinLink> {
+pub fn extract(
+    fields: &[Field<'_>],
+    options: &LinkOptions,
+    custom: &CustomPatterns,
+) -> Vec<JoinLink> {
     let max = options.max_links.max(1) as usize;
     // Scan a few more than we keep: duplicates collapse.
     let scan_limit = max.saturating_mul(4);
@@ -608,18 +744,32 @@ pub fn extract(fields: &[Field<'_>], options: &LinkOptions, custom: &CustomPatte
         found.clear();
         scan(text, scan_limit, &mut found);
         if field.trusted && found.is_empty() {
-            found.push(Found { uri: text.trim().to_string(), start: 0, end: text.len() });
+            found.push(Found {
+                uri: text.trim().to_string(),
+                start: 0,
+                end: text.len(),
+            });
         }
         let mut customs: Vec<(usize, String)> = Vec::new();
         for pattern in &custom.0 {
-            customs.extend(pattern.find_iter(text).take(scan_limit).map(|m| (m.start(), m.as_str().to_string())));
+            customs.extend(
+                pattern
+                    .find_iter(text)
+                    .take(scan_limit)
+                    .map(|m| (m.start(), m.as_str().to_string())),
+            );
         }
         customs.sort_by_key(|(at, _)| *at);
         let mut customs = customs.into_iter().peekable();
         for f in &found {
             // Configured patterns that start before this token come first.
             while let Some((_, uri)) = customs.next_if(|(at, _)| *at < f.start) {
-                candidates.push(Candidate { uri, service: service("other"), source: field.source, order });
+                candidates.push(Candidate {
+                    uri,
+                    service: service("other"),
+                    source: field.source,
+                    order,
+                });
                 order += 1;
             }
             let uri = unwrap(&f.uri);
@@ -627,14 +777,29 @@ pub fn extract(fields: &[Field<'_>], options: &LinkOptions, custom: &CustomPatte
             let known = known.or_else(|| field.trusted.then(|| service("other")));
             let custom_here = customs.next_if(|(at, _)| *at == f.start);
             match (known, custom_here) {
-                (Some(service), _) => candidates.push(Candidate { uri, service, source: field.source, order }),
-                (None, Some((_, uri))) => candidates.push(Candidate { uri, service: service("other"), source: field.source, order }),
+                (Some(service), _) => candidates.push(Candidate {
+                    uri,
+                    service,
+                    source: field.source,
+                    order,
+                }),
+                (None, Some((_, uri))) => candidates.push(Candidate {
+                    uri,
+                    service: service("other"),
+                    source: field.source,
+                    order,
+                }),
                 (None, None) => continue,
             }
             order += 1;
         }
         for (_, uri) in customs {
-            candidates.push(Candidate { uri, service: service("other"), source: field.source, order });
+            candidates.push(Candidate {
+                uri,
+                service: service("other"),
+                source: field.source,
+                order,
+            });
             order += 1;
         }
         if candidates.len() >= scan_limit {
@@ -651,7 +816,11 @@ fn identity(uri: &str) -> String {
             let path = p.rest.split(['?', '#']).next().unwrap_or("");
             format!("{}://{}{}", p.scheme, p.host, path.trim_end_matches('/'))
         }
-        None => uri.split([';', '?']).next().unwrap_or(uri).to_ascii_lowercase(),
+        None => uri
+            .split([';', '?'])
+            .next()
+            .unwrap_or(uri)
+            .to_ascii_lowercase(),
     }
 }
 
@@ -667,7 +836,14 @@ fn rank(mut candidates: Vec<Candidate>, max: usize) -> Vec<JoinLink> {
             continue;
         }
         if kept.len() < max {
-            kept.push((id, JoinLink { uri: c.uri, service: c.service.id.to_string(), source: c.source }));
+            kept.push((
+                id,
+                JoinLink {
+                    uri: c.uri,
+                    service: c.service.id.to_string(),
+                    source: c.source,
+                },
+            ));
         }
     }
     kept.into_iter().map(|(_, link)| link).collect()
@@ -676,12 +852,16 @@ fn rank(mut candidates: Vec<Candidate>, max: usize) -> Vec<JoinLink> {
 /// The link to join by: the best candidate that is a real meeting link; a
 /// dial-in number or a stream only when there is nothing better.
 pub fn choose(links: &[JoinLink]) -> Option<&JoinLink> {
-    links.iter().find(|l| service(&l.service).tier <= Tier::Meeting).or_else(|| links.first())
+    links
+        .iter()
+        .find(|l| service(&l.service).tier <= Tier::Meeting)
+        .or_else(|| links.first())
 }
 
 /// True for Webex meeting links and Webex video addresses.
 pub fn is_webex(link: &JoinLink) -> bool {
-    link.service == "webex" || (link.service == "sip" && link.uri.to_ascii_lowercase().contains(".webex.com"))
+    link.service == "webex"
+        || (link.service == "sip" && link.uri.to_ascii_lowercase().contains(".webex.com"))
 }
 
 #[cfg(test)]
@@ -689,8 +869,15 @@ mod tests {
     use super::*;
 
     fn find(text: &str) -> Vec<String> {
-        let fields = [Field { source: LinkSource::Description, text, trusted: false }];
-        extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[])).into_iter().map(|l| l.uri).collect()
+        let fields = [Field {
+            source: LinkSource::Description,
+            text,
+            trusted: false,
+        }];
+        extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]))
+            .into_iter()
+            .map(|l| l.uri)
+            .collect()
     }
 
     #[test]
@@ -734,20 +921,33 @@ mod tests {
 
     #[test]
     fn the_same_meeting_twice_is_one_link_the_fuller_one() {
-        assert_eq!(find("https://zoom.us/j/1 and https://zoom.us/j/1?pwd=x"), ["https://zoom.us/j/1?pwd=x"]);
+        assert_eq!(
+            find("https://zoom.us/j/1 and https://zoom.us/j/1?pwd=x"),
+            ["https://zoom.us/j/1?pwd=x"]
+        );
     }
 
     #[test]
     fn thousands_of_links_are_capped() {
-        let text: String = (0..5000).map(|i| format!("https://zoom.us/j/{i} ")).collect();
+        let text: String = (0..5000)
+            .map(|i| format!("https://zoom.us/j/{i} "))
+            .collect();
         assert_eq!(find(&text).len(), 50);
     }
 
     #[test]
     fn dial_in_is_chosen_only_without_a_meeting_link() {
         let links = [
-            JoinLink { uri: "tel:+15550100".into(), service: "tel".into(), source: LinkSource::ConferenceData },
-            JoinLink { uri: "https://zoom.us/j/1".into(), service: "zoom".into(), source: LinkSource::Description },
+            JoinLink {
+                uri: "tel:+15550100".into(),
+                service: "tel".into(),
+                source: LinkSource::ConferenceData,
+            },
+            JoinLink {
+                uri: "https://zoom.us/j/1".into(),
+                service: "zoom".into(),
+                source: LinkSource::Description,
+            },
         ];
         assert_eq!(choose(&links).unwrap().service, "zoom");
         assert_eq!(choose(&links[..1]).unwrap().service, "tel");

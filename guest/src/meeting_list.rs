@@ -42,7 +42,10 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
             floating = zone;
         }
         list.errors.extend(page.errors);
-        list.sync = SyncState { next_page_token: page.next_page_token, next_sync_token: page.next_sync_token };
+        list.sync = SyncState {
+            next_page_token: page.next_page_token,
+            next_sync_token: page.next_sync_token,
+        };
         events.extend(page.events);
     }
     // The same event twice (a later page, or an update): the last one wins.
@@ -113,10 +116,16 @@ impl<'r> Context<'r> {
         }
         let user = request.user.trim().to_ascii_lowercase();
         let Some((_, user_domain)) = user.split_once('@') else {
-            return Err(CoreError::InvalidRequest(format!("user {:?} is not an e-mail address", request.user)));
+            return Err(CoreError::InvalidRequest(format!(
+                "user {:?} is not an e-mail address",
+                request.user
+            )));
         };
         let options = &request.options;
-        for (what, text) in [("header", &options.join_block.header), ("footer", &options.join_block.footer)] {
+        for (what, text) in [
+            ("header", &options.join_block.header),
+            ("footer", &options.join_block.footer),
+        ] {
             let chars = text.chars().count();
             if chars > enrich::MAX_HEADER_CHARS {
                 return Err(CoreError::InvalidRequest(format!(
@@ -128,7 +137,11 @@ impl<'r> Context<'r> {
         let org_domains = if options.org_domains.is_empty() {
             vec![user_domain.to_string()]
         } else {
-            options.org_domains.iter().map(|d| d.trim_start_matches('@').to_ascii_lowercase()).collect()
+            options
+                .org_domains
+                .iter()
+                .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
+                .collect()
         };
         let sealer = request.seal_with.as_ref().map(Sealer::new).transpose()?;
         Ok(Context {
@@ -150,12 +163,22 @@ impl<'r> Context<'r> {
     /// The meeting for `event`, `None` when it is outside the window.
     fn meeting(&self, event: &Event, floating: &TimeZone) -> Result<Option<Built>, EventError> {
         let id = Some(event.id.as_str());
-        let start_time = event.start.as_ref().ok_or_else(|| event_error(id, "invalid-field", Some("start"), "the event has no start"))?;
-        let end_time = event.end.as_ref().ok_or_else(|| event_error(id, "invalid-field", Some("end"), "the event has no end"))?;
+        let start_time = event.start.as_ref().ok_or_else(|| {
+            event_error(id, "invalid-field", Some("start"), "the event has no start")
+        })?;
+        let end_time = event
+            .end
+            .as_ref()
+            .ok_or_else(|| event_error(id, "invalid-field", Some("end"), "the event has no end"))?;
         let start = resolve(event, start_time, "start")?;
         let end = resolve(event, end_time, "end")?;
         if matches!(start, When::AllDay(_)) != matches!(end, When::AllDay(_)) {
-            return Err(event_error(id, "invalid-field", Some("end"), "start and end must both be dates or both be date-times"));
+            return Err(event_error(
+                id,
+                "invalid-field",
+                Some("end"),
+                "start and end must both be dates or both be date-times",
+            ));
         }
         let starts = start.instant(floating);
         let ends = end.instant(floating);
@@ -164,7 +187,11 @@ impl<'r> Context<'r> {
                 id,
                 "end-before-start",
                 Some("end"),
-                format!("the event ends ({}) before it starts ({})", end.display(), start.display()),
+                format!(
+                    "the event ends ({}) before it starts ({})",
+                    end.display(),
+                    start.display()
+                ),
             ));
         }
         let recurring = !event.recurrence.is_empty();
@@ -180,7 +207,11 @@ impl<'r> Context<'r> {
 
         let links = self.links(event);
         let join = links::choose(&links).cloned();
-        let keyword = match event.location.as_deref().and_then(|l| keyword::detect(l, &self.request.options.keyword_defaults)) {
+        let keyword = match event
+            .location
+            .as_deref()
+            .and_then(|l| keyword::detect(l, &self.request.options.keyword_defaults))
+        {
             Some(Ok(k)) => Some(k.text),
             Some(Err(unknown)) => Some(unknown.text),
             None => None,
@@ -190,7 +221,13 @@ impl<'r> Context<'r> {
             .iter()
             .find(|a| a.is_self || self.is_user(&a.email))
             .map(|a| a.response)
-            .or_else(|| event.organizer.as_ref().filter(|o| o.is_self || self.is_user(&o.email)).map(|_| Response::Accepted));
+            .or_else(|| {
+                event
+                    .organizer
+                    .as_ref()
+                    .filter(|o| o.is_self || self.is_user(&o.email))
+                    .map(|_| Response::Accepted)
+            });
         let key = match (&event.recurring_event_id, &event.original_start) {
             (Some(series), Some(original)) => match resolve(event, original, "originalStartTime") {
                 Ok(when) => format!("{series}_{}", when.basic_utc()),
@@ -198,7 +235,10 @@ impl<'r> Context<'r> {
             },
             _ => event.id.clone(),
         };
-        let zone_name = start_time.time_zone.clone().or_else(|| end_time.time_zone.clone());
+        let zone_name = start_time
+            .time_zone
+            .clone()
+            .or_else(|| end_time.time_zone.clone());
         let meeting = Meeting {
             key,
             event_id: event.id.clone(),
@@ -229,43 +269,79 @@ impl<'r> Context<'r> {
             keyword,
             join,
             links,
-            agenda: event.description.as_deref().map(html::agenda_text).filter(|t| !t.is_empty()).map(Text::Plain),
+            agenda: event
+                .description
+                .as_deref()
+                .map(html::agenda_text)
+                .filter(|t| !t.is_empty())
+                .map(Text::Plain),
             recurring,
         };
-        Ok(Some(Built { meeting, starts, ends }))
+        Ok(Some(Built {
+            meeting,
+            starts,
+            ends,
+        }))
     }
 
     fn links(&self, event: &Event) -> Vec<JoinLink> {
         let mut fields: Vec<Field> = Vec::with_capacity(event.conference_entries.len() + 4);
         for entry in &event.conference_entries {
             if matches!(entry.entry_point_type.as_str(), "video" | "sip" | "phone") {
-                fields.push(Field { source: LinkSource::ConferenceData, text: &entry.uri, trusted: entry.entry_point_type == "video" });
+                fields.push(Field {
+                    source: LinkSource::ConferenceData,
+                    text: &entry.uri,
+                    trusted: entry.entry_point_type == "video",
+                });
             }
         }
         if let Some(link) = &event.hangout_link {
-            fields.push(Field { source: LinkSource::ConferenceData, text: link, trusted: true });
+            fields.push(Field {
+                source: LinkSource::ConferenceData,
+                text: link,
+                trusted: true,
+            });
         }
         if let Some(url) = &event.source_url {
-            fields.push(Field { source: LinkSource::EventUrl, text: url, trusted: false });
+            fields.push(Field {
+                source: LinkSource::EventUrl,
+                text: url,
+                trusted: false,
+            });
         }
         if let Some(location) = &event.location {
-            fields.push(Field { source: LinkSource::Location, text: location, trusted: false });
+            fields.push(Field {
+                source: LinkSource::Location,
+                text: location,
+                trusted: false,
+            });
         }
         if let Some(description) = &event.description {
-            fields.push(Field { source: LinkSource::Description, text: description, trusted: false });
+            fields.push(Field {
+                source: LinkSource::Description,
+                text: description,
+                trusted: false,
+            });
         }
         links::extract(&fields, &self.request.options.links, &self.custom)
     }
 
     fn join_button(&self, built: &Built) -> Option<(Timestamp, JoinButton)> {
         let m = &built.meeting;
-        if m.join.is_none() || m.all_day || m.my_response == Some(Response::Declined) || built.ends <= self.now {
+        if m.join.is_none()
+            || m.all_day
+            || m.my_response == Some(Response::Declined)
+            || built.ends <= self.now
+        {
             return None;
         }
-        let at = built.starts - SignedDuration::from_secs(i64::from(self.request.options.lead_time_seconds));
+        let at = built.starts
+            - SignedDuration::from_secs(i64::from(self.request.options.lead_time_seconds));
         let mut targets: Vec<String> = vec![self.user.clone()];
         for a in &m.attendees {
-            let Text::Plain(email) = &a.email else { continue };
+            let Text::Plain(email) = &a.email else {
+                continue;
+            };
             let email = email.to_ascii_lowercase();
             let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
             let ours = a.room || self.org_domains.iter().any(|d| d == domain);
@@ -273,7 +349,11 @@ impl<'r> Context<'r> {
                 targets.push(email);
             }
         }
-        let button = JoinButton { meeting_key: m.key.clone(), at: at.to_string(), targets: targets.into_iter().map(Text::Plain).collect() };
+        let button = JoinButton {
+            meeting_key: m.key.clone(),
+            at: at.to_string(),
+            targets: targets.into_iter().map(Text::Plain).collect(),
+        };
         Some((at, button))
     }
 
@@ -281,7 +361,9 @@ impl<'r> Context<'r> {
     fn enrichment(&self, event: &Event, built: &Built, list: &mut MeetingList) {
         let options = &self.request.options;
         let id = Some(event.id.as_str());
-        let Some(location) = event.location.as_deref() else { return };
+        let Some(location) = event.location.as_deref() else {
+            return;
+        };
         let keyword = match keyword::detect(location, &options.keyword_defaults) {
             None => return,
             Some(Ok(k)) => k,
@@ -295,8 +377,12 @@ impl<'r> Context<'r> {
                 return;
             }
         };
-        let organizer_is_user = event.organizer.as_ref().is_some_and(|o| o.is_self || self.is_user(&o.email));
-        let already = event.private_property(enrich::PROCESSED).is_some() || built.meeting.links.iter().any(links::is_webex);
+        let organizer_is_user = event
+            .organizer
+            .as_ref()
+            .is_some_and(|o| o.is_self || self.is_user(&o.email));
+        let already = event.private_property(enrich::PROCESSED).is_some()
+            || built.meeting.links.iter().any(links::is_webex);
         if !organizer_is_user || already || built.ends <= self.now {
             return;
         }
@@ -306,11 +392,18 @@ impl<'r> Context<'r> {
                 id,
                 "invitee-limit",
                 Some("attendees"),
-                format!("{invitees} invitees is over the limit of {}; no join details added", options.invitee_limit),
+                format!(
+                    "{invitees} invitees is over the limit of {}; no join details added",
+                    options.invitee_limit
+                ),
             ));
             return;
         }
-        let organizer = event.organizer.as_ref().map(|o| o.email.to_ascii_lowercase()).unwrap_or_default();
+        let organizer = event
+            .organizer
+            .as_ref()
+            .map(|o| o.email.to_ascii_lowercase())
+            .unwrap_or_default();
         let details = match keyword.meeting_type {
             MeetingType::PersonalRoom => {
                 let room = self
@@ -326,7 +419,10 @@ impl<'r> Context<'r> {
                             id,
                             "no-personal-room",
                             Some("location"),
-                            format!("{} asks for {organizer}'s Personal Room, and they have none", keyword.text),
+                            format!(
+                                "{} asks for {organizer}'s Personal Room, and they have none",
+                                keyword.text
+                            ),
                         ));
                         return;
                     }
@@ -335,7 +431,8 @@ impl<'r> Context<'r> {
             wanted => {
                 let series = event.recurring_event_id.as_deref();
                 let provided = self.request.provided.iter().find(|p| {
-                    p.meeting_type == wanted && (p.event_id == event.id || Some(p.event_id.as_str()) == series)
+                    p.meeting_type == wanted
+                        && (p.event_id == event.id || Some(p.event_id.as_str()) == series)
                 });
                 match provided {
                     Some(p) => &p.details,
@@ -348,7 +445,12 @@ impl<'r> Context<'r> {
                             end: built.meeting.end.clone(),
                             time_zone: built.meeting.time_zone.clone(),
                             organizer,
-                            invitees: event.attendees.iter().filter(|a| !a.resource).map(|a| a.email.clone()).collect(),
+                            invitees: event
+                                .attendees
+                                .iter()
+                                .filter(|a| !a.resource)
+                                .map(|a| a.email.clone())
+                                .collect(),
                         });
                         return;
                     }
@@ -363,7 +465,11 @@ impl<'r> Context<'r> {
             keyword.meeting_type,
             details,
         );
-        list.enrichments.push(Enrichment { event_id: event.id.clone(), etag: event.etag.clone(), patch });
+        list.enrichments.push(Enrichment {
+            event_id: event.id.clone(),
+            etag: event.etag.clone(),
+            patch,
+        });
     }
 
     fn seal_all(&self, sealer: &Sealer, list: &mut MeetingList) -> Result<(), CoreError> {
@@ -375,7 +481,9 @@ impl<'r> Context<'r> {
             }
             Ok(())
         };
-        let seal_opt = |text: &mut Option<Text>| -> Result<(), CoreError> { text.as_mut().map(seal).transpose().map(|_| ()) };
+        let seal_opt = |text: &mut Option<Text>| -> Result<(), CoreError> {
+            text.as_mut().map(seal).transpose().map(|_| ())
+        };
         for m in &mut list.meetings {
             if wants(SensitiveField::Title) {
                 seal_opt(&mut m.title)?;
@@ -418,22 +526,37 @@ impl<'r> Context<'r> {
 fn resolve(event: &Event, time: &EventTime, field: &str) -> Result<When, EventError> {
     let id = Some(event.id.as_str());
     let zone = match time.time_zone.as_deref() {
-        Some(name) => Some(
-            time::zone(name).map_err(|e| event_error(id, "invalid-time-zone", Some(&format!("{field}.timeZone")), e))?,
-        ),
+        Some(name) => Some(time::zone(name).map_err(|e| {
+            event_error(
+                id,
+                "invalid-time-zone",
+                Some(&format!("{field}.timeZone")),
+                e,
+            )
+        })?),
         None => None,
     };
     match (&time.date, &time.date_time) {
         (_, Some(text)) => {
-            let (at, offset) = time::parse_date_time(text, zone.as_ref())
-                .map_err(|e| event_error(id, "invalid-field", Some(&format!("{field}.dateTime")), e))?;
+            let (at, offset) = time::parse_date_time(text, zone.as_ref()).map_err(|e| {
+                event_error(id, "invalid-field", Some(&format!("{field}.dateTime")), e)
+            })?;
             let zone_name = time.time_zone.clone();
             let zone = zone.unwrap_or_else(|| TimeZone::fixed(offset));
-            Ok(When::Timed { at, zone, zone_name })
+            Ok(When::Timed {
+                at,
+                zone,
+                zone_name,
+            })
         }
         (Some(text), None) => time::parse_date(text)
             .map(When::AllDay)
             .map_err(|e| event_error(id, "invalid-field", Some(&format!("{field}.date")), e)),
-        (None, None) => Err(event_error(id, "invalid-field", Some(field), format!("`{field}` has neither `date` nor `dateTime`"))),
+        (None, None) => Err(event_error(
+            id,
+            "invalid-field",
+            Some(field),
+            format!("`{field}` has neither `date` nor `dateTime`"),
+        )),
     }
 }

@@ -217,7 +217,10 @@ pub struct KeywordDefaults {
 
 impl Default for KeywordDefaults {
     fn default() -> Self {
-        KeywordDefaults { webex: MeetingType::PersonalRoom, meet: MeetingType::Space }
+        KeywordDefaults {
+            webex: MeetingType::PersonalRoom,
+            meet: MeetingType::Space,
+        }
     }
 }
 
@@ -257,7 +260,10 @@ pub struct LinkOptions {
 
 impl Default for LinkOptions {
     fn default() -> Self {
-        LinkOptions { custom_patterns: Vec::new(), max_links: 50 }
+        LinkOptions {
+            custom_patterns: Vec::new(),
+            max_links: 50,
+        }
     }
 }
 
@@ -343,7 +349,10 @@ pub struct OrgKey {
 impl std::fmt::Debug for OrgKey {
     // Keys never reach logs, not even through `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrgKey").field("key_url", &self.key_url).field("key", &"<redacted>").finish()
+        f.debug_struct("OrgKey")
+            .field("key_url", &self.key_url)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 

@@ -25,63 +25,121 @@ impl Sealer {
     /// Check the key (32 bytes, a `kms://` URL) and prepare the cipher.
     pub fn new(key: &OrgKey) -> Result<Sealer, CoreError> {
         if key.key.len() != 32 {
-            return Err(CoreError::InvalidKey(format!("an A256GCM key is 32 bytes, this one is {}", key.key.len())));
+            return Err(CoreError::InvalidKey(format!(
+                "an A256GCM key is 32 bytes, this one is {}",
+                key.key.len()
+            )));
         }
         if !key.key_url.starts_with("kms://") {
-            return Err(CoreError::InvalidKey(format!("the key URL must start with kms://, not {:?}", key.key_url)));
+            return Err(CoreError::InvalidKey(format!(
+                "the key URL must start with kms://, not {:?}",
+                key.key_url
+            )));
         }
-        let cipher = Aes256Gcm::new_from_slice(&key.key).map_err(|e| CoreError::InvalidKey(e.to_string()))?;
-        Ok(Sealer { cipher, key_url: key.key_url.clone(), header_b64: B64.encode(HEADER) })
+        let cipher = Aes256Gcm::new_from_slice(&key.key)
+            .map_err(|e| CoreError::InvalidKey(e.to_string()))?;
+        Ok(Sealer {
+            cipher,
+            key_url: key.key_url.clone(),
+            header_b64: B64.encode(HEADER),
+        })
     }
 
     /// Seal one value under a fresh random IV.
     pub fn seal(&self, plaintext: &str) -> Result<Sealed, CoreError> {
         let mut iv = [0u8; 12];
-        getrandom::fill(&mut iv).map_err(|e| CoreError::InvalidKey(format!("no randomness for the IV: {e}")))?;
+        getrandom::fill(&mut iv)
+            .map_err(|e| CoreError::InvalidKey(format!("no randomness for the IV: {e}")))?;
         let aad = self.header_b64.as_bytes();
         let mut sealed = self
             .cipher
-            .encrypt(Nonce::from_slice(&iv), Payload { msg: plaintext.as_bytes(), aad })
+            .encrypt(
+                Nonce::from_slice(&iv),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad,
+                },
+            )
             .map_err(|_| CoreError::InvalidKey("encryption failed".into()))?;
         let tag = sealed.split_off(sealed.len() - 16);
-        let jwe = format!("{}..{}.{}.{}", self.header_b64, B64.encode(iv), B64.encode(&sealed), B64.encode(tag));
-        Ok(Sealed { jwe, key_url: self.key_url.clone() })
+        let jwe = format!(
+            "{}..{}.{}.{}",
+            self.header_b64,
+            B64.encode(iv),
+            B64.encode(&sealed),
+            B64.encode(tag)
+        );
+        Ok(Sealed {
+            jwe,
+            key_url: self.key_url.clone(),
+        })
     }
 
     /// Open a value sealed under this key.
     pub fn open(&self, value: &Sealed) -> Result<String, CoreError> {
         if value.key_url != self.key_url {
-            return Err(CoreError::OpenFailed(format!("sealed under {}, not under {}", value.key_url, self.key_url)));
+            return Err(CoreError::OpenFailed(format!(
+                "sealed under {}, not under {}",
+                value.key_url, self.key_url
+            )));
         }
         let parts: Vec<&str> = value.jwe.split('.').collect();
         let [header, encrypted_key, iv, ciphertext, tag] = parts[..] else {
-            return Err(CoreError::OpenFailed(format!("a compact JWE has 5 parts, this has {}", parts.len())));
+            return Err(CoreError::OpenFailed(format!(
+                "a compact JWE has 5 parts, this has {}",
+                parts.len()
+            )));
         };
-        let decode = |part: &str, what: &str| B64.decode(part).map_err(|_| CoreError::OpenFailed(format!("the {what} is not base64url")));
+        let decode = |part: &str, what: &str| {
+            B64.decode(part)
+                .map_err(|_| CoreError::OpenFailed(format!("the {what} is not base64url")))
+        };
         let header_json = decode(header, "header")?;
-        let parsed: serde_json::Value =
-            serde_json::from_slice(&header_json).map_err(|_| CoreError::OpenFailed("the header is not JSON".into()))?;
-        if parsed.get("alg").and_then(|v| v.as_str()) != Some("dir") || parsed.get("enc").and_then(|v| v.as_str()) != Some("A256GCM") {
-            return Err(CoreError::OpenFailed(format!("unsupported header {}", String::from_utf8_lossy(&header_json))));
+        let parsed: serde_json::Value = serde_json::from_slice(&header_json)
+            .map_err(|_| CoreError::OpenFailed("the header is not JSON".into()))?;
+        if parsed.get("alg").and_then(|v| v.as_str()) != Some("dir")
+            || parsed.get("enc").and_then(|v| v.as_str()) != Some("A256GCM")
+        {
+            return Err(CoreError::OpenFailed(format!(
+                "unsupported header {}",
+                String::from_utf8_lossy(&header_json)
+            )));
         }
         if !encrypted_key.is_empty() {
-            return Err(CoreError::OpenFailed("`dir` JWEs have an empty encrypted-key part".into()));
+            return Err(CoreError::OpenFailed(
+                "`dir` JWEs have an empty encrypted-key part".into(),
+            ));
         }
         let iv = decode(iv, "IV")?;
         if iv.len() != 12 {
-            return Err(CoreError::OpenFailed(format!("the IV is {} bytes, not 12", iv.len())));
+            return Err(CoreError::OpenFailed(format!(
+                "the IV is {} bytes, not 12",
+                iv.len()
+            )));
         }
         let mut message = decode(ciphertext, "ciphertext")?;
         let tag = decode(tag, "tag")?;
         if tag.len() != 16 {
-            return Err(CoreError::OpenFailed(format!("the tag is {} bytes, not 16", tag.len())));
+            return Err(CoreError::OpenFailed(format!(
+                "the tag is {} bytes, not 16",
+                tag.len()
+            )));
         }
         message.extend_from_slice(&tag);
         let plaintext = self
             .cipher
-            .decrypt(Nonce::from_slice(&iv), Payload { msg: &message, aad: header.as_bytes() })
-            .map_err(|_| CoreError::OpenFailed("wrong key, or the value was tampered with".into()))?;
-        String::from_utf8(plaintext).map_err(|_| CoreError::OpenFailed("the plaintext is not UTF-8".into()))
+            .decrypt(
+                Nonce::from_slice(&iv),
+                Payload {
+                    msg: &message,
+                    aad: header.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                CoreError::OpenFailed("wrong key, or the value was tampered with".into())
+            })?;
+        String::from_utf8(plaintext)
+            .map_err(|_| CoreError::OpenFailed("the plaintext is not UTF-8".into()))
     }
 }
 
@@ -108,7 +166,10 @@ mod tests {
     use super::*;
 
     fn key(byte: u8) -> OrgKey {
-        OrgKey { key_url: "kms://kms.example.com/keys/k1".into(), key: vec![byte; 32] }
+        OrgKey {
+            key_url: "kms://kms.example.com/keys/k1".into(),
+            key: vec![byte; 32],
+        }
     }
 
     #[test]
@@ -121,18 +182,51 @@ mod tests {
     #[test]
     fn wrong_key_and_tampering_are_typed_errors() {
         let sealed = seal("secret", &key(1)).unwrap();
-        assert!(matches!(open(&sealed, &key(2)), Err(CoreError::OpenFailed(_))));
+        assert!(matches!(
+            open(&sealed, &key(2)),
+            Err(CoreError::OpenFailed(_))
+        ));
         let mut parts: Vec<String> = sealed.jwe.split('.').map(str::to_string).collect();
         parts[3] = B64.encode(b"other bytes");
-        let tampered = Sealed { jwe: parts.join("."), key_url: sealed.key_url.clone() };
-        assert!(matches!(open(&tampered, &key(1)), Err(CoreError::OpenFailed(_))));
-        let truncated = Sealed { jwe: "abc.def".into(), key_url: sealed.key_url };
-        assert!(matches!(open(&truncated, &key(1)), Err(CoreError::OpenFailed(_))));
+        let tampered = Sealed {
+            jwe: parts.join("."),
+            key_url: sealed.key_url.clone(),
+        };
+        assert!(matches!(
+            open(&tampered, &key(1)),
+            Err(CoreError::OpenFailed(_))
+        ));
+        let truncated = Sealed {
+            jwe: "abc.def".into(),
+            key_url: sealed.key_url,
+        };
+        assert!(matches!(
+            open(&truncated, &key(1)),
+            Err(CoreError::OpenFailed(_))
+        ));
     }
 
     #[test]
     fn bad_keys_are_refused() {
-        assert!(matches!(seal("x", &OrgKey { key_url: "kms://a/keys/b".into(), key: vec![0; 16] }), Err(CoreError::InvalidKey(_))));
-        assert!(matches!(seal("x", &OrgKey { key_url: "https://a".into(), key: vec![0; 32] }), Err(CoreError::InvalidKey(_))));
+        assert!(matches!(
+            seal(
+                "x",
+                &OrgKey {
+                    key_url: "kms://a/keys/b".into(),
+                    key: vec![0; 16]
+                }
+            ),
+            Err(CoreError::InvalidKey(_))
+        ));
+        assert!(matches!(
+            seal(
+                "x",
+                &OrgKey {
+                    key_url: "https://a".into(),
+                    key: vec![0; 32]
+                }
+            ),
+            Err(CoreError::InvalidKey(_))
+        ));
     }
 }

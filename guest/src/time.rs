@@ -10,7 +10,11 @@ use jiff::{Timestamp, ZonedDateTime};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum When {
     /// A timed instant and the offset to show it in.
-    Timed { at: Timestamp, zone: TimeZone, zone_name: Option<String> },
+    Timed {
+        at: Timestamp,
+        zone: TimeZone,
+        zone_name: Option<String>,
+    },
     /// An all-day date (floating: it never shifts).
     AllDay(Date),
 }
@@ -58,17 +62,23 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     if name == "UTC" || name == "Etc/UTC" || name == "Z" {
         return Ok(TimeZone::UTC);
     }
-    jiff::tz::db().get(name).map_err(|_| format!("unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)"))
+    jiff::tz::db().get(name).map_err(|_| {
+        format!("unknown time zone {name:?} (expected an IANA name such as Europe/Berlin)")
+    })
 }
 
 /// Parse an RFC 3339 instant (`Z` or a numeric offset required).
 pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
-    text.parse::<Timestamp>().map_err(|e| format!("{text:?} is not an RFC 3339 date-time with an offset: {e}"))
+    text.parse::<Timestamp>()
+        .map_err(|e| format!("{text:?} is not an RFC 3339 date-time with an offset: {e}"))
 }
 
 /// Parse Google's `dateTime`, which carries an offset unless `timeZone` says
 /// where the wall-clock time is.
-pub fn parse_date_time(text: &str, time_zone: Option<&TimeZone>) -> Result<(Timestamp, Offset), String> {
+pub fn parse_date_time(
+    text: &str,
+    time_zone: Option<&TimeZone>,
+) -> Result<(Timestamp, Offset), String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         let offset = offset_suffix(text).unwrap_or(Offset::UTC);
         return Ok((at, offset));
@@ -76,8 +86,11 @@ pub fn parse_date_time(text: &str, time_zone: Option<&TimeZone>) -> Result<(Time
     let civil: DateTime = text
         .parse()
         .map_err(|_| format!("{text:?} is not an RFC 3339 date-time"))?;
-    let tz = time_zone.ok_or_else(|| format!("{text:?} has no offset and the event has no timeZone"))?;
-    let zoned = civil.to_zoned_datetime(tz.clone()).map_err(|e| format!("{text:?}: {e}"))?;
+    let tz =
+        time_zone.ok_or_else(|| format!("{text:?} has no offset and the event has no timeZone"))?;
+    let zoned = civil
+        .to_zoned_datetime(tz.clone())
+        .map_err(|e| format!("{text:?}: {e}"))?;
     Ok((zoned.timestamp(), zoned.offset()))
 }
 
@@ -103,7 +116,8 @@ fn offset_suffix(text: &str) -> Option<Offset> {
 
 /// Parse `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    text.parse::<Date>().map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    text.parse::<Date>()
+        .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
 #[cfg(test)]

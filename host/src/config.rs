@@ -1,0 +1,127 @@
+//! `hcal.toml`: one file, defaults for everything.
+//!
+//! ```toml
+//! [core]                       # what the core does (see hcal_core::model::Options)
+//! lead_time_seconds = 300
+//! sealed_fields = ["title", "location", "agenda", "emails"]
+//! [core.join_block]
+//! header = "Join the meeting"
+//!
+//! [component]                  # how the host runs it
+//! memory_limit_mib = 256
+//! deadline_ms = 10000
+//!
+//! [[profiles]]                 # Personal Rooms, until the meeting provider serves them
+//! email = "alice@example.com"
+//! personal_room = { url = "https://example.webex.com/meet/alice", sip_address = "alice@example.webex.com" }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use hcal_core::model::{Options, Profile};
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub core: Options,
+    pub component: ComponentConfig,
+    pub profiles: Vec<Profile>,
+}
+
+/// How the host runs the core component.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComponentConfig {
+    /// The `.wasm`; default: beside the executable or in this checkout's `target/`.
+    pub path: Option<PathBuf>,
+    /// Where compiled code is cached; default `~/.cache/hcal`.
+    pub cache_dir: Option<PathBuf>,
+    pub memory_limit_mib: usize,
+    pub deadline_ms: u64,
+}
+
+impl Default for ComponentConfig {
+    fn default() -> Self {
+        ComponentConfig {
+            path: None,
+            cache_dir: None,
+            memory_limit_mib: 256,
+            deadline_ms: 10_000,
+        }
+    }
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Read and check `path`. Errors name the key and its line.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse the text of a configuration file.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text)
+            .map_err(|e| e.to_string().replace('\n', " ").trim().to_string())?;
+        if config.component.memory_limit_mib == 0 || config.component.deadline_ms == 0 {
+            return Err(
+                "component.memory_limit_mib and component.deadline_ms must be above 0".into(),
+            );
+        }
+        Ok(config)
+    }
+
+    /// The runtime settings this configuration asks for.
+    pub fn runtime(&self, component_override: Option<&Path>) -> crate::runtime::RuntimeConfig {
+        let path = component_override
+            .map(Path::to_path_buf)
+            .or_else(|| self.component.path.clone())
+            .unwrap_or_else(crate::runtime::default_component_path);
+        let mut runtime = crate::runtime::RuntimeConfig::new(path);
+        if let Some(dir) = &self.component.cache_dir {
+            runtime.cache_dir = Some(dir.clone());
+        }
+        runtime.memory_limit_bytes = self.component.memory_limit_mib << 20;
+        runtime.deadline = std::time::Duration::from_millis(self.component.deadline_ms);
+        runtime
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.core.lead_time_seconds, 300);
+        assert_eq!(c.component.memory_limit_mib, 256);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::parse("[core]\nlead_time = 5\n").unwrap_err();
+        assert!(e.contains("lead_time"), "{e}");
+        let e = Config::parse("[core.keyword_defaults]\nwebex = \"zoom\"\n").unwrap_err();
+        assert!(e.contains("zoom"), "{e}");
+    }
+}

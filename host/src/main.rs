@@ -1,0 +1,217 @@
+//! `hcal`: the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use base64::Engine as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use hcal::config::Config;
+use hcal::runtime::{CallError, LoadKind, Runtime};
+use hcal_core::model::{ErrorDetail, EventError, MeetingList, OrgKey, ProcessRequest, Window};
+use serde::Deserialize;
+
+#[derive(Parser)]
+#[command(
+    name = "hcal",
+    version,
+    about = "A self-hostable hybrid calendar service for Google Calendar"
+)]
+struct Cli {
+    /// The configuration file (defaults for everything when absent).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The core component (`hcal_core.wasm`); default: beside this program, or this checkout's build.
+    #[arg(long, global = true, value_name = "FILE")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn Google `events.list` JSON into a user's meeting list.
+    Process(ProcessArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// The meeting list as JSON (what the API serves).
+    Json,
+    /// A readable agenda.
+    Agenda,
+}
+
+#[derive(clap::Args)]
+struct ProcessArgs {
+    /// An `events.list` response, a JSON array of them, or `-` for standard input.
+    #[arg(long, value_name = "PAGE.json")]
+    events: PathBuf,
+    /// Whose meeting list this is.
+    #[arg(long)]
+    user: String,
+    /// Start of the window (RFC 3339); default: 7 days before now.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the window (RFC 3339); default: 31 days after now.
+    #[arg(long)]
+    to: Option<String>,
+    /// The time to process at (RFC 3339); default: the current time.
+    #[arg(long)]
+    now: Option<String>,
+    /// Seal sensitive fields with this key: `{"key_url":"kms://...","key":"<base64 of 32 bytes>"}`.
+    #[arg(long, value_name = "KEY.json")]
+    key_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: Format,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    key_url: String,
+    key: String,
+}
+
+fn read_key_file(path: &Path) -> anyhow::Result<OrgKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    // Never echo the file's content: it is a key.
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "key file {} is not {{\"key_url\", \"key\"}} JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(file.key.trim())
+        .with_context(|| format!("the key in {} is not base64", path.display()))?;
+    Ok(OrgKey {
+        key_url: file.key_url,
+        key,
+    })
+}
+
+/// The pages in a file: one `events.list` response, or an array of them.
+fn read_pages(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+    };
+    if text.trim_start().starts_with('[') {
+        let pages: Vec<&serde_json::value::RawValue> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array of pages", path.display()))?;
+        return Ok(pages.into_iter().map(|p| p.get().to_string()).collect());
+    }
+    Ok(vec![text])
+}
+
+fn rfc3339_offset(now: jiff::Timestamp, days: i64) -> String {
+    (now + jiff::SignedDuration::from_hours(24 * days)).to_string()
+}
+
+/// Run the batch; if the core traps on the whole of it, find the events that
+/// make it trap, report them, and process the rest.
+fn process_resilient(
+    runtime: &Runtime,
+    pages: &[String],
+    request: &ProcessRequest,
+) -> Result<MeetingList, CallError> {
+    match runtime.process(pages, request) {
+        Err(e) if e.is_trap() => {}
+        other => return other,
+    }
+    let mut good_items: Vec<Box<serde_json::value::RawValue>> = Vec::new();
+    let mut errors = Vec::new();
+    for page in pages {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(page) else {
+            continue;
+        };
+        let items = value
+            .get("items")
+            .and_then(|i| i.as_array())
+            .cloned()
+            .unwrap_or_else(|| vec![value.clone()]);
+        for item in items {
+            let one = serde_json::json!({ "items": [item] }).to_string();
+            match runtime.process(std::slice::from_ref(&one), request) {
+                Err(e) if e.is_trap() => errors.push(EventError {
+                    event_id: item.get("id").and_then(|v| v.as_str()).map(str::to_string),
+                    error: ErrorDetail {
+                        code: "trap".into(),
+                        field: None,
+                        message: e.to_string(),
+                    },
+                }),
+                _ => good_items
+                    .push(serde_json::value::to_raw_value(&item).expect("a JSON value serializes")),
+            }
+        }
+    }
+    let page = serde_json::json!({ "items": good_items }).to_string();
+    let mut list = runtime.process(&[page], request)?;
+    list.errors.extend(errors);
+    Ok(list)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    match cli.command {
+        Command::Process(args) => {
+            let pages = read_pages(&args.events)?;
+            let now = match &args.now {
+                Some(now) => now.clone(),
+                None => jiff::Timestamp::now().to_string(),
+            };
+            let now_ts: jiff::Timestamp = now
+                .parse()
+                .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+            let request = ProcessRequest {
+                user: args.user,
+                window: Window {
+                    from: args.from.unwrap_or_else(|| rfc3339_offset(now_ts, -7)),
+                    to: args.to.unwrap_or_else(|| rfc3339_offset(now_ts, 31)),
+                },
+                now,
+                options: config.core.clone(),
+                profiles: config.profiles.clone(),
+                provided: Vec::new(),
+                seal_with: args.key_file.as_deref().map(read_key_file).transpose()?,
+            };
+            let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+            if std::env::var_os("HCAL_VERBOSE").is_some() {
+                let (kind, took) = runtime.load_report();
+                let how = if kind == LoadKind::Cached {
+                    "loaded from cache"
+                } else {
+                    "compiled"
+                };
+                eprintln!("core component {how} in {took:.1?}");
+            }
+            let list = process_resilient(&runtime, &pages, &request)?;
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+                Format::Agenda => print!("{}", hcal::render::agenda(&list)),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the reason and its causes.
+            eprintln!("hcal: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

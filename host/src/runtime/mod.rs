@@ -1,0 +1,455 @@
+//! The core component in wasmtime.
+//!
+//! One [`Engine`] per process; the component is compiled once and cached on
+//! disk (keyed by the engine's compatibility hash and the component's bytes);
+//! an [`InstancePre`](wasmtime::component::InstancePre) is resolved once and
+//! instances are pooled for concurrent callers. Every call runs under an epoch
+//! deadline and a linear-memory limit; an instance that trapped is dropped and
+//! replaced, and the caller gets a typed [`CallError`].
+
+mod cache;
+mod convert;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hcal_core::model;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use convert::describe_core_error;
+
+wasmtime::component::bindgen!({ path: "../wit", world: "core" });
+
+use hcal::core::types as wit;
+
+/// The contract this host speaks.
+pub const CONTRACT: &str = "hcal:core@0.1.0";
+const CONTRACT_VERSION: &str = "0.1.0";
+
+/// How often the epoch advances; deadlines are whole ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Bounds and locations for the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The component (`hcal_core.wasm`).
+    pub component: PathBuf,
+    /// Where precompiled components are cached; `None` compiles every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Most linear memory one instance may have.
+    pub memory_limit_bytes: usize,
+    /// Longest one call may run.
+    pub deadline: Duration,
+    /// Most idle instances kept for reuse.
+    pub max_idle_instances: usize,
+}
+
+impl RuntimeConfig {
+    /// Defaults for `component`: 256 MiB, 10 s, cache under `target/` or the
+    /// user's cache directory.
+    pub fn new(component: impl Into<PathBuf>) -> RuntimeConfig {
+        RuntimeConfig {
+            component: component.into(),
+            cache_dir: Some(default_cache_dir()),
+            memory_limit_bytes: 256 << 20,
+            deadline: Duration::from_secs(10),
+            max_idle_instances: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HCAL_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("hcal");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".cache").join("hcal");
+    }
+    std::env::temp_dir().join("hcal-cache")
+}
+
+/// Where the component is found when nobody says: `$HCAL_COMPONENT`, beside
+/// the executable, or where `make build` puts it in this checkout.
+pub fn default_component_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("HCAL_COMPONENT") {
+        return PathBuf::from(path);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        let beside = exe.with_file_name("hcal_core.wasm");
+        if beside.exists() {
+            return beside;
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/guest/hcal_core.wasm")
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no component at {}: build it with `make build` (or point --component / HCAL_COMPONENT at hcal_core.wasm)", path.display())]
+    Missing { path: PathBuf },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a valid WebAssembly component: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{} does not implement {CONTRACT} ({reason}); rebuild it from this checkout with `make build`", path.display())]
+    WrongContract { path: PathBuf, reason: String },
+    #[error("cannot set up wasmtime: {0}")]
+    Engine(String),
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The core refused the input (malformed JSON, a bad request, a bad key).
+    #[error("{}", describe_core_error(.0))]
+    Core(wit::Error),
+    /// The call ran past its deadline; the instance was replaced.
+    #[error("the core ran past its deadline of {0:?}")]
+    Deadline(Duration),
+    /// The instance needed more memory than allowed; it was replaced.
+    #[error("the core needed more than its memory limit of {} MiB", .0 >> 20)]
+    MemoryLimit(usize),
+    /// The guest trapped; the instance was replaced.
+    #[error("the core trapped: {0}")]
+    Trap(String),
+    /// The runtime could not make an instance.
+    #[error("cannot instantiate the core: {0}")]
+    Instantiate(String),
+}
+
+impl CallError {
+    /// True when the instance was lost (a trap, a deadline, the memory limit):
+    /// the input, not the request, is to blame, and retrying smaller parts may
+    /// succeed.
+    pub fn is_trap(&self) -> bool {
+        matches!(
+            self,
+            CallError::Deadline(_) | CallError::MemoryLimit(_) | CallError::Trap(_)
+        )
+    }
+}
+
+/// Limits linear memory, and remembers whether it refused to grow.
+struct MemoryLimiter {
+    limit: usize,
+    refused: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = true;
+            // Trap rather than return -1: Rust guests abort on allocation
+            // failure anyway, and a trap names the cause.
+            wasmtime::bail!(
+                "memory limit of {} bytes reached (wanted {desired})",
+                self.limit
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// What each store carries.
+struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// One live instance and its store.
+struct Pooled {
+    store: Store<StoreData>,
+    core: Core,
+}
+
+/// Advances the engine's epoch until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("hcal-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch thread");
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How the component was made ready, for reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadKind {
+    /// Compiled now (and written to the cache if there is one).
+    Compiled,
+    /// Loaded from the on-disk cache.
+    Cached,
+}
+
+/// The core component, ready to call from any thread.
+pub struct Runtime {
+    engine: Engine,
+    pre: CorePre<StoreData>,
+    pool: Mutex<Vec<Pooled>>,
+    config: RuntimeConfig,
+    load: (LoadKind, Duration),
+    _ticker: Ticker,
+}
+
+impl Runtime {
+    /// Build the engine, load (or compile and cache) the component, and check
+    /// that it implements this host's contract.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, LoadError> {
+        let mut wasm_config = Config::new();
+        wasm_config.wasm_component_model(true);
+        wasm_config.epoch_interruption(true);
+        let engine = Engine::new(&wasm_config).map_err(|e| LoadError::Engine(e.to_string()))?;
+
+        let started = Instant::now();
+        let (component, kind) =
+            cache::load(&engine, &config.component, config.cache_dir.as_deref())?;
+        let load = (kind, started.elapsed());
+
+        let mut linker: Linker<StoreData> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        let wrong = |e: wasmtime::Error| LoadError::WrongContract {
+            path: config.component.clone(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = linker.instantiate_pre(&component).map_err(wrong)?;
+        let pre = CorePre::new(instance_pre).map_err(wrong)?;
+        let runtime = Runtime {
+            _ticker: Ticker::start(engine.clone()),
+            engine,
+            pre,
+            pool: Mutex::new(Vec::new()),
+            config,
+            load,
+        };
+
+        // Ask the component which contract it implements.
+        let version = runtime
+            .call(|core, store| {
+                core.hcal_core_processor()
+                    .call_contract_version(store)
+                    .map(Ok)
+            })
+            .map_err(|e| LoadError::WrongContract {
+                path: runtime.config.component.clone(),
+                reason: e.to_string(),
+            })?;
+        if version != CONTRACT_VERSION {
+            return Err(LoadError::WrongContract {
+                path: runtime.config.component.clone(),
+                reason: format!("it implements hcal:core@{version}"),
+            });
+        }
+        Ok(runtime)
+    }
+
+    /// Whether the component was compiled or came from the cache, and how
+    /// long that took.
+    pub fn load_report(&self) -> (LoadKind, Duration) {
+        self.load
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    fn instantiate(&self) -> Result<Pooled, CallError> {
+        let data = StoreData {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                limit: self.config.memory_limit_bytes,
+                refused: false,
+            },
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.set_epoch_deadline(u64::MAX / 2);
+        let core = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| CallError::Instantiate(format!("{e:#}")))?;
+        Ok(Pooled { store, core })
+    }
+
+    /// Run `f` on a pooled instance under the deadline. The instance goes back
+    /// to the pool unless it trapped.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&Core, &mut Store<StoreData>) -> wasmtime::Result<Result<T, wit::Error>>,
+    ) -> Result<T, CallError> {
+        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut pooled = match pooled {
+            Some(p) => p,
+            None => self.instantiate()?,
+        };
+        let ticks = (self.config.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
+        pooled.store.set_epoch_deadline(ticks);
+        let outcome = f(&pooled.core, &mut pooled.store);
+        match outcome {
+            Ok(result) => {
+                let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+                if pool.len() < self.config.max_idle_instances {
+                    pool.push(pooled);
+                }
+                result.map_err(CallError::Core)
+            }
+            Err(trap) => {
+                // The instance is dropped here: its state can no longer be trusted.
+                if pooled.store.data().limiter.refused {
+                    return Err(CallError::MemoryLimit(self.config.memory_limit_bytes));
+                }
+                if matches!(
+                    trap.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::Interrupt)
+                ) {
+                    return Err(CallError::Deadline(self.config.deadline));
+                }
+                Err(CallError::Trap(format!("{trap:#}")))
+            }
+        }
+    }
+
+    /// The batch call: `pages` (Google JSON) into `request.user`'s meeting list.
+    pub fn process(
+        &self,
+        pages: &[String],
+        request: &model::ProcessRequest,
+    ) -> Result<model::MeetingList, CallError> {
+        let request = convert::request(request);
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_process(store, pages, &request)
+        })
+        .map(convert::meeting_list)
+    }
+
+    /// Every join-link candidate in `fields`, ranked.
+    pub fn extract_links(
+        &self,
+        fields: &[(model::LinkSource, String)],
+        options: &model::LinkOptions,
+    ) -> Result<Vec<model::JoinLink>, CallError> {
+        let fields: Vec<wit::LinkField> = fields
+            .iter()
+            .map(|(source, text)| wit::LinkField {
+                source: convert::link_source(*source),
+                text: text.clone(),
+            })
+            .collect();
+        let options = convert::link_options(options);
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_extract_links(store, &fields, &options)
+                .map(Ok)
+        })
+        .map(|links| {
+            links
+                .into_iter()
+                .map(|l| model::JoinLink {
+                    uri: l.uri,
+                    service: l.service,
+                    source: convert::from_link_source(l.source),
+                })
+                .collect()
+        })
+    }
+
+    /// Replace SafeLinks in `text` by what they wrap.
+    pub fn unwrap_safelinks(&self, text: &str) -> Result<String, CallError> {
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_unwrap_safelinks(store, text)
+                .map(Ok)
+        })
+    }
+
+    /// Plain text of a description.
+    pub fn agenda_text(&self, description: &str) -> Result<String, CallError> {
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_agenda_text(store, description)
+                .map(Ok)
+        })
+    }
+
+    /// Seal a value.
+    pub fn seal(&self, plaintext: &str, key: &model::OrgKey) -> Result<model::Sealed, CallError> {
+        let key = convert::org_key(key);
+        self.call(|core, store| core.hcal_core_processor().call_seal(store, plaintext, &key))
+            .map(|s| model::Sealed {
+                jwe: s.jwe,
+                key_url: s.key_url,
+            })
+    }
+
+    /// Open a sealed value.
+    pub fn open(&self, value: &model::Sealed, key: &model::OrgKey) -> Result<String, CallError> {
+        let key = convert::org_key(key);
+        let value = wit::Sealed {
+            jwe: value.jwe.clone(),
+            key_url: value.key_url.clone(),
+        };
+        self.call(|core, store| core.hcal_core_processor().call_open(store, &value, &key))
+    }
+
+    /// Idle instances in the pool (for tests and metrics).
+    pub fn idle_instances(&self) -> usize {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
