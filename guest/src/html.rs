@@ -35,13 +35,14 @@ pub fn looks_like_html(text: &str) -> bool {
 ///
 /// ```
 /// let text = hcal_core::html::agenda_text("<p>Agenda:</p><ul><li>One &amp; two</li></ul>");
-/// assert_eq!(text, "Agenda:\nOne & two");
+/// assert_eq!(text, "Agenda:\n- One & two");
 /// ```
 pub fn agenda_text(description: &str) -> String {
     if looks_like_html(description) {
         flatten(description).text
     } else {
-        description.trim().to_string()
+        // Plain text keeps its indentation; only runs of blank lines go.
+        tidy(description, str::trim_end).trim_start().to_string()
     }
 }
 
@@ -92,30 +93,19 @@ pub fn flatten(html: &str) -> Flattened {
                 run_start = i;
             }
             "a" if !closing => {
+                // An anchor left open closes where the next one starts.
+                close_anchor(&mut text, anchor.take());
                 if let Some(href) = attribute(name_part, "href") {
                     let href = decode_entities(href.trim()).into_owned();
                     out.hrefs.push(href.clone());
                     anchor = Some((href, text.len()));
                 }
             }
-            "a" => {
-                if let Some((href, from)) = anchor.take() {
-                    let shown = &text[from.min(text.len())..];
-                    let href_text = href.strip_prefix("mailto:").unwrap_or(&href);
-                    if !href.is_empty() && !shown.contains(href_text) && !href.starts_with('#') {
-                        if shown.trim().is_empty() {
-                            text.push_str(href_text);
-                        } else {
-                            text.push_str(" (");
-                            text.push_str(href_text);
-                            text.push(')');
-                        }
-                    }
-                }
-            }
+            "a" => close_anchor(&mut text, anchor.take()),
             "br" => text.push('\n'),
             "li" if !closing => {
                 newline(&mut text);
+                text.push_str("- ");
             }
             "p" | "div" | "li" | "ul" | "ol" | "tr" | "table" | "h1" | "h2" | "h3" | "h4"
             | "h5" | "h6" | "blockquote" | "pre" | "hr" | "section" | "article" | "header"
@@ -125,8 +115,27 @@ pub fn flatten(html: &str) -> Flattened {
         }
     }
     push_text(&mut text, &html[run_start.min(html.len())..]);
-    out.text = tidy(&text);
+    // Broken markup: an anchor still open at the end keeps its target too.
+    close_anchor(&mut text, anchor.take());
+    out.text = tidy(&text, str::trim);
     out
+}
+
+/// Show an anchor's target after its text, unless the text already shows it.
+fn close_anchor(text: &mut String, anchor: Option<(String, usize)>) {
+    let Some((href, from)) = anchor else { return };
+    let shown = &text[from.min(text.len())..];
+    let target = href.strip_prefix("mailto:").unwrap_or(&href);
+    if href.is_empty() || href.starts_with('#') || shown.contains(target) {
+        return;
+    }
+    if shown.trim().is_empty() {
+        text.push_str(target);
+    } else {
+        text.push_str(" (");
+        text.push_str(target);
+        text.push(')');
+    }
 }
 
 /// Where the tag that starts at `from` ends (its `>`), skipping quoted values.
@@ -229,12 +238,12 @@ fn newline(text: &mut String) {
     }
 }
 
-/// Trim each line, and keep at most one blank line in a row.
-fn tidy(text: &str) -> String {
+/// Trim each line with `trim`, and keep at most one blank line in a row.
+fn tidy(text: &str, trim: fn(&str) -> &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
     for line in text.lines() {
-        let line = line.trim();
+        let line = trim(line);
         if line.is_empty() {
             blank_run += 1;
             if blank_run > 1 || out.is_empty() {
@@ -332,6 +341,8 @@ mod tests {
     fn broken_markup_is_read_anyway() {
         let f = flatten("<div><b>unclosed <a href='https://zoom.us/j/1'>z</a> <p");
         assert!(f.text.starts_with("unclosed z (https://zoom.us/j/1)"));
+        let dangling = flatten("<a href='https://x.webex.com/meet/a'>never closed");
+        assert_eq!(dangling.text, "never closed (https://x.webex.com/meet/a)");
         assert_eq!(f.hrefs, ["https://zoom.us/j/1"]);
     }
 
@@ -343,7 +354,10 @@ mod tests {
     #[test]
     fn plain_text_is_not_html() {
         assert!(!looks_like_html("a < b and 3<4"));
-        assert_eq!(agenda_text("line 1\nline 2 "), "line 1\nline 2");
+        assert_eq!(
+            agenda_text("line 1\n  line 2 \n\n\n\nend"),
+            "line 1\n  line 2\n\nend"
+        );
     }
 
     #[test]

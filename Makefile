@@ -1,0 +1,46 @@
+# hcal — the two commands are `make demo` and `make test`; both set themselves up.
+CARGO ?= cargo
+GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
+
+.PHONY: setup guest build demo test lint bench clean
+
+# The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
+setup:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 \
+	  || rustup target add wasm32-wasip2 \
+	  || { echo "hcal: cannot install the wasm32-wasip2 target; install rustup, then run: rustup target add wasm32-wasip2" >&2; exit 1; }
+
+# The core component, built for size.
+guest: setup
+	$(CARGO) build -p hcal-core --target wasm32-wasip2 --profile guest
+	@ls -l $(GUEST_WASM) | awk '{print "core component: " $$5 " bytes (" $$9 ")"}'
+
+# The component and the release binary, with the component beside it.
+build: guest
+	$(CARGO) build --release -p hcal
+	cp $(GUEST_WASM) target/release/hcal_core.wasm
+	@echo "built target/release/hcal and target/release/hcal_core.wasm"
+
+# The main job on the embedded defaults: the demo organisation's calendar
+# through the core component, printed as an agenda.
+demo: guest
+	$(CARGO) build -p hcal
+	./target/debug/hcal --config fixtures/demo/hcal.toml process \
+	  --events fixtures/demo/events.json --user alice@example.com \
+	  --from 2026-11-30T00:00:00Z --to 2026-12-07T00:00:00Z --now 2026-11-30T08:00:00Z \
+	  --format agenda
+
+test: guest
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p hcal-core --target wasm32-wasip2 -- -D warnings
+
+bench: guest
+	$(CARGO) bench -p hcal-benches
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,52 @@
+//! Shared by the integration tests: the real component in the real runtime.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use hcal::runtime::{Runtime, RuntimeConfig};
+use hcal_core::model::OrgKey;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn component_path() -> PathBuf {
+    hcal::runtime::default_component_path()
+}
+
+/// A runtime config for tests: the checkout's component, a cache under target/.
+pub fn test_config() -> RuntimeConfig {
+    let path = component_path();
+    assert!(
+        path.exists(),
+        "{} is missing: run `make guest` (or `make test`) first",
+        path.display()
+    );
+    let mut config = RuntimeConfig::new(path);
+    config.cache_dir = Some(workspace().join("target/hcal-test-cache"));
+    config
+}
+
+/// One runtime for the whole test binary, as a service would have.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(test_config()).expect("the core component loads"))
+}
+
+/// `{"key_url": "...", "key": "<base64>"}`
+pub fn read_key(path: &Path) -> OrgKey {
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    OrgKey {
+        key_url: value["key_url"].as_str().unwrap().to_string(),
+        key: base64::engine::general_purpose::STANDARD
+            .decode(value["key"].as_str().unwrap())
+            .unwrap(),
+    }
+}
