@@ -3,7 +3,7 @@
 //!
 //! - [`runtime`]: the engine, the cached precompiled component, a pool of
 //!   instances, and the bounds every call runs under.
-//! - [`config`]: `hcal.toml`.
+//! - [`config`]: the `hcal.toml` file.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;

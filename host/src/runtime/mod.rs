@@ -410,6 +410,12 @@ impl Runtime {
         })
     }
 
+    /// The services `extract_links` recognises: `(id, display name)`.
+    pub fn services(&self) -> Result<Vec<(String, String)>, CallError> {
+        self.call(|core, store| core.hcal_core_processor().call_services(store).map(Ok))
+            .map(|list| list.into_iter().map(|s| (s.id, s.name)).collect())
+    }
+
     /// Replace SafeLinks in `text` by what they wrap.
     pub fn unwrap_safelinks(&self, text: &str) -> Result<String, CallError> {
         self.call(|core, store| {

@@ -1,0 +1,211 @@
+//! `hcal process` as a user runs it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hcal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hcal"))
+        .args(args)
+        .env("HCAL_COMPONENT", common::component_path())
+        .env(
+            "HCAL_CACHE_DIR",
+            common::workspace().join("target/hcal-test-cache"),
+        )
+        .output()
+        .expect("hcal runs")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    common::workspace().join("fixtures/core").join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hcal-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+const WINDOW: [&str; 8] = [
+    "--user",
+    "alice@example.com",
+    "--from",
+    "2026-11-30T00:00:00Z",
+    "--to",
+    "2026-12-07T00:00:00Z",
+    "--now",
+    "2026-11-30T08:00:00Z",
+];
+
+fn process(events: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["process", "--events", events.to_str().unwrap()];
+    args.extend(WINDOW);
+    args.extend(extra);
+    hcal(&args)
+}
+
+#[test]
+fn prints_the_meeting_list_as_json() {
+    let out = process(&fixture("01-meet-conference-data/input.json"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        list["meetings"][0]["join"]["uri"],
+        "https://meet.google.com/abc-defg-hij"
+    );
+    assert_eq!(list["user"], "alice@example.com");
+}
+
+#[test]
+fn reads_an_array_of_pages() {
+    let a = std::fs::read_to_string(fixture("30-multi-page-batch/input-1.json")).unwrap();
+    let b = std::fs::read_to_string(fixture("30-multi-page-batch/input-2.json")).unwrap();
+    let path = tmp("pages.json");
+    std::fs::write(&path, format!("[{a},{b}]")).unwrap();
+    let out = process(&path, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list["meetings"].as_array().unwrap().len(), 3);
+    assert_eq!(list["sync"]["next_sync_token"], "CPjH1sSh-sync");
+}
+
+#[test]
+fn unusable_input_is_one_line_on_stderr_and_a_failure() {
+    for (events, expect) in [
+        (fixture("26-malformed-json/input.json"), "malformed JSON"),
+        (
+            PathBuf::from("/nonexistent/page.json"),
+            "cannot read /nonexistent/page.json",
+        ),
+    ] {
+        let out = process(&events, &[]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("hcal: ") && stderr.contains(expect),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = process(
+        &fixture("01-meet-conference-data/input.json"),
+        &["--now", "tomorrow"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+}
+
+#[test]
+fn seals_with_a_key_file_and_never_echoes_a_bad_one() {
+    let key = tmp("key.json");
+    std::fs::write(&key, r#"{"key_url":"kms://kms.example.com/keys/k1","key":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}"#).unwrap();
+    let out = process(
+        &fixture("23-sealed-default-fields/input.json"),
+        &["--key-file", key.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"jwe\"")
+            && !stdout.contains("Initech")
+            && !stdout.contains("ceo@example.com")
+    );
+
+    let bad = tmp("bad-key.json");
+    std::fs::write(
+        &bad,
+        r#"{"key_url":"kms://x/keys/1","key":"SECRETSECRET","extra":1}"#,
+    )
+    .unwrap();
+    let out = process(
+        &fixture("23-sealed-default-fields/input.json"),
+        &["--key-file", bad.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("key file") && !stderr.contains("SECRETSECRET"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn prints_a_readable_agenda() {
+    let out = process(
+        &fixture("20-join-button-targets/input.json"),
+        &["--format", "agenda"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Buttons") && text.contains("Join buttons (2):"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_event_that_makes_the_core_trap_is_named_and_the_rest_processed() {
+    // 16 MiB of memory: the huge event cannot be processed, the small ones can.
+    let config = tmp("small-memory.toml");
+    std::fs::write(&config, "[component]\nmemory_limit_mib = 16\n").unwrap();
+    let small = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","start":{{"dateTime":"2026-12-01T09:00:00Z"}},"end":{{"dateTime":"2026-12-01T10:00:00Z"}}}}"#
+        )
+    };
+    let huge = format!(
+        r#"{{"id":"huge","start":{{"dateTime":"2026-12-01T09:00:00Z"}},"end":{{"dateTime":"2026-12-01T10:00:00Z"}},"description":"{}"}}"#,
+        "x".repeat(24 << 20)
+    );
+    let page = tmp("huge.json");
+    std::fs::write(
+        &page,
+        format!(
+            r#"{{"items":[{},{huge},{}]}}"#,
+            small("before"),
+            small("after")
+        ),
+    )
+    .unwrap();
+    let out = process(&page, &["--config", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = list["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["after", "before"]);
+    assert_eq!(list["errors"][0]["event_id"], "huge");
+    assert_eq!(list["errors"][0]["error"]["code"], "trap");
+}
+
+#[test]
+fn a_bad_config_names_the_key() {
+    let config = tmp("bad.toml");
+    std::fs::write(&config, "[core]\nlead_time_minutes = 5\n").unwrap();
+    let out = process(
+        &fixture("01-meet-conference-data/input.json"),
+        &["--config", config.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lead_time_minutes"));
+}

@@ -1,0 +1,191 @@
+//! The runtime's promises: bounded memory and time, survival after a trap,
+//! a cache that is used, pooled instances, and clear errors for a missing or
+//! foreign component.
+
+mod common;
+
+use std::time::Duration;
+
+use hcal::runtime::{CallError, LoadError, LoadKind, Runtime};
+use hcal_core::model::{ProcessRequest, Window};
+
+fn request() -> ProcessRequest {
+    ProcessRequest {
+        user: "alice@example.com".into(),
+        window: Window {
+            from: "2026-11-30T00:00:00Z".into(),
+            to: "2026-12-07T00:00:00Z".into(),
+        },
+        now: "2026-11-30T08:00:00Z".into(),
+        options: Default::default(),
+        profiles: vec![],
+        provided: vec![],
+        seal_with: None,
+    }
+}
+
+fn small_page() -> String {
+    r#"{"items":[{"id":"a","summary":"Small","start":{"dateTime":"2026-12-01T09:00:00Z"},"end":{"dateTime":"2026-12-01T10:00:00Z"},"hangoutLink":"https://meet.google.com/abc-defg-hij"}]}"#.into()
+}
+
+fn event(id: usize, description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": format!("e{id}"), "summary": format!("Meeting {id}"),
+        "start": {"dateTime": "2026-12-01T09:00:00Z"}, "end": {"dateTime": "2026-12-01T10:00:00Z"},
+        "description": description,
+    })
+}
+
+fn page(events: Vec<serde_json::Value>) -> String {
+    serde_json::json!({ "items": events }).to_string()
+}
+
+#[test]
+fn the_memory_limit_is_enforced_and_the_runtime_survives() {
+    let mut config = common::test_config();
+    config.memory_limit_bytes = 8 << 20;
+    let runtime = Runtime::new(config).unwrap();
+    let huge = page(vec![event(1, &"x".repeat(12 << 20))]);
+    match runtime.process(&[huge], &request()) {
+        Err(CallError::MemoryLimit(limit)) => assert_eq!(limit, 8 << 20),
+        other => panic!("expected the memory limit, got {other:?}"),
+    }
+    let list = runtime
+        .process(&[small_page()], &request())
+        .expect("a fresh instance serves the next call");
+    assert_eq!(list.meetings.len(), 1);
+}
+
+#[test]
+fn the_deadline_is_enforced_and_the_runtime_survives() {
+    let mut config = common::test_config();
+    config.deadline = Duration::from_millis(5);
+    let runtime = Runtime::new(config).unwrap();
+    let description =
+        "<p>Join https://zoom.us/j/123 or https://acme.webex.com/meet/bob</p>".repeat(40);
+    let heavy = page((0..20_000).map(|i| event(i, &description)).collect());
+    match runtime.process(&[heavy], &request()) {
+        Err(e @ CallError::Deadline(_)) => assert!(e.is_trap()),
+        other => panic!(
+            "expected the deadline, got {:?}",
+            other.map(|l| l.meetings.len())
+        ),
+    }
+    assert_eq!(
+        runtime
+            .process(&[small_page()], &request())
+            .unwrap()
+            .meetings
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn instances_are_pooled_and_shared_between_threads() {
+    let runtime = common::runtime();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..10 {
+                    assert_eq!(
+                        runtime
+                            .process(&[small_page()], &request())
+                            .unwrap()
+                            .meetings
+                            .len(),
+                        1
+                    );
+                }
+            });
+        }
+    });
+    assert!(runtime.idle_instances() >= 1);
+    assert!(runtime.idle_instances() <= runtime.config().max_idle_instances);
+}
+
+#[test]
+fn the_compiled_component_is_cached() {
+    let dir = std::env::temp_dir().join(format!("hcal-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = common::test_config();
+    config.cache_dir = Some(dir.clone());
+    let first = Runtime::new(config.clone()).unwrap();
+    assert_eq!(first.load_report().0, LoadKind::Compiled);
+    let second = Runtime::new(config.clone()).unwrap();
+    assert_eq!(second.load_report().0, LoadKind::Cached);
+    // A corrupt cache file is replaced, not trusted. (Replaced by rename, as
+    // the runtime itself writes: the loaded code is memory-mapped.)
+    drop((first, second));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let tmp = path.with_extension("corrupt");
+        std::fs::write(&tmp, b"not machine code").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    let third = Runtime::new(config).unwrap();
+    assert_eq!(third.load_report().0, LoadKind::Compiled);
+    assert_eq!(
+        third
+            .process(&[small_page()], &request())
+            .unwrap()
+            .meetings
+            .len(),
+        1
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_component_says_how_to_build_it() {
+    let mut config = common::test_config();
+    config.component = "/nonexistent/hcal_core.wasm".into();
+    let error = Runtime::new(config)
+        .err()
+        .expect("no component, no runtime");
+    assert!(matches!(error, LoadError::Missing { .. }));
+    assert!(error.to_string().contains("make build"), "{error}");
+}
+
+#[test]
+fn a_foreign_component_is_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("hcal-foreign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = common::test_config();
+    config.cache_dir = None;
+
+    config.component = dir.join("garbage.wasm");
+    std::fs::write(&config.component, b"this is not wasm").unwrap();
+    assert!(matches!(
+        Runtime::new(config.clone()),
+        Err(LoadError::Invalid { .. })
+    ));
+
+    // A valid, empty component: it exports no hcal:core@0.1.0.
+    config.component = dir.join("empty.wasm");
+    std::fs::write(
+        &config.component,
+        [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00],
+    )
+    .unwrap();
+    match Runtime::new(config) {
+        Err(e @ LoadError::WrongContract { .. }) => {
+            assert!(e.to_string().contains("hcal:core@0.1.0"), "{e}")
+        }
+        other => panic!("expected WrongContract, got {:?}", other.err()),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn core_errors_are_typed_not_traps() {
+    let runtime = common::runtime();
+    let error = runtime
+        .process(&["{not json".to_string()], &request())
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::Core(_)) && !error.is_trap(),
+        "{error}"
+    );
+    assert!(error.to_string().starts_with("malformed JSON"), "{error}");
+}
