@@ -41,6 +41,7 @@ lint: setup
 
 bench: guest
 	$(CARGO) bench -p hcal-benches
+	python3 benches/report.py
 
 clean:
 	$(CARGO) clean

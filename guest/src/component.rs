@@ -52,11 +52,7 @@ impl Guest for Component {
         let options: model::LinkOptions = options.into();
         let fields: Vec<links::Field> = fields
             .iter()
-            .map(|f| links::Field {
-                source: f.source.into(),
-                text: &f.text,
-                trusted: false,
-            })
+            .map(|f| links::Field::new(f.source.into(), &f.text))
             .collect();
         let custom = links::CustomPatterns::new(&options.custom_patterns);
         links::extract(&fields, &options, &custom)

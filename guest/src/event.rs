@@ -238,8 +238,19 @@ pub(crate) fn parse_page_numbered(json: &str, page_index: Option<u32>) -> Result
 
 fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
     let prefix = item.map(|i| format!("items[{i}].")).unwrap_or_default();
+    // The fast path reads without tracking where it is; only a failure is
+    // read again to name the field.
+    let wire: WireEvent = match serde_json::from_str(json) {
+        Ok(wire) => wire,
+        Err(_) => return Err(locate_error(json, &prefix)),
+    };
+    finish_event(wire, &prefix)
+}
+
+/// Read a bad item again, tracking the path, to say which field is wrong.
+fn locate_error(json: &str, prefix: &str) -> EventError {
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let wire: WireEvent = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    match serde_path_to_error::deserialize::<_, WireEvent>(&mut deserializer).map_err(|e| {
         let id = serde_json::from_str::<WireId>(json).ok().and_then(|w| w.id);
         let path = e.path().to_string();
         let field = if path == "." {
@@ -253,7 +264,19 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
             other => other.to_string(),
         };
         event_error(id.as_deref(), "invalid-field", Some(&field), message)
-    })?;
+    }) {
+        Err(error) => error,
+        // Read fine with path tracking: only trailing input can be wrong.
+        Ok(_) => event_error(
+            None,
+            "invalid-field",
+            Some(&format!("{prefix}id")),
+            "the item is not a single JSON object",
+        ),
+    }
+}
+
+fn finish_event(wire: WireEvent, prefix: &str) -> Result<Event, EventError> {
     let id = wire.id;
     let bad = |field: &str, message: String| {
         event_error(

@@ -56,9 +56,10 @@ pub fn flatten(html: &str) -> Flattened {
     // The open anchor: its href and where its text began in `text`.
     let mut anchor: Option<(String, usize)> = None;
     while i < bytes.len() {
-        if bytes[i] != b'<' {
-            i += 1;
-            continue;
+        // Jump to the next `<` (memchr), not byte by byte.
+        match html[i..].find('<') {
+            Some(offset) => i += offset,
+            None => break,
         }
         let next = bytes.get(i + 1).copied().unwrap_or(b' ');
         if !(next.is_ascii_alphabetic() || next == b'/' || next == b'!') {
@@ -216,17 +217,21 @@ fn push_text(text: &mut String, run: &str) {
         return;
     }
     let decoded = decode_entities(run);
-    for c in decoded.chars() {
-        if c.is_whitespace() && c != '\u{a0}' {
-            if !text.ends_with([' ', '\n']) && !text.is_empty() {
-                text.push(' ');
-            }
-        } else if c == '\u{a0}' {
+    let mut start = 0;
+    // Copy whole runs of non-space; only white space is looked at char by char.
+    for (at, c) in decoded.char_indices() {
+        if !c.is_whitespace() {
+            continue;
+        }
+        text.push_str(&decoded[start..at]);
+        start = at + c.len_utf8();
+        if c == '\u{a0}' {
+            text.push(' '); // a non-breaking space is a space that stays
+        } else if !matches!(text.as_bytes().last(), None | Some(b' ' | b'\n')) {
             text.push(' ');
-        } else {
-            text.push(c);
         }
     }
+    text.push_str(&decoded[start..]);
 }
 
 fn newline(text: &mut String) {

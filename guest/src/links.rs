@@ -26,8 +26,21 @@ pub struct Field<'a> {
     pub text: &'a str,
     /// Conference entry points are join links whatever their host.
     pub trusted: bool,
+    /// Already plain text (a flattened description): never read as HTML.
+    pub plain: bool,
 }
 
+impl<'a> Field<'a> {
+    /// A text that may be HTML.
+    pub fn new(source: LinkSource, text: &'a str) -> Field<'a> {
+        Field {
+            source,
+            text,
+            trusted: false,
+            plain: false,
+        }
+    }
+}
 /// How good a service is as the way to join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Tier {
@@ -322,13 +335,30 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ("proton_meet", "https", "=meet.proton.me", r"/join/.+"),
 ];
 
+/// How a rule checks what follows the host. Most rules only need "something";
+/// those never pay for a regex.
+enum PathRule {
+    Any,
+    NonEmpty,
+    Pattern(Regex),
+}
+
+impl PathRule {
+    fn matches(&self, rest: &str) -> bool {
+        match self {
+            PathRule::Any => true,
+            PathRule::NonEmpty => rest.len() > 1 && rest.starts_with('/'),
+            PathRule::Pattern(regex) => regex.is_match(rest),
+        }
+    }
+}
+
 struct Rule {
     service: &'static ServiceInfo,
     scheme: &'static str,
     host: &'static str,
-    path: Regex,
+    path: PathRule,
 }
-
 fn rules() -> &'static [Rule] {
     static RULES_COMPILED: OnceLock<Vec<Rule>> = OnceLock::new();
     RULES_COMPILED.get_or_init(|| {
@@ -338,32 +368,40 @@ fn rules() -> &'static [Rule] {
                 service: service(id),
                 scheme,
                 host,
-                // The table is ours and tested; an invalid entry is a build bug.
-                path: Regex::new(&format!("^(?:{path})$")).expect("RULES holds valid patterns"),
+                path: match *path {
+                    ".*" => PathRule::Any,
+                    "/.+" => PathRule::NonEmpty,
+                    // The table is ours and tested; an invalid entry is a build bug.
+                    _ => PathRule::Pattern(
+                        Regex::new(&format!("^(?:{path})$")).expect("RULES holds valid patterns"),
+                    ),
+                },
             })
             .collect()
     })
 }
 
-fn host_matches(pattern: &str, host: &str) -> bool {
-    if let Some(exact) = pattern.strip_prefix('=') {
-        host == exact
-    } else if let Some(suffix) = pattern.strip_prefix('.') {
-        host.len() > suffix.len() + 1
-            && host.ends_with(suffix)
-            && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
-    } else {
-        host == pattern
-            || (host.len() > pattern.len()
-                && host.ends_with(pattern)
-                && host.as_bytes()[host.len() - pattern.len() - 1] == b'.')
-    }
+/// `host` ends with `.suffix` (case-insensitively).
+fn is_subdomain_of(host: &str, suffix: &str) -> bool {
+    host.len() > suffix.len() + 1
+        && host.as_bytes()[host.len() - suffix.len() - 1] == b'.'
+        && host[host.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
-/// A URL split at its host. Only what classification and identity need.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    if let Some(exact) = pattern.strip_prefix('=') {
+        host.eq_ignore_ascii_case(exact)
+    } else if let Some(suffix) = pattern.strip_prefix('.') {
+        is_subdomain_of(host, suffix)
+    } else {
+        host.eq_ignore_ascii_case(pattern) || is_subdomain_of(host, pattern)
+    }
+}
+/// A URL split at its host, borrowed. Compare scheme and host
+/// case-insensitively.
 struct Parts<'a> {
-    scheme: String,
-    host: String,
+    scheme: &'a str,
+    host: &'a str,
     /// Everything after the host (and port): path, query, fragment.
     rest: &'a str,
 }
@@ -381,8 +419,8 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
         return None;
     }
     Some(Parts {
-        scheme: scheme.to_ascii_lowercase(),
-        host: host.to_ascii_lowercase(),
+        scheme,
+        host,
         rest: &after[host_end..],
     })
 }
@@ -396,26 +434,28 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
 /// assert_eq!(classify("https://teams.microsoft.com/meet/123"), None); // no passcode
 /// ```
 pub fn classify(uri: &str) -> Option<&'static str> {
-    let lower_scheme = uri.split(':').next().unwrap_or("").to_ascii_lowercase();
-    match lower_scheme.as_str() {
-        "sip" | "sips" => return valid_sip(uri).then_some("sip"),
-        "tel" => return valid_tel(uri).then_some("tel"),
-        _ => {}
+    let scheme = uri.split(':').next().unwrap_or("");
+    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        return valid_sip(uri).then_some("sip");
+    }
+    if scheme.eq_ignore_ascii_case("tel") {
+        return valid_tel(uri).then_some("tel");
     }
     let parts = split_url(uri)?;
-    let scheme = if parts.scheme == "http" {
+    let scheme = if parts.scheme.eq_ignore_ascii_case("http") {
         "https"
     } else {
-        parts.scheme.as_str()
+        parts.scheme
     };
     rules()
         .iter()
         .find(|r| {
-            r.scheme == scheme && host_matches(r.host, &parts.host) && r.path.is_match(parts.rest)
+            r.scheme.eq_ignore_ascii_case(scheme)
+                && host_matches(r.host, parts.host)
+                && r.path.matches(parts.rest)
         })
         .map(|r| r.service.id)
 }
-
 fn valid_sip(uri: &str) -> bool {
     let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or("");
     let addr = rest.split([';', '?']).next().unwrap_or("");
@@ -627,12 +667,17 @@ fn query_param<'a>(rest: &'a str, names: &[&str]) -> Option<&'a str> {
     })
 }
 
+fn is_safelinks_host(host: &str) -> bool {
+    is_subdomain_of(host, "safelinks.protection.outlook.com")
+}
+
 /// One layer of wrapping removed, if `uri` is a wrapper.
 fn unwrap_once(uri: &str) -> Option<String> {
     let parts = split_url(uri)?;
-    let wrapped = if parts.host.ends_with(".safelinks.protection.outlook.com") {
+    let wrapped = if is_safelinks_host(parts.host) {
         query_param(parts.rest, &["url"])?
-    } else if (parts.host == "www.google.com" || parts.host == "google.com")
+    } else if (parts.host.eq_ignore_ascii_case("www.google.com")
+        || parts.host.eq_ignore_ascii_case("google.com"))
         && parts.rest.starts_with("/url?")
     {
         query_param(parts.rest, &["q", "url"])?
@@ -643,17 +688,16 @@ fn unwrap_once(uri: &str) -> Option<String> {
 }
 
 /// Remove every layer of SafeLinks and Google redirects (at most 8).
-pub fn unwrap(uri: &str) -> String {
-    let mut current = uri.to_string();
+pub fn unwrap(uri: &str) -> std::borrow::Cow<'_, str> {
+    let mut current = std::borrow::Cow::Borrowed(uri);
     for _ in 0..8 {
         match unwrap_once(&current) {
-            Some(next) if next != current => current = next,
+            Some(next) if next != *current => current = std::borrow::Cow::Owned(next),
             _ => break,
         }
     }
     current
 }
-
 /// Replace every Outlook SafeLink in `text` by the link it wraps. A SafeLink
 /// whose target cannot be decoded is left as it is.
 ///
@@ -668,8 +712,7 @@ pub fn unwrap_safelinks(text: &str) -> String {
     let mut last = 0;
     for f in found {
         let original = &text[f.start..f.end];
-        let is_safelink = split_url(original)
-            .is_some_and(|p| p.host.ends_with(".safelinks.protection.outlook.com"));
+        let is_safelink = split_url(original).is_some_and(|p| is_safelinks_host(p.host));
         if !is_safelink {
             continue;
         }
@@ -712,8 +755,8 @@ struct Candidate {
 /// use hcal_core::links::{extract, Field, CustomPatterns};
 /// use hcal_core::model::{LinkOptions, LinkSource};
 /// let fields = [
-///     Field { source: LinkSource::Location, text: "https://zoom.us/j/1", trusted: false },
-///     Field { source: LinkSource::Description, text: "<a href=\"https://acme.webex.com/meet/bob\">Webex</a>", trusted: false },
+///     Field::new(LinkSource::Location, "https://zoom.us/j/1"),
+///     Field::new(LinkSource::Description, "<a href=\"https://acme.webex.com/meet/bob\">Webex</a>"),
 /// ];
 /// let links = extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]));
 /// assert_eq!(links[0].service, "zoom"); // the location outranks the description
@@ -735,7 +778,7 @@ pub fn extract(
             continue;
         }
         let flattened;
-        let text = if html::looks_like_html(field.text) {
+        let text = if !field.plain && html::looks_like_html(field.text) {
             flattened = html::flatten(field.text).text;
             flattened.as_str()
         } else {
@@ -772,7 +815,7 @@ pub fn extract(
                 });
                 order += 1;
             }
-            let uri = unwrap(&f.uri);
+            let uri = unwrap(&f.uri).into_owned();
             let known = classify(&uri).map(service);
             let known = known.or_else(|| field.trusted.then(|| service("other")));
             let custom_here = customs.next_if(|(at, _)| *at == f.start);
@@ -809,44 +852,40 @@ pub fn extract(
     rank(candidates, max)
 }
 
-/// Which meeting a URI is: scheme, host and path, without query and fragment.
-fn identity(uri: &str) -> String {
-    match split_url(uri) {
-        Some(p) => {
-            let path = p.rest.split(['?', '#']).next().unwrap_or("");
-            format!("{}://{}{}", p.scheme, p.host, path.trim_end_matches('/'))
-        }
-        None => uri
-            .split([';', '?'])
-            .next()
-            .unwrap_or(uri)
-            .to_ascii_lowercase(),
-    }
+/// Which meeting a URI is: everything before its query, fragment or SIP
+/// parameters, without a trailing `/`. Compare case-insensitively.
+fn identity(uri: &str) -> &str {
+    let cut: &[char] = if uri.contains("://") {
+        &['?', '#']
+    } else {
+        &[';', '?']
+    };
+    uri.split(cut).next().unwrap_or(uri).trim_end_matches('/')
 }
 
 fn rank(mut candidates: Vec<Candidate>, max: usize) -> Vec<JoinLink> {
     candidates.sort_by_key(|c| (c.source, c.service.tier, c.order));
-    let mut kept: Vec<(String, JoinLink)> = Vec::with_capacity(candidates.len().min(max));
+    let mut kept: Vec<JoinLink> = Vec::with_capacity(candidates.len().min(max));
     for c in candidates {
         let id = identity(&c.uri);
-        if let Some((_, link)) = kept.iter_mut().find(|(kid, _)| *kid == id) {
+        if let Some(link) = kept
+            .iter_mut()
+            .find(|k| identity(&k.uri).eq_ignore_ascii_case(id))
+        {
             if c.uri.len() > link.uri.len() {
                 link.uri = c.uri;
             }
             continue;
         }
         if kept.len() < max {
-            kept.push((
-                id,
-                JoinLink {
-                    uri: c.uri,
-                    service: c.service.id.to_string(),
-                    source: c.source,
-                },
-            ));
+            kept.push(JoinLink {
+                uri: c.uri,
+                service: c.service.id.to_string(),
+                source: c.source,
+            });
         }
     }
-    kept.into_iter().map(|(_, link)| link).collect()
+    kept
 }
 
 /// The link to join by: the best candidate that is a real meeting link; a
@@ -869,11 +908,7 @@ mod tests {
     use super::*;
 
     fn find(text: &str) -> Vec<String> {
-        let fields = [Field {
-            source: LinkSource::Description,
-            text,
-            trusted: false,
-        }];
+        let fields = [Field::new(LinkSource::Description, text)];
         extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]))
             .into_iter()
             .map(|l| l.uri)

@@ -56,16 +56,23 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
 
     let mut built: Vec<(Timestamp, Meeting)> = Vec::with_capacity(events.len());
     let mut buttons: Vec<(Timestamp, JoinButton)> = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        if last_index.get(event.id.as_str()) != Some(&i) || event.status == EventStatus::Cancelled {
+    let keep: Vec<bool> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            last_index.get(e.id.as_str()) == Some(&i) && e.status != EventStatus::Cancelled
+        })
+        .collect();
+    drop(last_index);
+    for (event, keep) in events.into_iter().zip(keep) {
+        if !keep {
             continue;
         }
-        match ctx.meeting(event, &floating) {
+        match ctx.meeting(event, &floating, &mut list) {
             Ok(Some(m)) => {
                 if let Some(button) = ctx.join_button(&m) {
                     buttons.push(button);
                 }
-                ctx.enrichment(event, &m, &mut list);
                 built.push((m.starts, m.meeting));
             }
             Ok(None) => {}
@@ -80,6 +87,14 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
         ctx.seal_all(sealer, &mut list)?;
     }
     Ok(list)
+}
+
+/// When a meeting is, for the enrichment decision.
+struct Timing<'a> {
+    ends: Timestamp,
+    start: &'a str,
+    end: &'a str,
+    time_zone: Option<&'a str>,
 }
 
 /// A meeting with what the later steps need to know about it.
@@ -160,8 +175,14 @@ impl<'r> Context<'r> {
         email.eq_ignore_ascii_case(&self.user)
     }
 
-    /// The meeting for `event`, `None` when it is outside the window.
-    fn meeting(&self, event: &Event, floating: &TimeZone) -> Result<Option<Built>, EventError> {
+    /// The meeting for `event`, `None` when it is outside the window. Its
+    /// enrichment, if any, is recorded in `list` on the way.
+    fn meeting(
+        &self,
+        event: Event,
+        floating: &TimeZone,
+        list: &mut MeetingList,
+    ) -> Result<Option<Built>, EventError> {
         let id = Some(event.id.as_str());
         let start_time = event.start.as_ref().ok_or_else(|| {
             event_error(id, "invalid-field", Some("start"), "the event has no start")
@@ -170,8 +191,8 @@ impl<'r> Context<'r> {
             .end
             .as_ref()
             .ok_or_else(|| event_error(id, "invalid-field", Some("end"), "the event has no end"))?;
-        let start = resolve(event, start_time, "start")?;
-        let end = resolve(event, end_time, "end")?;
+        let start = resolve(&event, start_time, "start")?;
+        let end = resolve(&event, end_time, "end")?;
         if matches!(start, When::AllDay(_)) != matches!(end, When::AllDay(_)) {
             return Err(event_error(
                 id,
@@ -205,15 +226,17 @@ impl<'r> Context<'r> {
             return Ok(None);
         }
 
-        let links = self.links(event);
+        // The description is flattened once: it is the agenda, and where links are looked for.
+        let agenda = event.description.as_deref().map(html::agenda_text);
+        let links = self.links(&event, agenda.as_deref());
         let join = links::choose(&links).cloned();
-        let keyword = match event
+        let detected = event
             .location
             .as_deref()
-            .and_then(|l| keyword::detect(l, &self.request.options.keyword_defaults))
-        {
-            Some(Ok(k)) => Some(k.text),
-            Some(Err(unknown)) => Some(unknown.text),
+            .and_then(|l| keyword::detect(l, &self.request.options.keyword_defaults));
+        let keyword = match &detected {
+            Some(Ok(k)) => Some(k.text.clone()),
+            Some(Err(unknown)) => Some(unknown.text.clone()),
             None => None,
         };
         let my_response = event
@@ -229,36 +252,49 @@ impl<'r> Context<'r> {
                     .map(|_| Response::Accepted)
             });
         let key = match (&event.recurring_event_id, &event.original_start) {
-            (Some(series), Some(original)) => match resolve(event, original, "originalStartTime") {
-                Ok(when) => format!("{series}_{}", when.basic_utc()),
-                Err(_) => event.id.clone(),
-            },
+            (Some(series), Some(original)) => {
+                match resolve(&event, original, "originalStartTime") {
+                    Ok(when) => format!("{series}_{}", when.basic_utc()),
+                    Err(_) => event.id.clone(),
+                }
+            }
             _ => event.id.clone(),
         };
-        let zone_name = start_time
+        let time_zone = start_time
             .time_zone
             .clone()
             .or_else(|| end_time.time_zone.clone());
+        let all_day = matches!(start, When::AllDay(_));
+        let (start, end) = (start.display(), end.display());
+        if let Some(detected) = detected {
+            let timing = Timing {
+                ends,
+                start: &start,
+                end: &end,
+                time_zone: time_zone.as_deref(),
+            };
+            self.enrichment(&event, detected, &links, &timing, list);
+        }
+
         let meeting = Meeting {
             key,
-            event_id: event.id.clone(),
-            series_id: event.recurring_event_id.clone(),
-            title: event.summary.clone().map(Text::Plain),
-            location: event.location.clone().map(Text::Plain),
-            start: start.display(),
-            end: end.display(),
-            all_day: matches!(start, When::AllDay(_)),
-            time_zone: zone_name,
-            organizer: event.organizer.as_ref().map(|o| MeetingPerson {
-                email: Text::Plain(o.email.clone()),
-                name: o.name.clone().map(Text::Plain),
+            series_id: event.recurring_event_id,
+            title: event.summary.map(Text::Plain),
+            location: event.location.map(Text::Plain),
+            start,
+            end,
+            all_day,
+            time_zone,
+            organizer: event.organizer.map(|o| MeetingPerson {
+                email: Text::Plain(o.email),
+                name: o.name.map(Text::Plain),
             }),
             attendees: event
                 .attendees
-                .iter()
+                .into_iter()
                 .map(|a| MeetingAttendee {
-                    email: Text::Plain(a.email.clone()),
-                    name: a.name.clone().map(Text::Plain),
+                    email: Text::Plain(a.email),
+                    name: a.name.map(Text::Plain),
                     response: a.response,
                     room: a.resource,
                     organizer: a.organizer,
@@ -269,13 +305,9 @@ impl<'r> Context<'r> {
             keyword,
             join,
             links,
-            agenda: event
-                .description
-                .as_deref()
-                .map(html::agenda_text)
-                .filter(|t| !t.is_empty())
-                .map(Text::Plain),
+            agenda: agenda.filter(|t| !t.is_empty()).map(Text::Plain),
             recurring,
+            event_id: event.id,
         };
         Ok(Some(Built {
             meeting,
@@ -284,43 +316,33 @@ impl<'r> Context<'r> {
         }))
     }
 
-    fn links(&self, event: &Event) -> Vec<JoinLink> {
+    fn links(&self, event: &Event, description: Option<&str>) -> Vec<JoinLink> {
         let mut fields: Vec<Field> = Vec::with_capacity(event.conference_entries.len() + 4);
         for entry in &event.conference_entries {
             if matches!(entry.entry_point_type.as_str(), "video" | "sip" | "phone") {
+                let trusted = entry.entry_point_type == "video";
                 fields.push(Field {
-                    source: LinkSource::ConferenceData,
-                    text: &entry.uri,
-                    trusted: entry.entry_point_type == "video",
+                    trusted,
+                    ..Field::new(LinkSource::ConferenceData, &entry.uri)
                 });
             }
         }
         if let Some(link) = &event.hangout_link {
             fields.push(Field {
-                source: LinkSource::ConferenceData,
-                text: link,
                 trusted: true,
+                ..Field::new(LinkSource::ConferenceData, link)
             });
         }
         if let Some(url) = &event.source_url {
-            fields.push(Field {
-                source: LinkSource::EventUrl,
-                text: url,
-                trusted: false,
-            });
+            fields.push(Field::new(LinkSource::EventUrl, url));
         }
         if let Some(location) = &event.location {
-            fields.push(Field {
-                source: LinkSource::Location,
-                text: location,
-                trusted: false,
-            });
+            fields.push(Field::new(LinkSource::Location, location));
         }
-        if let Some(description) = &event.description {
+        if let Some(text) = description {
             fields.push(Field {
-                source: LinkSource::Description,
-                text: description,
-                trusted: false,
+                plain: true,
+                ..Field::new(LinkSource::Description, text)
             });
         }
         links::extract(&fields, &self.request.options.links, &self.custom)
@@ -358,16 +380,19 @@ impl<'r> Context<'r> {
     }
 
     /// Decide whether `event` gets join details, and record the outcome.
-    fn enrichment(&self, event: &Event, built: &Built, list: &mut MeetingList) {
+    fn enrichment(
+        &self,
+        event: &Event,
+        detected: Result<keyword::Keyword, keyword::UnknownModifier>,
+        links: &[JoinLink],
+        timing: &Timing<'_>,
+        list: &mut MeetingList,
+    ) {
         let options = &self.request.options;
         let id = Some(event.id.as_str());
-        let Some(location) = event.location.as_deref() else {
-            return;
-        };
-        let keyword = match keyword::detect(location, &options.keyword_defaults) {
-            None => return,
-            Some(Ok(k)) => k,
-            Some(Err(unknown)) => {
+        let keyword = match detected {
+            Ok(k) => k,
+            Err(unknown) => {
                 list.errors.push(event_error(
                     id,
                     "unknown-keyword-modifier",
@@ -382,8 +407,8 @@ impl<'r> Context<'r> {
             .as_ref()
             .is_some_and(|o| o.is_self || self.is_user(&o.email));
         let already = event.private_property(enrich::PROCESSED).is_some()
-            || built.meeting.links.iter().any(links::is_webex);
-        if !organizer_is_user || already || built.ends <= self.now {
+            || links.iter().any(links::is_webex);
+        if !organizer_is_user || already || timing.ends <= self.now {
             return;
         }
         let invitees = event.attendees.iter().filter(|a| !a.resource).count();
@@ -441,9 +466,9 @@ impl<'r> Context<'r> {
                             event_id: event.id.clone(),
                             meeting_type: wanted,
                             title: event.summary.clone().unwrap_or_default(),
-                            start: built.meeting.start.clone(),
-                            end: built.meeting.end.clone(),
-                            time_zone: built.meeting.time_zone.clone(),
+                            start: timing.start.to_string(),
+                            end: timing.end.to_string(),
+                            time_zone: timing.time_zone.map(str::to_string),
                             organizer,
                             invitees: event
                                 .attendees

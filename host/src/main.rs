@@ -7,8 +7,8 @@ use anyhow::Context;
 use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use hcal::config::Config;
-use hcal::runtime::{CallError, LoadKind, Runtime};
-use hcal_core::model::{ErrorDetail, EventError, MeetingList, OrgKey, ProcessRequest, Window};
+use hcal::runtime::{LoadKind, Runtime};
+use hcal_core::model::{OrgKey, ProcessRequest, Window};
 use serde::Deserialize;
 
 #[derive(Parser)]
@@ -114,50 +114,6 @@ fn rfc3339_offset(now: jiff::Timestamp, days: i64) -> String {
     (now + jiff::SignedDuration::from_hours(24 * days)).to_string()
 }
 
-/// Run the batch; if the core traps on the whole of it, find the events that
-/// make it trap, report them, and process the rest.
-fn process_resilient(
-    runtime: &Runtime,
-    pages: &[String],
-    request: &ProcessRequest,
-) -> Result<MeetingList, CallError> {
-    match runtime.process(pages, request) {
-        Err(e) if e.is_trap() => {}
-        other => return other,
-    }
-    let mut good_items: Vec<Box<serde_json::value::RawValue>> = Vec::new();
-    let mut errors = Vec::new();
-    for page in pages {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(page) else {
-            continue;
-        };
-        let items = value
-            .get("items")
-            .and_then(|i| i.as_array())
-            .cloned()
-            .unwrap_or_else(|| vec![value.clone()]);
-        for item in items {
-            let one = serde_json::json!({ "items": [item] }).to_string();
-            match runtime.process(std::slice::from_ref(&one), request) {
-                Err(e) if e.is_trap() => errors.push(EventError {
-                    event_id: item.get("id").and_then(|v| v.as_str()).map(str::to_string),
-                    error: ErrorDetail {
-                        code: "trap".into(),
-                        field: None,
-                        message: e.to_string(),
-                    },
-                }),
-                _ => good_items
-                    .push(serde_json::value::to_raw_value(&item).expect("a JSON value serializes")),
-            }
-        }
-    }
-    let page = serde_json::json!({ "items": good_items }).to_string();
-    let mut list = runtime.process(&[page], request)?;
-    list.errors.extend(errors);
-    Ok(list)
-}
-
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = match &cli.config {
         Some(path) => Config::load(path)?,
@@ -195,7 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 eprintln!("core component {how} in {took:.1?}");
             }
-            let list = process_resilient(&runtime, &pages, &request)?;
+            let list = runtime.process_isolating_traps(&pages, &request)?;
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
                 Format::Agenda => print!("{}", hcal::render::agenda(&list)),

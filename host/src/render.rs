@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use hcal_core::model::{LinkSource, MeetingList, Response, Text};
+use hcal_core::model::{LinkSource, MeetingList, MeetingType, Response, Text};
 
 fn show(text: &Text) -> &str {
     match text {
@@ -163,11 +163,12 @@ pub fn agenda(list: &MeetingList) -> String {
             list.provisioning.len()
         );
         for p in &list.provisioning {
-            let _ = writeln!(
-                out,
-                "  {}  {:?} for {}",
-                p.event_id, p.meeting_type, p.organizer
-            );
+            let what = match p.meeting_type {
+                MeetingType::PersonalRoom => "Personal Room",
+                MeetingType::Space => "space",
+                MeetingType::OneTime => "one-time meeting",
+            };
+            let _ = writeln!(out, "  {}  a {what} for {}", p.event_id, p.organizer);
         }
     }
     if !list.errors.is_empty() {

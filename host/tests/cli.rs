@@ -174,7 +174,7 @@ fn an_event_that_makes_the_core_trap_is_named_and_the_rest_processed() {
     std::fs::write(
         &page,
         format!(
-            r#"{{"items":[{},{huge},{}]}}"#,
+            r#"{{"nextSyncToken":"tok-1","items":[{},{huge},{}]}}"#,
             small("before"),
             small("after")
         ),
@@ -196,6 +196,10 @@ fn an_event_that_makes_the_core_trap_is_named_and_the_rest_processed() {
     assert_eq!(keys, ["after", "before"]);
     assert_eq!(list["errors"][0]["event_id"], "huge");
     assert_eq!(list["errors"][0]["error"]["code"], "trap");
+    assert_eq!(
+        list["sync"]["next_sync_token"], "tok-1",
+        "the page's sync token survives the retry"
+    );
 }
 
 #[test]

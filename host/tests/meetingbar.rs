@@ -77,11 +77,7 @@ fn native_links(case: &Value) -> Vec<JoinLink> {
     let fields = fields(case);
     let fields: Vec<Field> = fields
         .iter()
-        .map(|(source, text)| Field {
-            source: *source,
-            text,
-            trusted: false,
-        })
+        .map(|(source, text)| Field::new(*source, text))
         .collect();
     let options = options(case);
     hcal_core::links::extract(

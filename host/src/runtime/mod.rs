@@ -11,7 +11,7 @@ mod cache;
 mod convert;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ pub use convert::describe_core_error;
 
 wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 
-use hcal::core::types as wit;
+use self::hcal::core::types as wit;
 
 /// The contract this host speaks.
 pub const CONTRACT: &str = "hcal:core@0.1.0";
@@ -142,10 +142,12 @@ impl CallError {
     }
 }
 
-/// Limits linear memory, and remembers whether it refused to grow.
+/// Limits linear memory, remembers whether it refused to grow, and keeps the
+/// high-water mark of every instance of the runtime.
 struct MemoryLimiter {
     limit: usize,
     refused: bool,
+    peak: Arc<AtomicUsize>,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -155,6 +157,8 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        self.peak
+            .fetch_max(desired.min(self.limit), Ordering::Relaxed);
         if desired > self.limit {
             self.refused = true;
             // Trap rather than return -1: Rust guests abort on allocation
@@ -243,6 +247,7 @@ pub struct Runtime {
     pool: Mutex<Vec<Pooled>>,
     config: RuntimeConfig,
     load: (LoadKind, Duration),
+    peak_memory: Arc<AtomicUsize>,
     _ticker: Ticker,
 }
 
@@ -253,6 +258,10 @@ impl Runtime {
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
         wasm_config.epoch_interruption(true);
+        if std::env::var_os("HCAL_PERFMAP").is_some() {
+            // For `perf record`: name the JIT-compiled guest functions.
+            wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wasm_config).map_err(|e| LoadError::Engine(e.to_string()))?;
 
         let started = Instant::now();
@@ -276,6 +285,7 @@ impl Runtime {
             pool: Mutex::new(Vec::new()),
             config,
             load,
+            peak_memory: Arc::new(AtomicUsize::new(0)),
         };
 
         // Ask the component which contract it implements.
@@ -315,6 +325,7 @@ impl Runtime {
             limiter: MemoryLimiter {
                 limit: self.config.memory_limit_bytes,
                 refused: false,
+                peak: self.peak_memory.clone(),
             },
         };
         let mut store = Store::new(&self.engine, data);
@@ -377,6 +388,62 @@ impl Runtime {
                 .call_process(store, pages, &request)
         })
         .map(convert::meeting_list)
+    }
+
+    /// [`Runtime::process`], but when the core traps on the batch (a deadline
+    /// or the memory limit), retry event by event: the events that trap on
+    /// their own are reported as `trap` errors naming them, and the rest is
+    /// processed. One hostile event never costs a user their meeting list.
+    pub fn process_isolating_traps(
+        &self,
+        pages: &[String],
+        request: &model::ProcessRequest,
+    ) -> Result<model::MeetingList, CallError> {
+        match self.process(pages, request) {
+            Err(e) if e.is_trap() => {}
+            other => return other,
+        }
+        let mut survivors: Vec<serde_json::Value> = Vec::new();
+        let mut errors = Vec::new();
+        // The calendar's zone and the last page's tokens, for the rebuilt page.
+        let mut envelope = serde_json::Map::new();
+        for page in pages {
+            // Splitting a page into its items is not reading events: the core
+            // still reads every one of them.
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(page) else {
+                continue;
+            };
+            for key in ["timeZone", "nextPageToken", "nextSyncToken"] {
+                match value.get(key) {
+                    Some(v) => envelope.insert(key.to_string(), v.clone()),
+                    None if key != "timeZone" => envelope.remove(key),
+                    None => None,
+                };
+            }
+            let items = match value.get("items").and_then(|i| i.as_array()) {
+                Some(items) => items.clone(),
+                None => vec![value.clone()],
+            };
+            for item in items {
+                let one = serde_json::json!({ "items": [&item] }).to_string();
+                match self.process(std::slice::from_ref(&one), request) {
+                    Err(e) if e.is_trap() => errors.push(model::EventError {
+                        event_id: item.get("id").and_then(|v| v.as_str()).map(str::to_string),
+                        error: model::ErrorDetail {
+                            code: "trap".into(),
+                            field: None,
+                            message: e.to_string(),
+                        },
+                    }),
+                    _ => survivors.push(item),
+                }
+            }
+        }
+        envelope.insert("items".into(), serde_json::Value::Array(survivors));
+        let page = serde_json::Value::Object(envelope).to_string();
+        let mut list = self.process(&[page], request)?;
+        list.errors.extend(errors);
+        Ok(list)
     }
 
     /// Every join-link candidate in `fields`, ranked.
@@ -452,6 +519,11 @@ impl Runtime {
             key_url: value.key_url.clone(),
         };
         self.call(|core, store| core.hcal_core_processor().call_open(store, &value, &key))
+    }
+
+    /// The most linear memory any instance of this runtime has had, in bytes.
+    pub fn peak_memory_bytes(&self) -> usize {
+        self.peak_memory.load(Ordering::Relaxed)
     }
 
     /// Idle instances in the pool (for tests and metrics).
