@@ -1,10 +1,20 @@
+//! Runs the benchmark page through the component in a loop, for `perf record`
+//! (`HCAL_PERFMAP=1`) or a quick events/s figure.
 fn main() {
     let page = vec![hcal_benches::realistic_page(250)];
     let request = hcal_benches::request();
     let mut config = hcal::runtime::RuntimeConfig::new(hcal::runtime::default_component_path());
     config.cache_dir = Some(std::env::temp_dir().join("hcal-bench-cache"));
     let runtime = hcal::runtime::Runtime::new(config).unwrap();
-    for _ in 0..100 {
+    runtime.process(&page, &request).unwrap();
+    let started = std::time::Instant::now();
+    let rounds = 100;
+    for _ in 0..rounds {
         std::hint::black_box(runtime.process(&page, &request).unwrap());
     }
+    let per_round = started.elapsed() / rounds;
+    eprintln!(
+        "{per_round:?} per page, {:.0} events/s",
+        250.0 / per_round.as_secs_f64()
+    );
 }

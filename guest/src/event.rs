@@ -202,7 +202,35 @@ pub fn parse_page(json: &str) -> Result<Page, CoreError> {
     parse_page_numbered(json, None)
 }
 
+/// A whole page of well-formed events, read in one pass.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireTypedPage {
+    items: Vec<WireEvent>,
+    time_zone: Option<String>,
+    next_page_token: Option<String>,
+    next_sync_token: Option<String>,
+}
+
 pub(crate) fn parse_page_numbered(json: &str, page_index: Option<u32>) -> Result<Page, CoreError> {
+    // Almost every page Google sends is well-formed: read it in one typed
+    // pass. Only when that fails is it read item by item to find the culprits.
+    if let Ok(typed) = serde_json::from_str::<WireTypedPage>(json) {
+        let mut page = Page {
+            time_zone: typed.time_zone,
+            next_page_token: typed.next_page_token,
+            next_sync_token: typed.next_sync_token,
+            ..Page::default()
+        };
+        page.events.reserve(typed.items.len());
+        for (index, wire) in typed.items.into_iter().enumerate() {
+            match finish_event(wire, Some(index as u32)) {
+                Ok(event) => page.events.push(event),
+                Err(error) => page.errors.push(error),
+            }
+        }
+        return Ok(page);
+    }
     let wire: WirePage = serde_json::from_str(json).map_err(|e| CoreError::json(&e, page_index))?;
     let mut page = Page {
         time_zone: wire.time_zone,
@@ -244,7 +272,7 @@ fn parse_event(json: &str, item: Option<u32>) -> Result<Event, EventError> {
         Ok(wire) => wire,
         Err(_) => return Err(locate_error(json, &prefix)),
     };
-    finish_event(wire, &prefix)
+    finish_event(wire, item)
 }
 
 /// Read a bad item again, tracking the path, to say which field is wrong.
@@ -276,9 +304,10 @@ fn locate_error(json: &str, prefix: &str) -> EventError {
     }
 }
 
-fn finish_event(wire: WireEvent, prefix: &str) -> Result<Event, EventError> {
+fn finish_event(wire: WireEvent, item: Option<u32>) -> Result<Event, EventError> {
     let id = wire.id;
     let bad = |field: &str, message: String| {
+        let prefix = item.map(|i| format!("items[{i}].")).unwrap_or_default();
         event_error(
             Some(&id),
             "invalid-field",
@@ -286,7 +315,6 @@ fn finish_event(wire: WireEvent, prefix: &str) -> Result<Event, EventError> {
             message,
         )
     };
-
     let organizer = match wire.organizer {
         Some(p) => Some(Person {
             email: p

@@ -212,24 +212,35 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Append a run of HTML text: entities decoded, white space collapsed.
+/// HTML white space is ASCII (space, tab, LF, FF, CR); a non-breaking space
+/// is a space that is never collapsed.
 fn push_text(text: &mut String, run: &str) {
     if run.is_empty() {
         return;
     }
     let decoded = decode_entities(run);
+    let bytes = decoded.as_bytes();
     let mut start = 0;
-    // Copy whole runs of non-space; only white space is looked at char by char.
-    for (at, c) in decoded.char_indices() {
-        if !c.is_whitespace() {
-            continue;
-        }
-        text.push_str(&decoded[start..at]);
-        start = at + c.len_utf8();
-        if c == '\u{a0}' {
-            text.push(' '); // a non-breaking space is a space that stays
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (width, nbsp) = match b {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0c => (1, false),
+            0xc2 if bytes.get(i + 1) == Some(&0xa0) => (2, true),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        // Both cut points are at ASCII bytes or at the start of U+00A0.
+        text.push_str(&decoded[start..i]);
+        if nbsp {
+            text.push(' ');
         } else if !matches!(text.as_bytes().last(), None | Some(b' ' | b'\n')) {
             text.push(' ');
         }
+        i += width;
+        start = i;
     }
     text.push_str(&decoded[start..]);
 }

@@ -41,6 +41,7 @@ impl<'a> Field<'a> {
         }
     }
 }
+
 /// How good a service is as the way to join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Tier {
@@ -153,44 +154,21 @@ fn service(id: &str) -> &'static ServiceInfo {
 /// A URL rule: `(service, scheme, host, path)`. Host `zoom.us` matches the
 /// host and its subdomains, `=meet.google.com` only itself, `.zm.page` only
 /// subdomains. `path` is matched, anchored, against everything after the
-/// host (path, query and fragment).
+/// host (path, query and fragment); `@name` names a hand-written matcher
+/// (see [`HAND_WRITTEN`]) for the services seen most, which would otherwise
+/// spend most of classification in the regex engine.
 const RULES: &[(&str, &str, &str, &str)] = &[
-    (
-        "webex",
-        "https",
-        "webex.com",
-        r"/(?:meet|join)/[A-Za-z0-9._@-]+(?:[/?#].*)?|/[A-Za-z0-9-]+/j\.php\?(?:.*&)?MTID=[A-Za-z0-9]+.*|/wbxmjs/joinservice/.+|/[A-Za-z0-9-]+/(?:meet|join)/[A-Za-z0-9._@-]+.*|/webappng/sites/[^/]+/meeting/.+",
-    ),
-    ("zoom", "https", "zoom.us", r"/(?:my|webinar|[a-z]{1,2})/.+"),
-    (
-        "zoom",
-        "https",
-        "zoom.com",
-        r"/(?:my|webinar|[a-z]{1,2})/.+",
-    ),
-    (
-        "zoom",
-        "https",
-        "zoom.com.cn",
-        r"/(?:my|webinar|[a-z]{1,2})/.+",
-    ),
-    (
-        "zoom",
-        "https",
-        "zoom-x.de",
-        r"/(?:my|webinar|[a-z]{1,2})/.+",
-    ),
-    ("zoom", "https", "zoom.de", r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    ("webex", "https", "webex.com", "@webex"),
+    ("zoom", "https", "zoom.us", "@zoom"),
+    ("zoom", "https", "zoom.com", "@zoom"),
+    ("zoom", "https", "zoom.com.cn", "@zoom"),
+    ("zoom", "https", "zoom-x.de", "@zoom"),
+    ("zoom", "https", "zoom.de", "@zoom"),
     ("zoom_native", "zoommtg", "zoom.us", r"/join.*"),
     ("zoom_native", "zoommtg", "zoom.com", r"/join.*"),
     ("zoom_native", "zoommtg", "zoom-x.de", r"/join.*"),
     ("zoomgov", "https", "zoomgov.com", r"/j/[A-Za-z0-9?&=]+.*"),
-    (
-        "meet",
-        "https",
-        "=meet.google.com",
-        r"/(?:_meet/)?(?:lookup/)?[a-z][a-z0-9-]+(?:[/?#].*)?",
-    ),
+    ("meet", "https", "=meet.google.com", "@meet"),
     (
         "meet_stream",
         "https",
@@ -199,18 +177,8 @@ const RULES: &[(&str, &str, &str, &str)] = &[
     ),
     ("hangouts", "https", "=hangouts.google.com", r"/.+"),
     ("duo", "https", "=duo.app.goo.gl", r"/.+"),
-    (
-        "teams",
-        "https",
-        "teams.microsoft.com",
-        r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*",
-    ),
-    (
-        "teams",
-        "https",
-        "teams.microsoft.us",
-        r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*",
-    ),
+    ("teams", "https", "teams.microsoft.com", "@teams"),
+    ("teams", "https", "teams.microsoft.us", "@teams"),
     ("teams", "https", "=teams.live.com", r"/meet/[0-9]+.*"),
     ("jitsi", "https", "=meet.jit.si", r"/.+"),
     ("chime", "https", "chime.aws", r"/[0-9]+.*"),
@@ -340,6 +308,7 @@ const RULES: &[(&str, &str, &str, &str)] = &[
 enum PathRule {
     Any,
     NonEmpty,
+    Written(fn(&str) -> bool),
     Pattern(Regex),
 }
 
@@ -348,6 +317,7 @@ impl PathRule {
         match self {
             PathRule::Any => true,
             PathRule::NonEmpty => rest.len() > 1 && rest.starts_with('/'),
+            PathRule::Written(matcher) => matcher(rest),
             PathRule::Pattern(regex) => regex.is_match(rest),
         }
     }
@@ -359,10 +329,18 @@ struct Rule {
     host: &'static str,
     path: PathRule,
 }
-fn rules() -> &'static [Rule] {
-    static RULES_COMPILED: OnceLock<Vec<Rule>> = OnceLock::new();
+
+/// The rules, and their positions sorted by host key (the pattern without its
+/// `=` or `.`), so a host finds its few candidates by binary search.
+struct Rules {
+    all: Vec<Rule>,
+    by_host: Vec<(&'static str, usize)>,
+}
+
+fn rules() -> &'static Rules {
+    static RULES_COMPILED: OnceLock<Rules> = OnceLock::new();
     RULES_COMPILED.get_or_init(|| {
-        RULES
+        let all: Vec<Rule> = RULES
             .iter()
             .map(|(id, scheme, host, path)| Rule {
                 service: service(id),
@@ -371,13 +349,27 @@ fn rules() -> &'static [Rule] {
                 path: match *path {
                     ".*" => PathRule::Any,
                     "/.+" => PathRule::NonEmpty,
+                    named if named.starts_with('@') => PathRule::Written(
+                        HAND_WRITTEN
+                            .iter()
+                            .find(|(n, ..)| *n == named)
+                            .map(|(_, f, _)| *f)
+                            .expect("RULES names a known matcher"),
+                    ),
                     // The table is ours and tested; an invalid entry is a build bug.
                     _ => PathRule::Pattern(
                         Regex::new(&format!("^(?:{path})$")).expect("RULES holds valid patterns"),
                     ),
                 },
             })
-            .collect()
+            .collect();
+        let mut by_host: Vec<(&'static str, usize)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.host.trim_start_matches(['=', '.']), i))
+            .collect();
+        by_host.sort();
+        Rules { all, by_host }
     })
 }
 
@@ -397,6 +389,7 @@ fn host_matches(pattern: &str, host: &str) -> bool {
         host.eq_ignore_ascii_case(pattern) || is_subdomain_of(host, pattern)
     }
 }
+
 /// A URL split at its host, borrowed. Compare scheme and host
 /// case-insensitively.
 struct Parts<'a> {
@@ -447,15 +440,181 @@ pub fn classify(uri: &str) -> Option<&'static str> {
     } else {
         parts.scheme
     };
-    rules()
-        .iter()
-        .find(|r| {
-            r.scheme.eq_ignore_ascii_case(scheme)
-                && host_matches(r.host, parts.host)
-                && r.path.matches(parts.rest)
-        })
-        .map(|r| r.service.id)
+    let host: std::borrow::Cow<str> = if parts.host.bytes().any(|b| b.is_ascii_uppercase()) {
+        parts.host.to_ascii_lowercase().into()
+    } else {
+        parts.host.into()
+    };
+    let rules = rules();
+    // The host and each of its parent domains are keys to look up; the
+    // earliest matching rule in the table wins.
+    let mut best: Option<usize> = None;
+    let mut key: &str = &host;
+    loop {
+        let from = rules.by_host.partition_point(|(k, _)| *k < key);
+        for &(_, index) in rules.by_host[from..].iter().take_while(|(k, _)| *k == key) {
+            let rule = &rules.all[index];
+            if best.is_none_or(|b| index < b)
+                && rule.scheme.eq_ignore_ascii_case(scheme)
+                && host_matches(rule.host, &host)
+                && rule.path.matches(parts.rest)
+            {
+                best = Some(index);
+            }
+        }
+        match key.split_once('.') {
+            Some((_, parent)) if !parent.is_empty() => key = parent,
+            _ => break,
+        }
+    }
+    best.map(|i| rules.all[i].service.id)
 }
+
+/// Hand-written path matchers, and the pattern each one implements (a test
+/// checks that they agree).
+const HAND_WRITTEN: &[(&str, fn(&str) -> bool, &str)] = &[
+    (
+        "@webex",
+        webex_path,
+        r"/(?:meet|join)/[A-Za-z0-9._@-]+(?:[/?#].*)?|/[A-Za-z0-9-]+/j\.php\?(?:.*&)?MTID=[A-Za-z0-9]+.*|/wbxmjs/joinservice/.+|/[A-Za-z0-9-]+/(?:meet|join)/[A-Za-z0-9._@-]+.*|/webappng/sites/[^/]+/meeting/.+",
+    ),
+    ("@zoom", zoom_path, r"/(?:my|webinar|[a-z]{1,2})/.+"),
+    (
+        "@meet",
+        meet_path,
+        r"/(?:_meet/)?(?:lookup/)?[a-z][a-z0-9-]+(?:[/?#].*)?",
+    ),
+    (
+        "@teams",
+        teams_path,
+        r"/l/meetup-join/[A-Za-z0-9_%/=+.?&:-]+.*|/meet/[0-9]+\?(?:.*&)?p=[A-Za-z0-9]+.*",
+    ),
+];
+
+/// `rest` is `/SEGMENT/TAIL` with `segment(SEGMENT)`: the tail.
+fn after_segment(rest: &str, segment: impl Fn(&str) -> bool) -> Option<&str> {
+    let (head, tail) = rest.strip_prefix('/')?.split_once('/')?;
+    segment(head).then_some(tail)
+}
+
+fn all_bytes(text: &str, ok: impl Fn(u8) -> bool) -> bool {
+    !text.is_empty() && text.bytes().all(ok)
+}
+
+fn webex_name_len(text: &str) -> usize {
+    text.bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || b"._@-".contains(b))
+        .count()
+}
+
+fn site_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-'
+}
+
+/// `/meet/NAME`, `/join/NAME`, `/SITE/meet/NAME`, `/SITE/j.php?...MTID=...`,
+/// `/wbxmjs/joinservice/...`, `/webappng/sites/SITE/meeting/...`.
+fn webex_path(rest: &str) -> bool {
+    let meet_or_join = |s: &str| s == "meet" || s == "join";
+    if let Some(tail) = after_segment(rest, meet_or_join) {
+        let len = webex_name_len(tail);
+        if len > 0 && (len == tail.len() || matches!(tail.as_bytes()[len], b'/' | b'?' | b'#')) {
+            return true;
+        }
+    }
+    if rest
+        .strip_prefix("/wbxmjs/joinservice/")
+        .is_some_and(|t| !t.is_empty())
+    {
+        return true;
+    }
+    if let Some((site, after)) = rest
+        .strip_prefix("/webappng/sites/")
+        .and_then(|t| t.split_once('/'))
+    {
+        if !site.is_empty()
+            && after
+                .strip_prefix("meeting/")
+                .is_some_and(|m| !m.is_empty())
+        {
+            return true;
+        }
+    }
+    let Some((site, tail)) = rest.strip_prefix('/').and_then(|r| r.split_once('/')) else {
+        return false;
+    };
+    if !all_bytes(site, site_byte) {
+        return false;
+    }
+    if let Some(query) = tail.strip_prefix("j.php?") {
+        return has_param(query, "MTID");
+    }
+    after_segment(&rest[1 + site.len()..], meet_or_join).is_some_and(|t| webex_name_len(t) > 0)
+}
+
+/// `query` has `NAME=` followed by an alphanumeric, as its first parameter
+/// or after an `&`.
+fn has_param(query: &str, name: &str) -> bool {
+    let value_ok = |at: usize| {
+        query[at..]
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    let first = query
+        .strip_prefix(name)
+        .and_then(|r| r.strip_prefix('='))
+        .is_some()
+        && value_ok(name.len() + 1);
+    first
+        || query.match_indices('&').any(|(at, _)| {
+            query[at + 1..]
+                .strip_prefix(name)
+                .is_some_and(|r| r.starts_with('='))
+                && value_ok(at + name.len() + 2)
+        })
+}
+
+/// `/j/...`, `/my/...`, `/webinar/...`, `/w/...` and other short prefixes.
+fn zoom_path(rest: &str) -> bool {
+    let prefix = |s: &str| {
+        s == "my"
+            || s == "webinar"
+            || ((1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase()))
+    };
+    after_segment(rest, prefix).is_some_and(|tail| !tail.is_empty())
+}
+
+/// `/abc-defg-hij`, `/_meet/...`, `/lookup/...`.
+fn meet_path(rest: &str) -> bool {
+    let Some(mut code) = rest.strip_prefix('/') else {
+        return false;
+    };
+    code = code.strip_prefix("_meet/").unwrap_or(code);
+    code = code.strip_prefix("lookup/").unwrap_or(code);
+    let len = code
+        .bytes()
+        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        .count();
+    len >= 2
+        && code.as_bytes()[0].is_ascii_lowercase()
+        && (len == code.len() || matches!(code.as_bytes()[len], b'/' | b'?' | b'#'))
+}
+
+/// `/l/meetup-join/...`, or `/meet/DIGITS?...p=PASSCODE`.
+fn teams_path(rest: &str) -> bool {
+    if let Some(tail) = rest.strip_prefix("/l/meetup-join/") {
+        return tail
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_%/=+.?&:-".contains(&b));
+    }
+    let Some(tail) = rest.strip_prefix("/meet/") else {
+        return false;
+    };
+    let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && tail.as_bytes().get(digits) == Some(&b'?') && has_param(&tail[digits + 1..], "p")
+}
+
 fn valid_sip(uri: &str) -> bool {
     let rest = uri.split_once(':').map(|(_, r)| r).unwrap_or("");
     let addr = rest.split([';', '?']).next().unwrap_or("");
@@ -698,6 +857,7 @@ pub fn unwrap(uri: &str) -> std::borrow::Cow<'_, str> {
     }
     current
 }
+
 /// Replace every Outlook SafeLink in `text` by the link it wraps. A SafeLink
 /// whose target cannot be decoded is left as it is.
 ///
@@ -916,8 +1076,71 @@ mod tests {
     }
 
     #[test]
+    fn hand_written_matchers_agree_with_their_patterns() {
+        let samples = [
+            "",
+            "/",
+            "/meet/alice",
+            "/meet/",
+            "/join/a.b@c",
+            "/meet/alice?x=1",
+            "/meet/al ice",
+            "/acme/j.php?MTID=m123",
+            "/acme/j.php?ED=1&MTID=m1",
+            "/acme/j.php?MTID=",
+            "/acme/meet/bob",
+            "/acme/join/x?y",
+            "/wbxmjs/joinservice/sites/a",
+            "/webappng/sites/acme/meeting/download/1",
+            "/j/123",
+            "/my/alice",
+            "/webinar/register/1",
+            "/wc/join/1",
+            "/abc/1",
+            "/J/1",
+            "/j/",
+            "/abc-defg-hij",
+            "/_meet/abc-defg-hij?x",
+            "/lookup/team",
+            "/new",
+            "/a",
+            "/Abc",
+            "/abc-defg-hij/x",
+            "/l/meetup-join/19%3ameeting",
+            "/l/meetup-join/",
+            "/meet/123?p=Ab1",
+            "/meet/123?x=1&p=Ab1",
+            "/meet/123",
+            "/meet/12a?p=1",
+            "/meet/channel?p=x",
+            "/l/meeting/new",
+            "/acme/j.php?MTID=m1&x=2",
+            "/x-y/join/z",
+            "/meet/a/b",
+            "/webappng/sites//meeting/x",
+            "/meet/123?p=",
+            "/meet/123?xp=1",
+            "/acme/j.php?XMTID=1",
+            "/acme/j.php?a&MTID=1",
+            "/a/b/meet/c",
+            "/acme/meet/",
+            "/wc/x",
+        ];
+        for (name, matcher, pattern) in HAND_WRITTEN {
+            let regex = Regex::new(&format!("^(?:{pattern})$")).unwrap();
+            for sample in samples {
+                assert_eq!(
+                    matcher(sample),
+                    regex.is_match(sample),
+                    "{name} on {sample:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_rule_compiles() {
-        assert_eq!(rules().len(), RULES.len());
+        assert_eq!(rules().all.len(), RULES.len());
         for (id, ..) in RULES {
             assert_eq!(service(id).id, *id, "rule for unknown service {id}");
         }
