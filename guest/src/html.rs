@@ -234,9 +234,8 @@ fn push_text(text: &mut String, run: &str) {
         };
         // Both cut points are at ASCII bytes or at the start of U+00A0.
         text.push_str(&decoded[start..i]);
-        if nbsp {
-            text.push(' ');
-        } else if !matches!(text.as_bytes().last(), None | Some(b' ' | b'\n')) {
+        // A non-breaking space always stays; other white space collapses.
+        if nbsp || !matches!(text.as_bytes().last(), None | Some(b' ' | b'\n')) {
             text.push(' ');
         }
         i += width;

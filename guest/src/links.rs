@@ -472,7 +472,10 @@ pub fn classify(uri: &str) -> Option<&'static str> {
 
 /// Hand-written path matchers, and the pattern each one implements (a test
 /// checks that they agree).
-const HAND_WRITTEN: &[(&str, fn(&str) -> bool, &str)] = &[
+/// `(name, matcher, the pattern it implements)`
+type HandWritten = (&'static str, fn(&str) -> bool, &'static str);
+
+const HAND_WRITTEN: &[HandWritten] = &[
     (
         "@webex",
         webex_path,
@@ -503,7 +506,7 @@ fn all_bytes(text: &str, ok: impl Fn(u8) -> bool) -> bool {
 
 fn webex_name_len(text: &str) -> usize {
     text.bytes()
-        .take_while(|b| b.is_ascii_alphanumeric() || b"._@-".contains(b))
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
         .count()
 }
 
@@ -527,18 +530,18 @@ fn webex_path(rest: &str) -> bool {
     {
         return true;
     }
+    // `/webappng/sites/SITE/meeting/...`
     if let Some((site, after)) = rest
         .strip_prefix("/webappng/sites/")
         .and_then(|t| t.split_once('/'))
+        && !site.is_empty()
+        && after
+            .strip_prefix("meeting/")
+            .is_some_and(|m| !m.is_empty())
     {
-        if !site.is_empty()
-            && after
-                .strip_prefix("meeting/")
-                .is_some_and(|m| !m.is_empty())
-        {
-            return true;
-        }
+        return true;
     }
+
     let Some((site, tail)) = rest.strip_prefix('/').and_then(|r| r.split_once('/')) else {
         return false;
     };
@@ -603,10 +606,13 @@ fn meet_path(rest: &str) -> bool {
 /// `/l/meetup-join/...`, or `/meet/DIGITS?...p=PASSCODE`.
 fn teams_path(rest: &str) -> bool {
     if let Some(tail) = rest.strip_prefix("/l/meetup-join/") {
-        return tail
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_%/=+.?&:-".contains(&b));
+        return tail.bytes().next().is_some_and(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'%' | b'/' | b'=' | b'+' | b'.' | b'?' | b'&' | b':' | b'-'
+                )
+        });
     }
     let Some(tail) = rest.strip_prefix("/meet/") else {
         return false;
@@ -629,9 +635,13 @@ fn valid_sip(uri: &str) -> bool {
 fn valid_tel(uri: &str) -> bool {
     let number = uri[4..].split(';').next().unwrap_or("");
     number.bytes().filter(u8::is_ascii_digit).count() >= 3
-        && number
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b"+-.() ,*#pw".contains(&b))
+        && number.bytes().all(|b| {
+            b.is_ascii_digit()
+                || matches!(
+                    b,
+                    b'+' | b'-' | b'.' | b'(' | b')' | b' ' | b',' | b'*' | b'#' | b'p' | b'w'
+                )
+        })
 }
 
 // ---- scanning ---------------------------------------------------------------
@@ -651,7 +661,13 @@ fn token_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start;
     while end < bytes.len() {
         let b = bytes[end];
-        if b <= b' ' || b >= 0x7f || b"<>\"'`{}|\\^".contains(&b) {
+        if b <= b' '
+            || b >= 0x7f
+            || matches!(
+                b,
+                b'<' | b'>' | b'"' | b'\'' | b'`' | b'{' | b'}' | b'|' | b'\\' | b'^'
+            )
+        {
             break;
         }
         end += 1;
@@ -728,10 +744,16 @@ fn scheme_token(text: &str, colon: usize) -> Option<Found> {
         // Phone numbers stop at the first character a number cannot hold.
         let len = bytes[colon + 1..end]
             .iter()
-            .take_while(|b| b.is_ascii_alphanumeric() || b"+-.(),*#;=".contains(b))
+            .take_while(|b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(
+                        b,
+                        b'+' | b'-' | b'.' | b'(' | b')' | b',' | b'*' | b'#' | b';' | b'='
+                    )
+            })
             .count();
         end = colon + 1 + len;
-        while end > colon + 1 && b".,;)".contains(&bytes[end - 1]) {
+        while end > colon + 1 && matches!(bytes[end - 1], b'.' | b',' | b';' | b')') {
             end -= 1;
         }
     }
@@ -764,7 +786,7 @@ fn encoded_token(text: &str, percent: usize) -> Option<Found> {
 /// A bare video address `USER@SITE.webex.com`, as a `sip:` URI.
 fn video_address(text: &str, at: usize) -> Option<Found> {
     let bytes = text.as_bytes();
-    let user_ok = |b: u8| b.is_ascii_alphanumeric() || b"._+-".contains(&b);
+    let user_ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-');
     let mut start = at;
     while start > 0 && user_ok(bytes[start - 1]) {
         start -= 1;
@@ -1025,27 +1047,31 @@ fn identity(uri: &str) -> &str {
 
 fn rank(mut candidates: Vec<Candidate>, max: usize) -> Vec<JoinLink> {
     candidates.sort_by_key(|c| (c.source, c.service.tier, c.order));
-    let mut kept: Vec<JoinLink> = Vec::with_capacity(candidates.len().min(max));
+    // Each kept link with the length of its identity (a prefix of its URI).
+    let mut kept: Vec<(usize, JoinLink)> = Vec::with_capacity(candidates.len().min(max));
     for c in candidates {
         let id = identity(&c.uri);
-        if let Some(link) = kept
+        let same = kept
             .iter_mut()
-            .find(|k| identity(&k.uri).eq_ignore_ascii_case(id))
-        {
+            .find(|(len, k)| *len == id.len() && k.uri[..*len].eq_ignore_ascii_case(id));
+        if let Some((_, link)) = same {
             if c.uri.len() > link.uri.len() {
                 link.uri = c.uri;
             }
             continue;
         }
         if kept.len() < max {
-            kept.push(JoinLink {
-                uri: c.uri,
-                service: c.service.id.to_string(),
-                source: c.source,
-            });
+            kept.push((
+                id.len(),
+                JoinLink {
+                    uri: c.uri,
+                    service: c.service.id.to_string(),
+                    source: c.source,
+                },
+            ));
         }
     }
-    kept
+    kept.into_iter().map(|(_, link)| link).collect()
 }
 
 /// The link to join by: the best candidate that is a real meeting link; a
