@@ -56,9 +56,10 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let empty = vec![r#"{"items":[]}"#.to_string()];
-    c.bench_function("empty_batch/component", |b| {
-        b.iter(|| runtime.process(&empty, &request).unwrap())
-    });
+    c.benchmark_group("empty_batch")
+        .bench_function("component", |b| {
+            b.iter(|| runtime.process(&empty, &request).unwrap())
+        });
 
     let mut group = c.benchmark_group("start");
     group.sample_size(10);

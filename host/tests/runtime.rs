@@ -59,7 +59,7 @@ fn the_memory_limit_is_enforced_and_the_runtime_survives() {
 #[test]
 fn the_deadline_is_enforced_and_the_runtime_survives() {
     let mut config = common::test_config();
-        config.deadline = Duration::from_millis(5);
+    config.deadline = Duration::from_millis(5);
     // Room enough that only the deadline can stop this call, however slowly
     // a loaded machine runs it.
     config.memory_limit_bytes = 2 << 30;
