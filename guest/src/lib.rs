@@ -48,6 +48,8 @@ pub mod links;
 #[cfg(feature = "engine")]
 pub mod meeting_list;
 #[cfg(feature = "engine")]
+pub mod recurrence;
+#[cfg(feature = "engine")]
 pub mod seal;
 #[cfg(feature = "engine")]
 pub mod time;
