@@ -898,3 +898,251 @@ mod tests {
         assert!(result.is_ok_and(|f| f.len() == 10));
     }
 }
+
+// ---- a whole series: RRULE, EXRULE, RDATE, EXDATE in a time zone -----------------
+
+/// A date or time in an `RDATE` or `EXDATE` line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Moment {
+    /// `...Z`: an instant (Unix seconds).
+    Utc(i64),
+    /// A wall-clock time, in the line's `TZID` (or the series' zone when absent).
+    Local(Civil, Option<jiff::tz::TimeZone>),
+    /// `VALUE=DATE`: a whole day.
+    Date(i32),
+}
+
+/// The `recurrence` lines of a Google series master, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub rules: Vec<Rule>,
+    pub exrules: Vec<Rule>,
+    pub rdates: Vec<Moment>,
+    pub exdates: Vec<Moment>,
+}
+
+/// Most dates one `RDATE` or `EXDATE` line may list.
+const MAX_DATES: usize = 5000;
+
+impl Series {
+    /// Parse Google's `recurrence` lines: `RRULE:`, `EXRULE:`, and `RDATE`/
+    /// `EXDATE` with `TZID=`, `VALUE=DATE` or `VALUE=PERIOD`, comma lists, any
+    /// number of lines.
+    ///
+    /// ```
+    /// use hcal_core::recurrence::Series;
+    /// let s = Series::parse(&["RRULE:FREQ=DAILY".into(), "EXDATE;TZID=Europe/Berlin:20261202T090000,20261203T090000".into()]).unwrap();
+    /// assert_eq!((s.rules.len(), s.exdates.len()), (1, 2));
+    /// ```
+    pub fn parse(lines: &[String]) -> Result<Series, RecurrenceError> {
+        let mut series = Series::default();
+        for line in lines {
+            let line = line.trim();
+            let (head, value) = line.split_once(':').ok_or_else(|| invalid(format!("{line:?} has no ':'")))?;
+            let mut parts = head.split(';');
+            let name = parts.next().unwrap_or("").to_ascii_uppercase();
+            let mut zone = None;
+            let mut date_only = false;
+            for param in parts {
+                let (key, val) = param.split_once('=').ok_or_else(|| invalid(format!("{name}: bad parameter {param:?}")))?;
+                match key.to_ascii_uppercase().as_str() {
+                    "TZID" => {
+                        let tz = crate::time::zone(val.trim_matches('"')).map_err(|e| invalid(format!("{name}: {e}")))?;
+                        zone = Some(tz);
+                    }
+                    "VALUE" => date_only = val.eq_ignore_ascii_case("DATE"),
+                    _ => {}
+                }
+            }
+            match name.as_str() {
+                "RRULE" => series.rules.push(value.parse()?),
+                "EXRULE" => series.exrules.push(value.parse()?),
+                "RDATE" | "EXDATE" => {
+                    let target = if name == "RDATE" { &mut series.rdates } else { &mut series.exdates };
+                    for item in value.split(',').filter(|s| !s.trim().is_empty()) {
+                        // A PERIOD's start is the instance.
+                        let item = item.trim().split('/').next().unwrap_or("");
+                        let utc = item.ends_with(['Z', 'z']);
+                        let civil = Civil::parse_basic(item.trim_end_matches(['Z', 'z']))
+                            .ok_or_else(|| invalid(format!("{name}: {item:?} is not a date or date-time")))?;
+                        target.push(if date_only || item.len() == 8 {
+                            Moment::Date(civil.day)
+                        } else if utc {
+                            Moment::Utc(civil.seconds())
+                        } else {
+                            Moment::Local(civil, zone.clone())
+                        });
+                        if target.len() > MAX_DATES {
+                            return Err(invalid(format!("{name}: more than {MAX_DATES} dates")));
+                        }
+                    }
+                }
+                // Google writes only these; anything else is not a recurrence line.
+                other => return Err(invalid(format!("{other:?} is not RRULE, EXRULE, RDATE or EXDATE"))),
+            }
+        }
+        if series.rules.is_empty() && series.rdates.is_empty() {
+            return Err(invalid("the series has neither an RRULE nor an RDATE"));
+        }
+        Ok(series)
+    }
+}
+
+/// Where and how a series starts.
+#[derive(Debug, Clone)]
+pub enum SeriesStart {
+    /// A timed series: DTSTART's wall-clock time in its zone.
+    Timed { local: Civil, zone: jiff::tz::TimeZone },
+    /// An all-day series: DTSTART's date; `floating` places dates in time.
+    AllDay { day: i32, floating: jiff::tz::TimeZone },
+}
+
+/// One instance: when it starts (Unix seconds) and its wall-clock start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Instance {
+    pub start: i64,
+    pub local: Civil,
+}
+
+/// The instances of a series, and whether the cap cut them short.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expansion {
+    pub instances: Vec<Instance>,
+    pub capped: bool,
+}
+
+/// The instant of a wall-clock time in `zone`: a time in a gap moves forward by
+/// the gap, an ambiguous one takes the earlier offset (RFC 5545 §3.3.5).
+pub fn to_instant(local: Civil, zone: &jiff::tz::TimeZone) -> i64 {
+    if zone.is_unknown() || *zone == jiff::tz::TimeZone::UTC {
+        return local.seconds();
+    }
+    let (y, m, d) = local.ymd();
+    let (h, mi, s) = local.hms();
+    let civil = jiff::civil::DateTime::new(y as i16, m as i8, d as i8, h as i8, mi as i8, s as i8, 0);
+    match civil.and_then(|c| zone.to_ambiguous_timestamp(c).compatible()) {
+        Ok(at) => at.as_second(),
+        // Out of jiff's range (years beyond ±9999): as if UTC.
+        Err(_) => local.seconds(),
+    }
+}
+
+/// The wall-clock time of an instant in `zone`.
+pub fn to_local(instant: i64, zone: &jiff::tz::TimeZone) -> Civil {
+    let offset = jiff::Timestamp::from_second(instant).map(|t| zone.to_offset(t).seconds()).unwrap_or(0);
+    Civil::from_seconds(instant + i64::from(offset))
+}
+
+/// Expand `series` from `start` into the instances that overlap
+/// `[from, to)` (Unix seconds), each lasting `duration` seconds; at most
+/// `max` of them.
+pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: i64, to: i64, max: usize) -> Result<Expansion, RecurrenceError> {
+    let (local_start, zone, all_day) = match start {
+        SeriesStart::Timed { local, zone } => (*local, zone, false),
+        SeriesStart::AllDay { day, floating } => (Civil { day: *day, second: 0 }, floating, true),
+    };
+    let instant = |c: Civil| to_instant(c, zone);
+    // Wall-clock bounds with two days to spare for any zone offset; exact
+    // filtering happens on instants below.
+    let skip_to = Civil::from_seconds(from - duration.max(0) - 2 * 86_400);
+    let horizon = Civil::from_seconds(to + 2 * 86_400);
+    let mut locals: Vec<Civil> = Vec::new();
+    let generous = max.saturating_mul(2).saturating_add(16);
+    for rule in &series.rules {
+        let rule = if all_day { rule.for_dates() } else { rule.clone() };
+        locals.extend(rule.expand_with(local_start, Some(skip_to), horizon, generous, &instant)?);
+    }
+    if series.rules.is_empty() {
+        locals.push(local_start);
+    }
+    for rdate in &series.rdates {
+        locals.push(match rdate {
+            Moment::Utc(at) => to_local(*at, zone),
+            Moment::Local(c, Some(tz)) => to_local(to_instant(*c, tz), zone),
+            Moment::Local(c, None) => *c,
+            Moment::Date(day) => Civil { day: *day, second: local_start.second },
+        });
+    }
+    let mut excluded: Vec<Civil> = Vec::new();
+    for rule in &series.exrules {
+        let rule = if all_day { rule.for_dates() } else { rule.clone() };
+        excluded.extend(rule.expand_with(local_start, Some(skip_to), horizon, usize::MAX / 2, &instant)?);
+    }
+    let excluded_instants: Vec<i64> = series
+        .exdates
+        .iter()
+        .filter_map(|m| match m {
+            Moment::Utc(at) => Some(*at),
+            Moment::Local(c, Some(tz)) => Some(to_instant(*c, tz)),
+            Moment::Local(c, None) => Some(instant(*c)),
+            Moment::Date(_) => None,
+        })
+        .collect();
+    let excluded_days: Vec<i32> = series.exdates.iter().filter_map(|m| if let Moment::Date(d) = m { Some(*d) } else { None }).collect();
+
+    locals.sort_unstable();
+    locals.dedup();
+    let mut expansion = Expansion::default();
+    for local in locals {
+        let start = instant(local);
+        let overlaps = start < to && (start + duration > from || (duration == 0 && start >= from));
+        if !overlaps || excluded.contains(&local) || excluded_days.contains(&local.day) || excluded_instants.contains(&start) {
+            continue;
+        }
+        if expansion.instances.len() >= max {
+            expansion.capped = true;
+            break;
+        }
+        expansion.instances.push(Instance { start, local });
+    }
+    Ok(expansion)
+}
+
+#[cfg(test)]
+mod series_tests {
+    use super::*;
+
+    fn zone(name: &str) -> jiff::tz::TimeZone {
+        crate::time::zone(name).unwrap()
+    }
+
+    fn expand(lines: &[&str], local: Civil, tz: &str, from: &str, to: &str) -> Vec<String> {
+        let series = Series::parse(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>()).unwrap();
+        let tz = zone(tz);
+        let (from, to): (jiff::Timestamp, jiff::Timestamp) = (from.parse().unwrap(), to.parse().unwrap());
+        let start = SeriesStart::Timed { local, zone: tz.clone() };
+        let found = expand_series(&series, &start, 3600, from.as_second(), to.as_second(), 100).unwrap();
+        found
+            .instances
+            .iter()
+            .map(|i| jiff::Timestamp::from_second(i.start).unwrap().to_zoned_datetime(tz.clone()).strftime("%Y-%m-%dT%H:%M%:z").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn wall_clock_holds_across_dst_and_gaps_move_forward() {
+        // New York springs forward on 2027-03-14 at 02:00.
+        let got = expand(&["RRULE:FREQ=DAILY;COUNT=3"], Civil::new(2027, 3, 13, 2 * 3600 + 1800), "America/New_York", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z");
+        assert_eq!(got, ["2027-03-13T02:30-05:00", "2027-03-14T03:30-04:00", "2027-03-15T02:30-04:00"]);
+        // Berlin falls back on 2026-10-25 at 03:00: 02:30 happens twice; the first is taken.
+        let got = expand(&["RRULE:FREQ=DAILY;COUNT=2"], Civil::new(2026, 10, 24, 2 * 3600 + 1800), "Europe/Berlin", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z");
+        assert_eq!(got, ["2026-10-24T02:30+02:00", "2026-10-25T02:30+02:00"]);
+    }
+
+    #[test]
+    fn exdates_and_rdates_in_every_form() {
+        let got = expand(
+            &[
+                "RRULE:FREQ=DAILY;COUNT=6",
+                "EXDATE;TZID=America/New_York:20261202T090000",
+                "EXDATE:20261203T140000Z,20261204T140000Z",
+                "RDATE;TZID=Europe/London:20261210T140000",
+            ],
+            Civil::new(2026, 12, 1, 9 * 3600),
+            "America/New_York",
+            "2026-11-01T00:00:00Z",
+            "2027-01-01T00:00:00Z",
+        );
+        assert_eq!(got, ["2026-12-01T09:00-05:00", "2026-12-05T09:00-05:00", "2026-12-06T09:00-05:00", "2026-12-10T09:00-05:00"]);
+    }
+}
