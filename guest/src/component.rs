@@ -91,6 +91,24 @@ impl Guest for Component {
         Ok(seal::open(&value.into(), &key.into())?)
     }
 
+    fn expand_recurrence(
+        series: wit::SeriesSpec,
+        window: wit::Window,
+        max_instances: u32,
+    ) -> Result<Vec<i64>, wit::Error> {
+        let start: event::EventTime = series.start.into();
+        let window = model::Window {
+            from: window.from,
+            to: window.to,
+        };
+        Ok(crate::expand_recurrence(
+            &start,
+            &series.recurrence,
+            &window,
+            max_instances,
+        )?)
+    }
+
     fn process(
         pages: Vec<String>,
         request: wit::ProcessRequest,
@@ -249,6 +267,7 @@ impl From<wit::ProcessRequest> for model::ProcessRequest {
                     .collect(),
                 org_domains: o.org_domains,
                 links: o.links.into(),
+                max_instances: o.max_instances,
             },
             profiles: r
                 .profiles
@@ -434,6 +453,16 @@ impl From<model::MeetingList> for wit::MeetingList {
 }
 
 // ---- parsed events: library -> WIT ----------------------------------------------
+
+impl From<wit::EventTime> for event::EventTime {
+    fn from(t: wit::EventTime) -> Self {
+        event::EventTime {
+            date: t.date,
+            date_time: t.date_time,
+            time_zone: t.time_zone,
+        }
+    }
+}
 
 impl From<event::EventTime> for wit::EventTime {
     fn from(t: event::EventTime) -> Self {

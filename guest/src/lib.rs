@@ -60,7 +60,7 @@ mod component;
 #[cfg(feature = "engine")]
 pub use error::CoreError;
 #[cfg(feature = "engine")]
-pub use meeting_list::process;
+pub use meeting_list::{expand_recurrence, process};
 
 /// The WIT contract version this crate implements.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";

@@ -5,7 +5,7 @@
 //! on an enrichment, schedule its join button, and finally seal what must be
 //! sealed. A bad event becomes an entry in `errors`; the others go on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -17,7 +17,7 @@ use crate::links::{self, CustomPatterns, Field};
 use crate::model::*;
 use crate::seal::Sealer;
 use crate::time::{self, When};
-use crate::{enrich, html};
+use crate::{enrich, html, recurrence};
 
 /// Build `request.user`'s meeting list from `pages` (each an `events.list`
 /// response, or one event).
@@ -64,18 +64,20 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
         })
         .collect();
     drop(last_index);
+    let exceptions = Exceptions::of(&events);
     for (event, keep) in events.into_iter().zip(keep) {
         if !keep {
             continue;
         }
-        match ctx.meeting(event, &floating, &mut list) {
-            Ok(Some(m)) => {
-                if let Some(button) = ctx.join_button(&m) {
-                    buttons.push(button);
+        match ctx.meeting(event, &floating, &exceptions, &mut list) {
+            Ok(meetings) => {
+                for m in meetings {
+                    if let Some(button) = ctx.join_button(&m) {
+                        buttons.push(button);
+                    }
+                    built.push((m.starts, m.meeting));
                 }
-                built.push((m.starts, m.meeting));
             }
-            Ok(None) => {}
             Err(error) => list.errors.push(error),
         }
     }
@@ -87,6 +89,47 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
         ctx.seal_all(sealer, &mut list)?;
     }
     Ok(list)
+}
+
+/// The instances that exceptions of a series (moved or cancelled) stand in
+/// for, keyed on `originalStartTime`, never on instance ids.
+struct Exceptions {
+    timed: HashSet<(String, i64)>,
+    days: HashSet<(String, String)>,
+}
+
+impl Exceptions {
+    fn of(events: &[Event]) -> Exceptions {
+        let mut exceptions = Exceptions {
+            timed: HashSet::new(),
+            days: HashSet::new(),
+        };
+        for event in events {
+            let (Some(series), Some(original)) = (&event.recurring_event_id, &event.original_start)
+            else {
+                continue;
+            };
+            if let Some(text) = &original.date_time {
+                let zone = original
+                    .time_zone
+                    .as_deref()
+                    .and_then(|z| time::zone(z).ok());
+                if let Ok((at, _)) = time::parse_date_time(text, zone.as_ref()) {
+                    exceptions.timed.insert((series.clone(), at.as_second()));
+                }
+            } else if let Some(date) = &original.date {
+                exceptions.days.insert((series.clone(), date.clone()));
+            }
+        }
+        exceptions
+    }
+
+    fn replaces(&self, series: &str, start: &When) -> bool {
+        match start {
+            When::Timed { at, .. } => self.timed.contains(&(series.to_string(), at.as_second())),
+            When::AllDay(date) => self.days.contains(&(series.to_string(), date.to_string())),
+        }
+    }
 }
 
 /// When a meeting is, for the enrichment decision.
@@ -181,8 +224,9 @@ impl<'r> Context<'r> {
         &self,
         event: Event,
         floating: &TimeZone,
+        exceptions: &Exceptions,
         list: &mut MeetingList,
-    ) -> Result<Option<Built>, EventError> {
+    ) -> Result<Vec<Built>, EventError> {
         let id = Some(event.id.as_str());
         let start_time = event.start.as_ref().ok_or_else(|| {
             event_error(id, "invalid-field", Some("start"), "the event has no start")
@@ -217,14 +261,28 @@ impl<'r> Context<'r> {
         }
         let recurring = !event.recurrence.is_empty();
         let overlaps = if recurring {
-            // Unexpanded series: keep it when it has begun by the window's end.
+            // A series overlaps when it has begun by the window's end; its
+            // instances are sorted out below.
             starts < self.to
         } else {
             starts < self.to && (ends > self.from || (ends == starts && starts >= self.from))
         };
         if !overlaps {
-            return Ok(None);
+            return Ok(Vec::new());
         }
+        // A series becomes its instances in the window; when its rule cannot be
+        // read, it stays one meeting (flagged recurring) beside the error.
+        let instances = if recurring {
+            self.instances(&event, &start, &end, floating, exceptions, list)
+        } else {
+            None
+        };
+        // A series is in the past only when its last instance here is.
+        let ends = instances
+            .as_ref()
+            .and_then(|i| i.last())
+            .map(|(_, _, _, e)| (*e).max(ends))
+            .unwrap_or(ends);
 
         // The description is flattened once: it is the agenda, and where links are looked for.
         let agenda = event.description.as_deref().map(html::agenda_text);
@@ -265,7 +323,8 @@ impl<'r> Context<'r> {
             .clone()
             .or_else(|| end_time.time_zone.clone());
         let all_day = matches!(start, When::AllDay(_));
-        let (start, end) = (start.display(), end.display());
+        let (start_when, end_when) = (start, end);
+        let (start, end) = (start_when.display(), end_when.display());
         if let Some(detected) = detected {
             let timing = Timing {
                 ends,
@@ -306,14 +365,161 @@ impl<'r> Context<'r> {
             join,
             links,
             agenda: agenda.filter(|t| !t.is_empty()).map(Text::Plain),
-            recurring,
+            recurring: recurring && instances.is_none(),
             event_id: event.id,
         };
-        Ok(Some(Built {
-            meeting,
-            starts,
-            ends,
-        }))
+        let Some(instances) = instances else {
+            return Ok(vec![Built {
+                meeting,
+                starts,
+                ends,
+            }]);
+        };
+        let series_id = meeting.event_id.clone();
+        Ok(instances
+            .into_iter()
+            .map(|(start, end, starts, ends)| {
+                let key = format!("{series_id}_{}", start.basic_utc());
+                let mut instance = meeting.clone();
+                instance.event_id = key.clone();
+                instance.key = key;
+                instance.series_id = Some(series_id.clone());
+                instance.start = start.display();
+                instance.end = end.display();
+                Built {
+                    meeting: instance,
+                    starts,
+                    ends,
+                }
+            })
+            .collect())
+    }
+
+    /// The instances of the series `event` in the window, less those its
+    /// exceptions replace or cancel: `(start, end, starts, ends)` each.
+    fn instances(
+        &self,
+        event: &Event,
+        start: &When,
+        end: &When,
+        floating: &TimeZone,
+        exceptions: &Exceptions,
+        list: &mut MeetingList,
+    ) -> Option<Vec<(When, When, Timestamp, Timestamp)>> {
+        let id = Some(event.id.as_str());
+        let series = match recurrence::Series::parse(&event.recurrence) {
+            Ok(series) => series,
+            Err(e) => {
+                list.errors.push(event_error(
+                    id,
+                    "invalid-recurrence",
+                    Some("recurrence"),
+                    e.to_string(),
+                ));
+                return None;
+            }
+        };
+        let duration = end.instant(floating).as_second() - start.instant(floating).as_second();
+        let (series_start, day_length) = match start {
+            When::Timed { at, zone, .. } => (
+                recurrence::SeriesStart::Timed {
+                    local: recurrence::to_local(at.as_second(), zone),
+                    zone: zone.clone(),
+                },
+                0,
+            ),
+            When::AllDay(date) => {
+                let day = recurrence::days_from_civil(
+                    i32::from(date.year()),
+                    date.month() as u32,
+                    date.day() as u32,
+                );
+                let length = match end {
+                    When::AllDay(end_date) => {
+                        recurrence::days_from_civil(
+                            i32::from(end_date.year()),
+                            end_date.month() as u32,
+                            end_date.day() as u32,
+                        ) - day
+                    }
+                    When::Timed { .. } => 1,
+                };
+                (
+                    recurrence::SeriesStart::AllDay {
+                        day,
+                        floating: floating.clone(),
+                    },
+                    length,
+                )
+            }
+        };
+        let max = self.request.options.max_instances as usize;
+        let expansion = match recurrence::expand_series(
+            &series,
+            &series_start,
+            duration,
+            self.from.as_second(),
+            self.to.as_second(),
+            max,
+        ) {
+            Ok(expansion) => expansion,
+            Err(e) => {
+                list.errors.push(event_error(
+                    id,
+                    "invalid-recurrence",
+                    Some("recurrence"),
+                    e.to_string(),
+                ));
+                return None;
+            }
+        };
+        if expansion.capped {
+            list.errors.push(event_error(
+                id,
+                "instance-cap",
+                Some("recurrence"),
+                format!("the series has more than {max} instances in the window; the first {max} are listed"),
+            ));
+        }
+        let mut out = Vec::with_capacity(expansion.instances.len());
+        for instance in expansion.instances {
+            let (start, end) = match start {
+                When::Timed {
+                    zone, zone_name, ..
+                } => {
+                    let at = Timestamp::from_second(instance.start).ok()?;
+                    let until = Timestamp::from_second(instance.start + duration).ok()?;
+                    (
+                        When::Timed {
+                            at,
+                            zone: zone.clone(),
+                            zone_name: zone_name.clone(),
+                        },
+                        When::Timed {
+                            at: until,
+                            zone: zone.clone(),
+                            zone_name: zone_name.clone(),
+                        },
+                    )
+                }
+                When::AllDay(_) => {
+                    let date = |day: i32| {
+                        let (y, m, d) = recurrence::civil_from_days(day);
+                        jiff::civil::Date::new(y as i16, m as i8, d as i8).ok()
+                    };
+                    (
+                        When::AllDay(date(instance.local.day)?),
+                        When::AllDay(date(instance.local.day + day_length)?),
+                    )
+                }
+            };
+            if exceptions.replaces(&event.id, &start) {
+                continue;
+            }
+            let (starts, ends) = (start.instant(floating), end.instant(floating));
+            out.push((start, end, starts, ends));
+        }
+        Some(out)
     }
 
     fn links(&self, event: &Event, description: Option<&str>) -> Vec<JoinLink> {
@@ -545,6 +751,73 @@ impl<'r> Context<'r> {
         }
         Ok(())
     }
+}
+
+/// The instance starts (Unix seconds) of a series in `window`; all-day series
+/// give midnight UTC of each date.
+///
+/// ```
+/// use hcal_core::{event::EventTime, model::Window};
+/// let start = EventTime { date: None, date_time: Some("2026-12-01T09:00:00-05:00".into()), time_zone: Some("America/New_York".into()) };
+/// let window = Window { from: "2026-12-01T00:00:00Z".into(), to: "2026-12-08T00:00:00Z".into() };
+/// let starts = hcal_core::expand_recurrence(&start, &["RRULE:FREQ=WEEKLY;BYDAY=TU,TH".into()], &window, 100).unwrap();
+/// assert_eq!(starts.len(), 2);
+/// ```
+pub fn expand_recurrence(
+    start: &EventTime,
+    lines: &[String],
+    window: &Window,
+    max: u32,
+) -> Result<Vec<i64>, CoreError> {
+    let bad = |field: &str, message: String| CoreError::InvalidField {
+        event_id: None,
+        item: None,
+        field: field.into(),
+        message,
+    };
+    let from = time::parse_instant(&window.from)
+        .map_err(|e| CoreError::InvalidRequest(format!("window.from: {e}")))?;
+    let to = time::parse_instant(&window.to)
+        .map_err(|e| CoreError::InvalidRequest(format!("window.to: {e}")))?;
+    let series = recurrence::Series::parse(lines).map_err(|e| bad("recurrence", e.to_string()))?;
+    let zone = match start.time_zone.as_deref() {
+        Some(name) => Some(time::zone(name).map_err(|e| bad("start.timeZone", e))?),
+        None => None,
+    };
+    let series_start = match (&start.date_time, &start.date) {
+        (Some(text), _) => {
+            let (at, offset) =
+                time::parse_date_time(text, zone.as_ref()).map_err(|e| bad("start.dateTime", e))?;
+            let zone = zone.unwrap_or_else(|| TimeZone::fixed(offset));
+            recurrence::SeriesStart::Timed {
+                local: recurrence::to_local(at.as_second(), &zone),
+                zone,
+            }
+        }
+        (None, Some(text)) => {
+            let date = time::parse_date(text).map_err(|e| bad("start.date", e))?;
+            let day = recurrence::days_from_civil(
+                i32::from(date.year()),
+                date.month() as u32,
+                date.day() as u32,
+            );
+            recurrence::SeriesStart::AllDay {
+                day,
+                floating: TimeZone::UTC,
+            }
+        }
+        (None, None) => return Err(bad("start", "has neither `date` nor `dateTime`".into())),
+    };
+    let expansion = recurrence::expand_series(
+        &series,
+        &series_start,
+        0,
+        from.as_second(),
+        to.as_second(),
+        max as usize,
+    )
+    .map_err(|e| bad("recurrence", e.to_string()))?;
+    Ok(expansion.instances.into_iter().map(|i| i.start).collect())
 }
 
 /// Resolve one of an event's times, or say which field is wrong.

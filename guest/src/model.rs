@@ -277,6 +277,8 @@ pub struct Options {
     pub sealed_fields: Vec<SensitiveField>,
     pub org_domains: Vec<String>,
     pub links: LinkOptions,
+    /// Most instances one series may have in a window.
+    pub max_instances: u32,
 }
 
 impl Default for Options {
@@ -294,6 +296,7 @@ impl Default for Options {
             ],
             org_domains: Vec::new(),
             links: LinkOptions::default(),
+            max_instances: 1000,
         }
     }
 }

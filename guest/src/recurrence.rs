@@ -427,7 +427,7 @@ fn week_one_start(year: i32, week_start: u32) -> i32 {
 }
 
 /// Most periods one expansion may step through.
-const MAX_STEPS: u64 = 5_000_000;
+const MAX_STEPS: u64 = 1_000_000;
 
 impl Rule {
     /// The rule for an all-day series: its time-of-day parts do not apply.
@@ -698,17 +698,23 @@ impl Rule {
     /// The instances of one period, in order, before `BYSETPOS`.
     fn candidates(&self, period: &Period, out: &mut Vec<Civil>) {
         out.clear();
-        let pick = |fixed: Option<u32>, list: &[u32]| -> Option<Vec<u32>> {
+        // A period of HOURLY or finer fixes its hour (minute, second): that
+        // one value if the rule allows it, else nothing; otherwise the list.
+        fn choose<'a>(fixed: Option<u32>, list: &'a [u32], one: &'a mut [u32; 1]) -> Option<&'a [u32]> {
             match fixed {
-                Some(v) if list.is_empty() || list.contains(&v) => Some(vec![v]),
+                Some(v) if list.is_empty() || list.contains(&v) => {
+                    one[0] = v;
+                    Some(&one[..])
+                }
                 Some(_) => None,
-                None => Some(list.to_vec()),
+                None => Some(list),
             }
-        };
+        }
+        let (mut h1, mut m1, mut s1) = ([0], [0], [0]);
         let (Some(hours), Some(minutes), Some(seconds)) = (
-            pick(period.hour, &self.by_hour),
-            pick(period.minute, &self.by_minute),
-            pick(period.second, &self.by_second),
+            choose(period.hour, &self.by_hour, &mut h1),
+            choose(period.minute, &self.by_minute, &mut m1),
+            choose(period.second, &self.by_second, &mut s1),
         ) else {
             return;
         };
@@ -716,13 +722,10 @@ impl Rule {
             if !self.day_matches(day) {
                 continue;
             }
-            for &h in &hours {
-                for &m in &minutes {
-                    for &s in &seconds {
-                        out.push(Civil {
-                            day,
-                            second: h * 3600 + m * 60 + s.min(59),
-                        });
+            for &h in hours {
+                for &m in minutes {
+                    for &s in seconds {
+                        out.push(Civil { day, second: h * 3600 + m * 60 + s.min(59) });
                     }
                 }
             }
@@ -938,16 +941,21 @@ impl Series {
         let mut series = Series::default();
         for line in lines {
             let line = line.trim();
-            let (head, value) = line.split_once(':').ok_or_else(|| invalid(format!("{line:?} has no ':'")))?;
+            let (head, value) = line
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("{line:?} has no ':'")))?;
             let mut parts = head.split(';');
             let name = parts.next().unwrap_or("").to_ascii_uppercase();
             let mut zone = None;
             let mut date_only = false;
             for param in parts {
-                let (key, val) = param.split_once('=').ok_or_else(|| invalid(format!("{name}: bad parameter {param:?}")))?;
+                let (key, val) = param
+                    .split_once('=')
+                    .ok_or_else(|| invalid(format!("{name}: bad parameter {param:?}")))?;
                 match key.to_ascii_uppercase().as_str() {
                     "TZID" => {
-                        let tz = crate::time::zone(val.trim_matches('"')).map_err(|e| invalid(format!("{name}: {e}")))?;
+                        let tz = crate::time::zone(val.trim_matches('"'))
+                            .map_err(|e| invalid(format!("{name}: {e}")))?;
                         zone = Some(tz);
                     }
                     "VALUE" => date_only = val.eq_ignore_ascii_case("DATE"),
@@ -958,13 +966,19 @@ impl Series {
                 "RRULE" => series.rules.push(value.parse()?),
                 "EXRULE" => series.exrules.push(value.parse()?),
                 "RDATE" | "EXDATE" => {
-                    let target = if name == "RDATE" { &mut series.rdates } else { &mut series.exdates };
+                    let target = if name == "RDATE" {
+                        &mut series.rdates
+                    } else {
+                        &mut series.exdates
+                    };
                     for item in value.split(',').filter(|s| !s.trim().is_empty()) {
                         // A PERIOD's start is the instance.
                         let item = item.trim().split('/').next().unwrap_or("");
                         let utc = item.ends_with(['Z', 'z']);
                         let civil = Civil::parse_basic(item.trim_end_matches(['Z', 'z']))
-                            .ok_or_else(|| invalid(format!("{name}: {item:?} is not a date or date-time")))?;
+                            .ok_or_else(|| {
+                                invalid(format!("{name}: {item:?} is not a date or date-time"))
+                            })?;
                         target.push(if date_only || item.len() == 8 {
                             Moment::Date(civil.day)
                         } else if utc {
@@ -978,7 +992,11 @@ impl Series {
                     }
                 }
                 // Google writes only these; anything else is not a recurrence line.
-                other => return Err(invalid(format!("{other:?} is not RRULE, EXRULE, RDATE or EXDATE"))),
+                other => {
+                    return Err(invalid(format!(
+                        "{other:?} is not RRULE, EXRULE, RDATE or EXDATE"
+                    )));
+                }
             }
         }
         if series.rules.is_empty() && series.rdates.is_empty() {
@@ -992,9 +1010,15 @@ impl Series {
 #[derive(Debug, Clone)]
 pub enum SeriesStart {
     /// A timed series: DTSTART's wall-clock time in its zone.
-    Timed { local: Civil, zone: jiff::tz::TimeZone },
+    Timed {
+        local: Civil,
+        zone: jiff::tz::TimeZone,
+    },
     /// An all-day series: DTSTART's date; `floating` places dates in time.
-    AllDay { day: i32, floating: jiff::tz::TimeZone },
+    AllDay {
+        day: i32,
+        floating: jiff::tz::TimeZone,
+    },
 }
 
 /// One instance: when it starts (Unix seconds) and its wall-clock start.
@@ -1019,7 +1043,8 @@ pub fn to_instant(local: Civil, zone: &jiff::tz::TimeZone) -> i64 {
     }
     let (y, m, d) = local.ymd();
     let (h, mi, s) = local.hms();
-    let civil = jiff::civil::DateTime::new(y as i16, m as i8, d as i8, h as i8, mi as i8, s as i8, 0);
+    let civil =
+        jiff::civil::DateTime::new(y as i16, m as i8, d as i8, h as i8, mi as i8, s as i8, 0);
     match civil.and_then(|c| zone.to_ambiguous_timestamp(c).compatible()) {
         Ok(at) => at.as_second(),
         // Out of jiff's range (years beyond ±9999): as if UTC.
@@ -1029,17 +1054,33 @@ pub fn to_instant(local: Civil, zone: &jiff::tz::TimeZone) -> i64 {
 
 /// The wall-clock time of an instant in `zone`.
 pub fn to_local(instant: i64, zone: &jiff::tz::TimeZone) -> Civil {
-    let offset = jiff::Timestamp::from_second(instant).map(|t| zone.to_offset(t).seconds()).unwrap_or(0);
+    let offset = jiff::Timestamp::from_second(instant)
+        .map(|t| zone.to_offset(t).seconds())
+        .unwrap_or(0);
     Civil::from_seconds(instant + i64::from(offset))
 }
 
 /// Expand `series` from `start` into the instances that overlap
 /// `[from, to)` (Unix seconds), each lasting `duration` seconds; at most
 /// `max` of them.
-pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: i64, to: i64, max: usize) -> Result<Expansion, RecurrenceError> {
+pub fn expand_series(
+    series: &Series,
+    start: &SeriesStart,
+    duration: i64,
+    from: i64,
+    to: i64,
+    max: usize,
+) -> Result<Expansion, RecurrenceError> {
     let (local_start, zone, all_day) = match start {
         SeriesStart::Timed { local, zone } => (*local, zone, false),
-        SeriesStart::AllDay { day, floating } => (Civil { day: *day, second: 0 }, floating, true),
+        SeriesStart::AllDay { day, floating } => (
+            Civil {
+                day: *day,
+                second: 0,
+            },
+            floating,
+            true,
+        ),
     };
     let instant = |c: Civil| to_instant(c, zone);
     // Wall-clock bounds with two days to spare for any zone offset; exact
@@ -1049,7 +1090,11 @@ pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: 
     let mut locals: Vec<Civil> = Vec::new();
     let generous = max.saturating_mul(2).saturating_add(16);
     for rule in &series.rules {
-        let rule = if all_day { rule.for_dates() } else { rule.clone() };
+        let rule = if all_day {
+            rule.for_dates()
+        } else {
+            rule.clone()
+        };
         locals.extend(rule.expand_with(local_start, Some(skip_to), horizon, generous, &instant)?);
     }
     if series.rules.is_empty() {
@@ -1060,13 +1105,26 @@ pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: 
             Moment::Utc(at) => to_local(*at, zone),
             Moment::Local(c, Some(tz)) => to_local(to_instant(*c, tz), zone),
             Moment::Local(c, None) => *c,
-            Moment::Date(day) => Civil { day: *day, second: local_start.second },
+            Moment::Date(day) => Civil {
+                day: *day,
+                second: local_start.second,
+            },
         });
     }
     let mut excluded: Vec<Civil> = Vec::new();
     for rule in &series.exrules {
-        let rule = if all_day { rule.for_dates() } else { rule.clone() };
-        excluded.extend(rule.expand_with(local_start, Some(skip_to), horizon, usize::MAX / 2, &instant)?);
+        let rule = if all_day {
+            rule.for_dates()
+        } else {
+            rule.clone()
+        };
+        excluded.extend(rule.expand_with(
+            local_start,
+            Some(skip_to),
+            horizon,
+            usize::MAX / 2,
+            &instant,
+        )?);
     }
     let excluded_instants: Vec<i64> = series
         .exdates
@@ -1078,7 +1136,17 @@ pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: 
             Moment::Date(_) => None,
         })
         .collect();
-    let excluded_days: Vec<i32> = series.exdates.iter().filter_map(|m| if let Moment::Date(d) = m { Some(*d) } else { None }).collect();
+    let excluded_days: Vec<i32> = series
+        .exdates
+        .iter()
+        .filter_map(|m| {
+            if let Moment::Date(d) = m {
+                Some(*d)
+            } else {
+                None
+            }
+        })
+        .collect();
 
     locals.sort_unstable();
     locals.dedup();
@@ -1086,7 +1154,11 @@ pub fn expand_series(series: &Series, start: &SeriesStart, duration: i64, from: 
     for local in locals {
         let start = instant(local);
         let overlaps = start < to && (start + duration > from || (duration == 0 && start >= from));
-        if !overlaps || excluded.contains(&local) || excluded_days.contains(&local.day) || excluded_instants.contains(&start) {
+        if !overlaps
+            || excluded.contains(&local)
+            || excluded_days.contains(&local.day)
+            || excluded_instants.contains(&start)
+        {
             continue;
         }
         if expansion.instances.len() >= max {
@@ -1107,25 +1179,56 @@ mod series_tests {
     }
 
     fn expand(lines: &[&str], local: Civil, tz: &str, from: &str, to: &str) -> Vec<String> {
-        let series = Series::parse(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>()).unwrap();
+        let series =
+            Series::parse(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>()).unwrap();
         let tz = zone(tz);
-        let (from, to): (jiff::Timestamp, jiff::Timestamp) = (from.parse().unwrap(), to.parse().unwrap());
-        let start = SeriesStart::Timed { local, zone: tz.clone() };
-        let found = expand_series(&series, &start, 3600, from.as_second(), to.as_second(), 100).unwrap();
+        let (from, to): (jiff::Timestamp, jiff::Timestamp) =
+            (from.parse().unwrap(), to.parse().unwrap());
+        let start = SeriesStart::Timed {
+            local,
+            zone: tz.clone(),
+        };
+        let found =
+            expand_series(&series, &start, 3600, from.as_second(), to.as_second(), 100).unwrap();
         found
             .instances
             .iter()
-            .map(|i| jiff::Timestamp::from_second(i.start).unwrap().to_zoned_datetime(tz.clone()).strftime("%Y-%m-%dT%H:%M%:z").to_string())
+            .map(|i| {
+                jiff::Timestamp::from_second(i.start)
+                    .unwrap()
+                    .to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%dT%H:%M%:z")
+                    .to_string()
+            })
             .collect()
     }
 
     #[test]
     fn wall_clock_holds_across_dst_and_gaps_move_forward() {
         // New York springs forward on 2027-03-14 at 02:00.
-        let got = expand(&["RRULE:FREQ=DAILY;COUNT=3"], Civil::new(2027, 3, 13, 2 * 3600 + 1800), "America/New_York", "2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z");
-        assert_eq!(got, ["2027-03-13T02:30-05:00", "2027-03-14T03:30-04:00", "2027-03-15T02:30-04:00"]);
+        let got = expand(
+            &["RRULE:FREQ=DAILY;COUNT=3"],
+            Civil::new(2027, 3, 13, 2 * 3600 + 1800),
+            "America/New_York",
+            "2027-03-01T00:00:00Z",
+            "2027-04-01T00:00:00Z",
+        );
+        assert_eq!(
+            got,
+            [
+                "2027-03-13T02:30-05:00",
+                "2027-03-14T03:30-04:00",
+                "2027-03-15T02:30-04:00"
+            ]
+        );
         // Berlin falls back on 2026-10-25 at 03:00: 02:30 happens twice; the first is taken.
-        let got = expand(&["RRULE:FREQ=DAILY;COUNT=2"], Civil::new(2026, 10, 24, 2 * 3600 + 1800), "Europe/Berlin", "2026-10-01T00:00:00Z", "2026-11-01T00:00:00Z");
+        let got = expand(
+            &["RRULE:FREQ=DAILY;COUNT=2"],
+            Civil::new(2026, 10, 24, 2 * 3600 + 1800),
+            "Europe/Berlin",
+            "2026-10-01T00:00:00Z",
+            "2026-11-01T00:00:00Z",
+        );
         assert_eq!(got, ["2026-10-24T02:30+02:00", "2026-10-25T02:30+02:00"]);
     }
 
@@ -1143,6 +1246,14 @@ mod series_tests {
             "2026-11-01T00:00:00Z",
             "2027-01-01T00:00:00Z",
         );
-        assert_eq!(got, ["2026-12-01T09:00-05:00", "2026-12-05T09:00-05:00", "2026-12-06T09:00-05:00", "2026-12-10T09:00-05:00"]);
+        assert_eq!(
+            got,
+            [
+                "2026-12-01T09:00-05:00",
+                "2026-12-05T09:00-05:00",
+                "2026-12-06T09:00-05:00",
+                "2026-12-10T09:00-05:00"
+            ]
+        );
     }
 }

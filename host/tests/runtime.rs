@@ -164,7 +164,7 @@ fn a_foreign_component_is_refused_clearly() {
         Err(LoadError::Invalid { .. })
     ));
 
-    // A valid, empty component: it exports no hcal:core@0.1.0.
+    // A valid, empty component: it exports no hcal:core processor.
     config.component = dir.join("empty.wasm");
     std::fs::write(
         &config.component,
@@ -173,7 +173,7 @@ fn a_foreign_component_is_refused_clearly() {
     .unwrap();
     match Runtime::new(config) {
         Err(e @ LoadError::WrongContract { .. }) => {
-            assert!(e.to_string().contains("hcal:core@0.1.0"), "{e}")
+            assert!(e.to_string().contains(hcal::runtime::CONTRACT), "{e}")
         }
         other => panic!("expected WrongContract, got {:?}", other.err()),
     }

@@ -128,6 +128,7 @@ pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
                 .collect(),
             org_domains: o.org_domains.clone(),
             links: link_options(&o.links),
+            max_instances: o.max_instances,
         },
         profiles: r
             .profiles

@@ -27,11 +27,19 @@ wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 use self::hcal::core::types as wit;
 
 /// The contract this host speaks.
-pub const CONTRACT: &str = "hcal:core@0.1.0";
-const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT: &str = "hcal:core@0.2.0";
+const CONTRACT_VERSION: &str = "0.2.0";
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);
+
+/// A series master's `start`, as Google writes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesStart {
+    pub date: Option<String>,
+    pub date_time: Option<String>,
+    pub time_zone: Option<String>,
+}
 
 /// Bounds and locations for the runtime.
 #[derive(Debug, Clone)]
@@ -444,6 +452,33 @@ impl Runtime {
         let mut list = self.process(&[page], request)?;
         list.errors.extend(errors);
         Ok(list)
+    }
+
+    /// The instance starts (Unix seconds) of a series in a window; all-day
+    /// series give midnight UTC of each date.
+    pub fn expand_recurrence(
+        &self,
+        start: &SeriesStart,
+        recurrence: &[String],
+        window: &model::Window,
+        max_instances: u32,
+    ) -> Result<Vec<i64>, CallError> {
+        let spec = wit::SeriesSpec {
+            start: wit::EventTime {
+                date: start.date.clone(),
+                date_time: start.date_time.clone(),
+                time_zone: start.time_zone.clone(),
+            },
+            recurrence: recurrence.to_vec(),
+        };
+        let window = wit::Window {
+            from: window.from.clone(),
+            to: window.to.clone(),
+        };
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_expand_recurrence(store, &spec, &window, max_instances)
+        })
     }
 
     /// Every join-link candidate in `fields`, ranked.
