@@ -4,20 +4,37 @@ issues ask for. Run by `make bench` after `cargo bench`."""
 import json, pathlib, sys
 
 root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
-medians = {}
+medians, elements = {}, {}
 for est in root.glob("**/new/estimates.json"):
     bench = est.parent.parent.relative_to(root).as_posix()
     medians[bench] = json.loads(est.read_text())["median"]["point_estimate"]  # ns
+    meta = json.loads((est.parent / "benchmark.json").read_text())
+    throughput = meta.get("throughput") or {}
+    if "Elements" in throughput:
+        elements[bench] = throughput["Elements"]
 
 def show(ns):
     return f"{ns / 1e6:.3f} ms" if ns >= 1e5 else f"{ns / 1e3:.2f} µs"
 
-print(f"{'benchmark':44} {'median':>12}")
-for bench in sorted(medians):
-    print(f"{bench:44} {show(medians[bench]):>12}")
+def per_second(bench):
+    return elements[bench] / (medians[bench] / 1e9)
 
-events = 250
+print(f"{'benchmark':58} {'median':>12} {'per second':>14}")
+for bench in sorted(medians):
+    rate = f"{per_second(bench):,.0f}" if bench in elements else ""
+    print(f"{bench:58} {show(medians[bench]):>12} {rate:>14}")
+
 comp, native = medians.get("process_page/component"), medians.get("process_page/native")
 if comp and native:
-    print(f"\nprocess_page: component {events / (comp / 1e9):,.0f} events/s, native {events / (native / 1e9):,.0f} events/s, "
-          f"component/native time ratio {comp / native:.2f}")
+    print(f"\nprocess_page: component {per_second('process_page/component'):,.0f} events/s, "
+          f"native {per_second('process_page/native'):,.0f} events/s, component/native time ratio {comp / native:.2f}")
+
+cases = sorted({b.split("/")[2] for b in medians if b.startswith("recurrence/")})
+if cases:
+    print(f"\n{'rule':34} {'component':>12} {'native':>12} {'rrule crate':>12} {'comp/rrule':>11}  (instances/s)")
+    for case in cases:
+        rates = {impl: per_second(f"recurrence/{impl}/{case}") for impl in ("component", "native", "rrule_crate")
+                 if f"recurrence/{impl}/{case}" in medians}
+        if len(rates) == 3:
+            print(f"{case:34} {rates['component']:>12,.0f} {rates['native']:>12,.0f} {rates['rrule_crate']:>12,.0f} "
+                  f"{rates['component'] / rates['rrule_crate']:>11.2f}")

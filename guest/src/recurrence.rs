@@ -409,6 +409,58 @@ impl FromStr for Rule {
     }
 }
 
+/// Everything the `BYxxx` parts ask of a day, kept up to date while walking
+/// a period's days instead of recomputed from the day number for each.
+#[derive(Debug, Clone, Copy)]
+struct DayInfo {
+    day: i32,
+    year: i32,
+    month: u32,
+    month_day: u32,
+    month_length: u32,
+    /// 1-based.
+    year_day: i32,
+    year_length: i32,
+    /// Monday = 0.
+    weekday: u32,
+}
+
+impl DayInfo {
+    fn of(day: i32) -> DayInfo {
+        let (year, month, month_day) = civil_from_days(day);
+        DayInfo {
+            day,
+            year,
+            month,
+            month_day,
+            month_length: days_in_month(year, month),
+            year_day: day - days_from_civil(year, 1, 1) + 1,
+            year_length: if is_leap(year) { 366 } else { 365 },
+            weekday: weekday(day),
+        }
+    }
+
+    fn next(&self) -> DayInfo {
+        let mut next = *self;
+        next.day += 1;
+        next.weekday = (self.weekday + 1) % 7;
+        next.month_day += 1;
+        next.year_day += 1;
+        if next.month_day > self.month_length {
+            next.month_day = 1;
+            next.month += 1;
+            if next.month > 12 {
+                next.month = 1;
+                next.year += 1;
+                next.year_day = 1;
+                next.year_length = if is_leap(next.year) { 366 } else { 365 };
+            }
+            next.month_length = days_in_month(next.year, next.month);
+        }
+        next
+    }
+}
+
 /// What one period of the rule looks at.
 struct Period {
     /// First and one-past-last day of the period's days.
@@ -611,50 +663,38 @@ impl Rule {
         }
     }
 
-    /// Does `day` pass the day-level `BYxxx` parts?
-    fn day_matches(&self, day: i32) -> bool {
-        let (year, month, month_day) = civil_from_days(day);
-        if !self.by_month.is_empty() && !self.by_month.contains(&month) {
+    /// Does the day pass the day-level `BYxxx` parts?
+    fn day_matches(&self, d: &DayInfo) -> bool {
+        if !self.by_month.is_empty() && !self.by_month.contains(&d.month) {
             return false;
         }
         if !self.by_month_day.is_empty() {
-            let length = days_in_month(year, month) as i32;
-            let from_end = month_day as i32 - length - 1;
-            if !self
-                .by_month_day
-                .iter()
-                .any(|&n| n == month_day as i32 || n == from_end)
-            {
+            let (n, from_end) = (
+                d.month_day as i32,
+                d.month_day as i32 - d.month_length as i32 - 1,
+            );
+            if !self.by_month_day.iter().any(|&m| m == n || m == from_end) {
                 return false;
             }
         }
         if !self.by_year_day.is_empty()
-            && matches!(
-                self.frequency,
-                Frequency::Yearly
-                    | Frequency::Hourly
-                    | Frequency::Minutely
-                    | Frequency::Secondly
-                    | Frequency::Daily
-            )
+            && !matches!(self.frequency, Frequency::Monthly | Frequency::Weekly)
         {
-            let first = days_from_civil(year, 1, 1);
-            let length = if is_leap(year) { 366 } else { 365 };
-            let n = day - first + 1;
+            let from_end = d.year_day - d.year_length - 1;
             if !self
                 .by_year_day
                 .iter()
-                .any(|&y| y == n || y == n - length - 1)
+                .any(|&y| y == d.year_day || y == from_end)
             {
                 return false;
             }
         }
         if !self.by_week_no.is_empty() && self.frequency == Frequency::Yearly {
-            // The week-numbering year of `day`, and its week number there.
-            let week_year = self.week_year(day);
+            // The week-numbering year of the day, and its week number there.
+            let week_year = self.week_year(d.day);
             let first = week_one_start(week_year, self.week_start);
             let weeks = (week_one_start(week_year + 1, self.week_start) - first) / 7;
-            let n = (day - first) / 7 + 1;
+            let n = (d.day - first) / 7 + 1;
             if !self
                 .by_week_no
                 .iter()
@@ -664,29 +704,22 @@ impl Rule {
             }
         }
         if !self.by_day.is_empty() {
-            let wd = weekday(day);
-            let ordinal_scope = || -> (i32, i32) {
-                if self.frequency == Frequency::Monthly
-                    || (self.frequency == Frequency::Yearly && !self.by_month.is_empty())
-                {
-                    let first = days_from_civil(year, month, 1);
-                    (first, first + days_in_month(year, month) as i32)
-                } else {
-                    (days_from_civil(year, 1, 1), days_from_civil(year + 1, 1, 1))
-                }
-            };
             let ordinals_apply = matches!(self.frequency, Frequency::Monthly | Frequency::Yearly);
-            let ok = self.by_day.iter().any(|&(ordinal, d)| {
-                if d != wd {
-                    return false;
-                }
-                if ordinal == 0 || !ordinals_apply {
-                    return true;
-                }
-                let (first, end) = ordinal_scope();
-                let nth = (day - first) / 7 + 1;
-                let nth_from_end = (end - 1 - day) / 7 + 1;
-                ordinal == nth || ordinal == -nth_from_end
+            // Ordinals count within the month (MONTHLY, or YEARLY with BYMONTH), else the year.
+            let in_month = self.frequency == Frequency::Monthly || !self.by_month.is_empty();
+            let (position, length) = if in_month {
+                (d.month_day as i32, d.month_length as i32)
+            } else {
+                (d.year_day, d.year_length)
+            };
+            let nth = (position - 1) / 7 + 1;
+            let nth_from_end = (length - position) / 7 + 1;
+            let ok = self.by_day.iter().any(|&(ordinal, wd)| {
+                wd == d.weekday
+                    && (ordinal == 0
+                        || !ordinals_apply
+                        || ordinal == nth
+                        || ordinal == -nth_from_end)
             });
             if !ok {
                 return false;
@@ -722,8 +755,12 @@ impl Rule {
         ) else {
             return;
         };
+        let mut info = DayInfo::of(period.days.start);
         for day in period.days.clone() {
-            if !self.day_matches(day) {
+            if day > period.days.start {
+                info = info.next();
+            }
+            if !self.day_matches(&info) {
                 continue;
             }
             for &h in hours {
@@ -744,13 +781,25 @@ impl Rule {
             return;
         }
         let n = candidates.len() as i32;
+        let index = |p: i32| -> Option<usize> {
+            let index = if p > 0 { p - 1 } else { n + p };
+            (0..n).contains(&index).then_some(index as usize)
+        };
+        // One position (the usual "last work day"): pick it in place.
+        if let [position] = self.by_set_pos[..] {
+            match index(position) {
+                Some(i) => {
+                    candidates.swap(0, i);
+                    candidates.truncate(1);
+                }
+                None => candidates.clear(),
+            }
+            return;
+        }
         let mut kept: Vec<Civil> = self
             .by_set_pos
             .iter()
-            .filter_map(|&p| {
-                let index = if p > 0 { p - 1 } else { n + p };
-                (0..n).contains(&index).then(|| candidates[index as usize])
-            })
+            .filter_map(|&p| index(p).map(|i| candidates[i]))
             .collect();
         kept.sort_unstable();
         kept.dedup();
@@ -1058,6 +1107,51 @@ pub fn to_instant(local: Civil, zone: &jiff::tz::TimeZone) -> i64 {
     }
 }
 
+/// Turns wall-clock times of one zone into instants, fast when they come in
+/// order: between two transitions the offset is constant, so only times
+/// within a day of a transition (gaps, folds) take the exact, slower path.
+pub struct ZoneClock<'z> {
+    zone: &'z jiff::tz::TimeZone,
+    offset: i64,
+    /// UTC seconds where `offset` holds, a day clear of any transition.
+    safe: std::ops::Range<i64>,
+}
+
+impl<'z> ZoneClock<'z> {
+    pub fn new(zone: &'z jiff::tz::TimeZone) -> ZoneClock<'z> {
+        ZoneClock {
+            zone,
+            offset: 0,
+            safe: 0..0,
+        }
+    }
+
+    pub fn instant(&mut self, local: Civil) -> i64 {
+        let guess = local.seconds() - self.offset;
+        if self.safe.contains(&guess) {
+            return guess;
+        }
+        let at = to_instant(local, self.zone);
+        if let Ok(ts) = jiff::Timestamp::from_second(at) {
+            self.offset = i64::from(self.zone.to_offset(ts).seconds());
+            let before = self
+                .zone
+                .preceding(ts)
+                .next()
+                .map(|t| t.timestamp().as_second())
+                .unwrap_or(i64::MIN / 4);
+            let after = self
+                .zone
+                .following(ts)
+                .next()
+                .map(|t| t.timestamp().as_second())
+                .unwrap_or(i64::MAX / 4);
+            self.safe = before + 86_400..after - 86_400;
+        }
+        at
+    }
+}
+
 /// The wall-clock time of an instant in `zone`.
 pub fn to_local(instant: i64, zone: &jiff::tz::TimeZone) -> Civil {
     let offset = jiff::Timestamp::from_second(instant)
@@ -1088,7 +1182,8 @@ pub fn expand_series(
             true,
         ),
     };
-    let instant = |c: Civil| to_instant(c, zone);
+    let clock = std::cell::RefCell::new(ZoneClock::new(zone));
+    let instant = |c: Civil| clock.borrow_mut().instant(c);
     // Wall-clock bounds with two days to spare for any zone offset; exact
     // filtering happens on instants below.
     let skip_to = Civil::from_seconds(from - duration.max(0) - 2 * 86_400);

@@ -59,7 +59,10 @@ fn the_memory_limit_is_enforced_and_the_runtime_survives() {
 #[test]
 fn the_deadline_is_enforced_and_the_runtime_survives() {
     let mut config = common::test_config();
-    config.deadline = Duration::from_millis(5);
+    // Ten epoch ticks: the heavy call below takes far longer, the small one
+    // after it far less (a one-tick deadline would catch any call a tick
+    // happens to land in).
+    config.deadline = Duration::from_millis(50);
     // Room enough that only the deadline can stop this call, however slowly
     // a loaded machine runs it.
     config.memory_limit_bytes = 2 << 30;
