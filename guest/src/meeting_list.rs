@@ -407,18 +407,6 @@ impl<'r> Context<'r> {
         list: &mut MeetingList,
     ) -> Option<Vec<(When, When, Timestamp, Timestamp)>> {
         let id = Some(event.id.as_str());
-        let series = match recurrence::Series::parse(&event.recurrence) {
-            Ok(series) => series,
-            Err(e) => {
-                list.errors.push(event_error(
-                    id,
-                    "invalid-recurrence",
-                    Some("recurrence"),
-                    e.to_string(),
-                ));
-                return None;
-            }
-        };
         let duration = end.instant(floating).as_second() - start.instant(floating).as_second();
         let (series_start, day_length) = match start {
             When::Timed { at, zone, .. } => (
@@ -454,14 +442,17 @@ impl<'r> Context<'r> {
             }
         };
         let max = self.request.options.max_instances as usize;
-        let expansion = match recurrence::expand_series(
-            &series,
-            &series_start,
-            duration,
-            self.from.as_second(),
-            self.to.as_second(),
-            max,
-        ) {
+        let expanded = recurrence::Series::parse(&event.recurrence).and_then(|series| {
+            recurrence::expand_series(
+                &series,
+                &series_start,
+                duration,
+                self.from.as_second(),
+                self.to.as_second(),
+                max,
+            )
+        });
+        let expansion = match expanded {
             Ok(expansion) => expansion,
             Err(e) => {
                 list.errors.push(event_error(

@@ -4,24 +4,17 @@
 mod common;
 
 use hcal::runtime::CallError;
-use hcal_core::model::{ProcessRequest, Profile, Window};
+use hcal_core::model::{ProcessRequest, Profile};
 use serde_json::json;
 
 fn request() -> ProcessRequest {
+    // Alice has no Personal Room: keyword events report it.
     ProcessRequest {
-        user: "alice@example.com".into(),
-        window: Window {
-            from: "2026-11-30T00:00:00Z".into(),
-            to: "2026-12-07T00:00:00Z".into(),
-        },
-        now: "2026-11-30T08:00:00Z".into(),
-        options: Default::default(),
         profiles: vec![Profile {
             email: "alice@example.com".into(),
             personal_room: None,
         }],
-        provided: vec![],
-        seal_with: None,
+        ..common::request()
     }
 }
 

@@ -7,22 +7,6 @@ mod common;
 use std::time::Duration;
 
 use hcal::runtime::{CallError, LoadError, LoadKind, Runtime};
-use hcal_core::model::{ProcessRequest, Window};
-
-fn request() -> ProcessRequest {
-    ProcessRequest {
-        user: "alice@example.com".into(),
-        window: Window {
-            from: "2026-11-30T00:00:00Z".into(),
-            to: "2026-12-07T00:00:00Z".into(),
-        },
-        now: "2026-11-30T08:00:00Z".into(),
-        options: Default::default(),
-        profiles: vec![],
-        provided: vec![],
-        seal_with: None,
-    }
-}
 
 fn small_page() -> String {
     r#"{"items":[{"id":"a","summary":"Small","start":{"dateTime":"2026-12-01T09:00:00Z"},"end":{"dateTime":"2026-12-01T10:00:00Z"},"hangoutLink":"https://meet.google.com/abc-defg-hij"}]}"#.into()
@@ -46,12 +30,12 @@ fn the_memory_limit_is_enforced_and_the_runtime_survives() {
     config.memory_limit_bytes = 8 << 20;
     let runtime = Runtime::new(config).unwrap();
     let huge = page(vec![event(1, &"x".repeat(12 << 20))]);
-    match runtime.process(&[huge], &request()) {
+    match runtime.process(&[huge], &common::request()) {
         Err(CallError::MemoryLimit(limit)) => assert_eq!(limit, 8 << 20),
         other => panic!("expected the memory limit, got {other:?}"),
     }
     let list = runtime
-        .process(&[small_page()], &request())
+        .process(&[small_page()], &common::request())
         .expect("a fresh instance serves the next call");
     assert_eq!(list.meetings.len(), 1);
 }
@@ -70,7 +54,7 @@ fn the_deadline_is_enforced_and_the_runtime_survives() {
     let description =
         "<p>Join https://zoom.us/j/123 or https://acme.webex.com/meet/bob</p>".repeat(40);
     let heavy = page((0..10_000).map(|i| event(i, &description)).collect());
-    match runtime.process(&[heavy], &request()) {
+    match runtime.process(&[heavy], &common::request()) {
         Err(e @ CallError::Deadline(_)) => assert!(e.is_trap()),
         other => panic!(
             "expected the deadline, got {:?}",
@@ -79,7 +63,7 @@ fn the_deadline_is_enforced_and_the_runtime_survives() {
     }
     assert_eq!(
         runtime
-            .process(&[small_page()], &request())
+            .process(&[small_page()], &common::request())
             .unwrap()
             .meetings
             .len(),
@@ -96,7 +80,7 @@ fn instances_are_pooled_and_shared_between_threads() {
                 for _ in 0..10 {
                     assert_eq!(
                         runtime
-                            .process(&[small_page()], &request())
+                            .process(&[small_page()], &common::request())
                             .unwrap()
                             .meetings
                             .len(),
@@ -133,7 +117,7 @@ fn the_compiled_component_is_cached() {
     assert_eq!(third.load_report().0, LoadKind::Compiled);
     assert_eq!(
         third
-            .process(&[small_page()], &request())
+            .process(&[small_page()], &common::request())
             .unwrap()
             .meetings
             .len(),
@@ -187,7 +171,7 @@ fn a_foreign_component_is_refused_clearly() {
 fn core_errors_are_typed_not_traps() {
     let runtime = common::runtime();
     let error = runtime
-        .process(&["{not json".to_string()], &request())
+        .process(&["{not json".to_string()], &common::request())
         .unwrap_err();
     assert!(
         matches!(error, CallError::Core(_)) && !error.is_trap(),

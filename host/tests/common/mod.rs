@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use hcal::runtime::{Runtime, RuntimeConfig};
-use hcal_core::model::OrgKey;
+use hcal_core::model::{OrgKey, ProcessRequest, Window};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,5 +48,21 @@ pub fn read_key(path: &Path) -> OrgKey {
         key: base64::engine::general_purpose::STANDARD
             .decode(value["key"].as_str().unwrap())
             .unwrap(),
+    }
+}
+
+/// Alice's request for the week of 2026-11-30, at 08:00 that Monday.
+pub fn request() -> ProcessRequest {
+    ProcessRequest {
+        user: "alice@example.com".into(),
+        window: Window {
+            from: "2026-11-30T00:00:00Z".into(),
+            to: "2026-12-07T00:00:00Z".into(),
+        },
+        now: "2026-11-30T08:00:00Z".into(),
+        options: Default::default(),
+        profiles: vec![],
+        provided: vec![],
+        seal_with: None,
     }
 }
