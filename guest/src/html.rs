@@ -85,12 +85,25 @@ pub fn flatten(html: &str) -> Flattened {
             .bytes()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-        let name = name_part[..name_len].to_ascii_lowercase();
-        match name.as_str() {
+        // Lower-cased without allocating: tag names we act on are short.
+        let mut lower = [0u8; 12];
+        let name = match name_part.as_bytes().get(..name_len) {
+            Some(raw) if raw.len() <= lower.len() => {
+                lower[..raw.len()].copy_from_slice(raw);
+                lower[..raw.len()].make_ascii_lowercase();
+                std::str::from_utf8(&lower[..raw.len()]).unwrap_or("")
+            }
+            _ => "",
+        };
+        match name {
             "script" | "style" if !closing => {
                 // Their content is not text.
-                let close = format!("</{name}");
-                i = find_ignore_case(html, i, &close).unwrap_or(bytes.len());
+                let close = if name == "script" {
+                    "</script"
+                } else {
+                    "</style"
+                };
+                i = find_ignore_case(html, i, close).unwrap_or(bytes.len());
                 run_start = i;
             }
             "a" if !closing => {
@@ -222,7 +235,10 @@ fn push_text(text: &mut String, run: &str) {
     let bytes = decoded.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
+    let maybe_space = |b: u8| b <= b' ' || b == 0xc2;
+    let mask = |w: u64| crate::bytes::below(w, 0x21) | crate::bytes::equal_to(w, 0xc2);
+    while let Some(at) = crate::bytes::find(bytes, i, mask, maybe_space) {
+        i = at;
         let b = bytes[i];
         let (width, nbsp) = match b {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0c => (1, false),

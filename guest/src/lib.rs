@@ -34,6 +34,8 @@
 pub mod model;
 
 #[cfg(feature = "engine")]
+mod bytes;
+#[cfg(feature = "engine")]
 pub mod enrich;
 #[cfg(feature = "engine")]
 pub mod error;

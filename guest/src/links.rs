@@ -637,8 +637,18 @@ fn count(bytes: &[u8], b: u8) -> usize {
 /// Find every URI-like token in `text`, in order, up to `limit`.
 fn scan(text: &str, limit: usize, out: &mut Vec<Found>) {
     let bytes = text.as_bytes();
+    let interesting = |b: u8| matches!(b, b':' | b'%' | b'@');
+    let mask = |w: u64| {
+        crate::bytes::equal_to(w, b':')
+            | crate::bytes::equal_to(w, b'%')
+            | crate::bytes::equal_to(w, b'@')
+    };
     let mut i = 0;
-    while i < bytes.len() && out.len() < limit {
+    while out.len() < limit {
+        let Some(at) = crate::bytes::find(bytes, i, mask, interesting) else {
+            break;
+        };
+        i = at;
         let found = match bytes[i] {
             b':' => scheme_token(text, i),
             b'%' => encoded_token(text, i),
