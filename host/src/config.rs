@@ -118,6 +118,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_snippet_is_a_valid_config() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n[core]")
+            .expect("README has the config snippet")
+            + "```toml\n".len();
+        let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
+        let config = Config::parse(snippet).unwrap_or_else(|e| panic!("README's hcal.toml: {e}"));
+        assert_eq!(config.core.max_instances, 1000);
+        assert_eq!(config.profiles.len(), 1);
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = Config::parse("[core]\nlead_time = 5\n").unwrap_err();
         assert!(e.contains("lead_time"), "{e}");
