@@ -94,15 +94,17 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
 /// The instances that exceptions of a series (moved or cancelled) stand in
 /// for, keyed on `originalStartTime`, never on instance ids.
 struct Exceptions {
-    timed: HashSet<(String, i64)>,
-    days: HashSet<(String, String)>,
+    /// Per series: the original starts (Unix seconds) of timed exceptions.
+    timed: HashMap<String, HashSet<i64>>,
+    /// Per series: the original dates (`YYYY-MM-DD`) of all-day exceptions.
+    days: HashMap<String, HashSet<String>>,
 }
 
 impl Exceptions {
     fn of(events: &[Event]) -> Exceptions {
         let mut exceptions = Exceptions {
-            timed: HashSet::new(),
-            days: HashSet::new(),
+            timed: HashMap::new(),
+            days: HashMap::new(),
         };
         for event in events {
             let (Some(series), Some(original)) = (&event.recurring_event_id, &event.original_start)
@@ -115,10 +117,18 @@ impl Exceptions {
                     .as_deref()
                     .and_then(|z| time::zone(z).ok());
                 if let Ok((at, _)) = time::parse_date_time(text, zone.as_ref()) {
-                    exceptions.timed.insert((series.clone(), at.as_second()));
+                    exceptions
+                        .timed
+                        .entry(series.clone())
+                        .or_default()
+                        .insert(at.as_second());
                 }
             } else if let Some(date) = &original.date {
-                exceptions.days.insert((series.clone(), date.clone()));
+                exceptions
+                    .days
+                    .entry(series.clone())
+                    .or_default()
+                    .insert(date.clone());
             }
         }
         exceptions
@@ -126,8 +136,14 @@ impl Exceptions {
 
     fn replaces(&self, series: &str, start: &When) -> bool {
         match start {
-            When::Timed { at, .. } => self.timed.contains(&(series.to_string(), at.as_second())),
-            When::AllDay(date) => self.days.contains(&(series.to_string(), date.to_string())),
+            When::Timed { at, .. } => self
+                .timed
+                .get(series)
+                .is_some_and(|s| s.contains(&at.as_second())),
+            When::AllDay(date) => self
+                .days
+                .get(series)
+                .is_some_and(|s| s.contains(&date.to_string())),
         }
     }
 }
