@@ -937,7 +937,7 @@ pub fn extract(
         }
         customs.sort_by_key(|(at, _)| *at);
         let mut customs = customs.into_iter().peekable();
-        for f in &found {
+        for f in found.drain(..) {
             // Configured patterns that start before this token come first.
             while let Some((_, uri)) = customs.next_if(|(at, _)| *at < f.start) {
                 candidates.push(Candidate {
@@ -948,7 +948,12 @@ pub fn extract(
                 });
                 order += 1;
             }
-            let uri = unwrap(&f.uri).into_owned();
+            // Most links wrap nothing: keep the string already made.
+            let unwrapped = match unwrap(&f.uri) {
+                std::borrow::Cow::Owned(inner) => Some(inner),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            let uri = unwrapped.unwrap_or(f.uri);
             let known = classify(&uri).map(service);
             let known = known.or_else(|| field.trusted.then(|| service("other")));
             let custom_here = customs.next_if(|(at, _)| *at == f.start);
