@@ -1,7 +1,7 @@
 //! hcal's event-processing core.
 //!
-//! Google Calendar event JSON goes in; a user's meeting list, join links,
-//! keyword enrichments and sealed fields come out. The core is pure and
+//! Google Calendar event JSON goes in; a user's meeting list (recurring series
+//! expanded), join links, keyword enrichments and sealed fields come out. The core is pure and
 //! deterministic: it has no clock (`now` is an argument), does no I/O, and
 //! draws randomness only for the IVs of sealed values.
 //!

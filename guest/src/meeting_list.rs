@@ -1,9 +1,11 @@
 //! The batch call: pages of Google JSON in, a user's meeting list out.
 //!
-//! For every event of every page: resolve its times, keep it if it overlaps
-//! the window, find and choose its join link, detect its keyword and decide
-//! on an enrichment, schedule its join button, and finally seal what must be
-//! sealed. A bad event becomes an entry in `errors`; the others go on.
+//! For every event of every page: resolve its times; expand it into its
+//! instances if it is a recurring series (less those its exceptions move or
+//! cancel); keep what overlaps the window; find and choose its join link,
+//! detect its keyword and decide on an enrichment, schedule its join button;
+//! and finally seal what must be sealed. A bad event becomes an entry in
+//! `errors`; the others go on.
 
 use std::collections::{HashMap, HashSet};
 
