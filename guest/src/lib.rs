@@ -1,13 +1,13 @@
 //! hcal's event-processing core.
 //!
 //! Google Calendar event JSON goes in; a user's meeting list (recurring series
-//! expanded), join links, keyword enrichments and sealed fields come out. The core is pure and
-//! deterministic: it has no clock (`now` is an argument), does no I/O, and
-//! draws randomness only for the IVs of sealed values.
+//! expanded), join links, keyword enrichments and sealed fields come out. The
+//! core is pure and deterministic: it has no clock (`now` is an argument), does
+//! no I/O, and draws randomness only for the IVs of sealed values.
 //!
 //! The same code builds two ways:
 //! - as a WASI 0.2 component (`wasm32-wasip2`), exporting the WIT world in
-//!   `wit/core.wit` (see [`component`]);
+//!   `wit/core.wit` (the export is `src/component.rs`);
 //! - as a native Rust library, for the benchmarks and the Google emulator.
 //!
 //! Without the `engine` feature only [`model`], the serde shape of the output,
