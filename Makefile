@@ -38,6 +38,7 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p hcal-core --target wasm32-wasip2 -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p hcal-core -p hcal
 
 bench: guest
 	$(CARGO) bench -p hcal-benches
