@@ -98,8 +98,8 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
 struct Exceptions {
     /// Per series: the original starts (Unix seconds) of timed exceptions.
     timed: HashMap<String, HashSet<i64>>,
-    /// Per series: the original dates (`YYYY-MM-DD`) of all-day exceptions.
-    days: HashMap<String, HashSet<String>>,
+    /// Per series: the original dates of all-day exceptions.
+    days: HashMap<String, HashSet<jiff::civil::Date>>,
 }
 
 impl Exceptions {
@@ -113,24 +113,23 @@ impl Exceptions {
             else {
                 continue;
             };
-            if let Some(text) = &original.date_time {
-                let zone = original
-                    .time_zone
-                    .as_deref()
-                    .and_then(|z| time::zone(z).ok());
-                if let Ok((at, _)) = time::parse_date_time(text, zone.as_ref()) {
+            match When::resolve(original, "originalStartTime") {
+                Ok(When::Timed { at, .. }) => {
                     exceptions
                         .timed
                         .entry(series.clone())
                         .or_default()
                         .insert(at.as_second());
                 }
-            } else if let Some(date) = &original.date {
-                exceptions
-                    .days
-                    .entry(series.clone())
-                    .or_default()
-                    .insert(date.clone());
+                Ok(When::AllDay(date)) => {
+                    exceptions
+                        .days
+                        .entry(series.clone())
+                        .or_default()
+                        .insert(date);
+                }
+                // An unreadable original start replaces nothing.
+                Err(_) => {}
             }
         }
         exceptions
@@ -142,10 +141,7 @@ impl Exceptions {
                 .timed
                 .get(series)
                 .is_some_and(|s| s.contains(&at.as_second())),
-            When::AllDay(date) => self
-                .days
-                .get(series)
-                .is_some_and(|s| s.contains(&date.to_string())),
+            When::AllDay(date) => self.days.get(series).is_some_and(|s| s.contains(date)),
         }
     }
 }
@@ -426,38 +422,13 @@ impl<'r> Context<'r> {
     ) -> Option<Vec<(When, When, Timestamp, Timestamp)>> {
         let id = Some(event.id.as_str());
         let duration = end.instant(floating).as_second() - start.instant(floating).as_second();
-        let (series_start, day_length) = match start {
-            When::Timed { at, zone, .. } => (
-                recurrence::SeriesStart::Timed {
-                    local: recurrence::to_local(at.as_second(), zone),
-                    zone: zone.clone(),
-                },
-                0,
-            ),
-            When::AllDay(date) => {
-                let day = recurrence::days_from_civil(
-                    i32::from(date.year()),
-                    date.month() as u32,
-                    date.day() as u32,
-                );
-                let length = match end {
-                    When::AllDay(end_date) => {
-                        recurrence::days_from_civil(
-                            i32::from(end_date.year()),
-                            end_date.month() as u32,
-                            end_date.day() as u32,
-                        ) - day
-                    }
-                    When::Timed { .. } => 1,
-                };
-                (
-                    recurrence::SeriesStart::AllDay {
-                        day,
-                        floating: floating.clone(),
-                    },
-                    length,
-                )
+        let series_start = recurrence::SeriesStart::of(start, floating);
+        // All-day instances last as many days as the master.
+        let day_length = match (start, end) {
+            (When::AllDay(first), When::AllDay(last)) => {
+                time::day_number(*last) - time::day_number(*first)
             }
+            _ => 1,
         };
         let max = self.request.options.max_instances as usize;
         let expanded = recurrence::Series::parse(&event.recurrence).and_then(|series| {
@@ -511,16 +482,10 @@ impl<'r> Context<'r> {
                         },
                     )
                 }
-                When::AllDay(_) => {
-                    let date = |day: i32| {
-                        let (y, m, d) = recurrence::civil_from_days(day);
-                        jiff::civil::Date::new(y as i16, m as i8, d as i8).ok()
-                    };
-                    (
-                        When::AllDay(date(instance.local.day)?),
-                        When::AllDay(date(instance.local.day + day_length)?),
-                    )
-                }
+                When::AllDay(_) => (
+                    When::AllDay(time::date_of_day(instance.local.day)?),
+                    When::AllDay(time::date_of_day(instance.local.day + day_length)?),
+                ),
             };
             if exceptions.replaces(&event.id, &start) {
                 continue;
@@ -778,45 +743,20 @@ pub fn expand_recurrence(
     window: &Window,
     max: u32,
 ) -> Result<Vec<i64>, CoreError> {
-    let bad = |field: &str, message: String| CoreError::InvalidField {
+    let bad = |field: String, message: String| CoreError::InvalidField {
         event_id: None,
         item: None,
-        field: field.into(),
+        field,
         message,
     };
     let from = time::parse_instant(&window.from)
         .map_err(|e| CoreError::InvalidRequest(format!("window.from: {e}")))?;
     let to = time::parse_instant(&window.to)
         .map_err(|e| CoreError::InvalidRequest(format!("window.to: {e}")))?;
-    let series = recurrence::Series::parse(lines).map_err(|e| bad("recurrence", e.to_string()))?;
-    let zone = match start.time_zone.as_deref() {
-        Some(name) => Some(time::zone(name).map_err(|e| bad("start.timeZone", e))?),
-        None => None,
-    };
-    let series_start = match (&start.date_time, &start.date) {
-        (Some(text), _) => {
-            let (at, offset) =
-                time::parse_date_time(text, zone.as_ref()).map_err(|e| bad("start.dateTime", e))?;
-            let zone = zone.unwrap_or_else(|| TimeZone::fixed(offset));
-            recurrence::SeriesStart::Timed {
-                local: recurrence::to_local(at.as_second(), &zone),
-                zone,
-            }
-        }
-        (None, Some(text)) => {
-            let date = time::parse_date(text).map_err(|e| bad("start.date", e))?;
-            let day = recurrence::days_from_civil(
-                i32::from(date.year()),
-                date.month() as u32,
-                date.day() as u32,
-            );
-            recurrence::SeriesStart::AllDay {
-                day,
-                floating: TimeZone::UTC,
-            }
-        }
-        (None, None) => return Err(bad("start", "has neither `date` nor `dateTime`".into())),
-    };
+    let series =
+        recurrence::Series::parse(lines).map_err(|e| bad("recurrence".into(), e.to_string()))?;
+    let when = When::resolve(start, "start").map_err(|e| bad(e.field, e.message))?;
+    let series_start = recurrence::SeriesStart::of(&when, &TimeZone::UTC);
     let expansion = recurrence::expand_series(
         &series,
         &series_start,
@@ -825,45 +765,12 @@ pub fn expand_recurrence(
         to.as_second(),
         max as usize,
     )
-    .map_err(|e| bad("recurrence", e.to_string()))?;
+    .map_err(|e| bad("recurrence".into(), e.to_string()))?;
     Ok(expansion.instances.into_iter().map(|i| i.start).collect())
 }
 
 /// Resolve one of an event's times, or say which field is wrong.
 fn resolve(event: &Event, time: &EventTime, field: &str) -> Result<When, EventError> {
-    let id = Some(event.id.as_str());
-    let zone = match time.time_zone.as_deref() {
-        Some(name) => Some(time::zone(name).map_err(|e| {
-            event_error(
-                id,
-                "invalid-time-zone",
-                Some(&format!("{field}.timeZone")),
-                e,
-            )
-        })?),
-        None => None,
-    };
-    match (&time.date, &time.date_time) {
-        (_, Some(text)) => {
-            let (at, offset) = time::parse_date_time(text, zone.as_ref()).map_err(|e| {
-                event_error(id, "invalid-field", Some(&format!("{field}.dateTime")), e)
-            })?;
-            let zone_name = time.time_zone.clone();
-            let zone = zone.unwrap_or_else(|| TimeZone::fixed(offset));
-            Ok(When::Timed {
-                at,
-                zone,
-                zone_name,
-            })
-        }
-        (Some(text), None) => time::parse_date(text)
-            .map(When::AllDay)
-            .map_err(|e| event_error(id, "invalid-field", Some(&format!("{field}.date")), e)),
-        (None, None) => Err(event_error(
-            id,
-            "invalid-field",
-            Some(field),
-            format!("`{field}` has neither `date` nor `dateTime`"),
-        )),
-    }
+    When::resolve(time, field)
+        .map_err(|e| event_error(Some(&event.id), e.code, Some(&e.field), e.message))
 }

@@ -471,6 +471,18 @@ struct Period {
     second: Option<u32>,
 }
 
+impl Period {
+    /// A period of whole days (DAILY and coarser).
+    fn days(days: std::ops::Range<i32>) -> Period {
+        Period {
+            days,
+            hour: None,
+            minute: None,
+            second: None,
+        }
+    }
+}
+
 /// The first day of week 1 of `year` for weeks starting on `week_start`: the
 /// week that holds at least four days of the year.
 fn week_one_start(year: i32, week_start: u32) -> i32 {
@@ -583,38 +595,18 @@ impl Rule {
                 } else {
                     week_one_start(year, self.week_start)..week_one_start(year + 1, self.week_start)
                 };
-                Period {
-                    days,
-                    hour: None,
-                    minute: None,
-                    second: None,
-                }
+                Period::days(days)
             }
             Frequency::Monthly => {
                 let (year, month) = (unit.div_euclid(12) as i32, (unit.rem_euclid(12) + 1) as u32);
                 let first = days_from_civil(year, month, 1);
-                Period {
-                    days: first..first + days_in_month(year, month) as i32,
-                    hour: None,
-                    minute: None,
-                    second: None,
-                }
+                Period::days(first..first + days_in_month(year, month) as i32)
             }
             Frequency::Weekly => {
                 let first = unit as i32 * 7 + self.week_reference();
-                Period {
-                    days: first..first + 7,
-                    hour: None,
-                    minute: None,
-                    second: None,
-                }
+                Period::days(first..first + 7)
             }
-            Frequency::Daily => Period {
-                days: unit as i32..unit as i32 + 1,
-                hour: None,
-                minute: None,
-                second: None,
-            },
+            Frequency::Daily => Period::days(unit as i32..unit as i32 + 1),
             Frequency::Hourly => {
                 let (day, h, _, _) = fixed(unit * 3600);
                 Period {
@@ -1074,6 +1066,23 @@ pub enum SeriesStart {
         day: i32,
         floating: jiff::tz::TimeZone,
     },
+}
+
+impl SeriesStart {
+    /// Where a series whose DTSTART resolved to `start` begins; all-day
+    /// dates are placed in time by `floating`.
+    pub fn of(start: &crate::time::When, floating: &jiff::tz::TimeZone) -> SeriesStart {
+        match start {
+            crate::time::When::Timed { at, zone, .. } => SeriesStart::Timed {
+                local: to_local(at.as_second(), zone),
+                zone: zone.clone(),
+            },
+            crate::time::When::AllDay(date) => SeriesStart::AllDay {
+                day: crate::time::day_number(*date),
+                floating: floating.clone(),
+            },
+        }
+    }
 }
 
 /// One instance: when it starts (Unix seconds) and its wall-clock start.

@@ -6,6 +6,8 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ZonedDateTime};
 
+use crate::event::EventTime;
+
 /// A resolved `start` or `end`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum When {
@@ -46,6 +48,69 @@ impl When {
             When::AllDay(date) => date.strftime("%Y%m%d").to_string(),
         }
     }
+}
+
+/// Why one of Google's `start`/`end`/`originalStartTime` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeFieldError {
+    /// `invalid-time-zone` or `invalid-field`.
+    pub code: &'static str,
+    /// The JSON path, e.g. `start.dateTime`.
+    pub field: String,
+    pub message: String,
+}
+
+impl When {
+    /// Resolve Google's `start`, `end` or `originalStartTime` (named `field`
+    /// in errors): `dateTime` (shown in `timeZone`, else in its own offset)
+    /// wins over `date`.
+    pub fn resolve(time: &EventTime, field: &str) -> Result<When, TimeFieldError> {
+        let fail = |code, suffix: &str, message: String| TimeFieldError {
+            code,
+            field: format!("{field}{suffix}"),
+            message,
+        };
+        let zone = match time.time_zone.as_deref() {
+            Some(name) => {
+                Some(self::zone(name).map_err(|e| fail("invalid-time-zone", ".timeZone", e))?)
+            }
+            None => None,
+        };
+        match (&time.date, &time.date_time) {
+            (_, Some(text)) => {
+                let (at, offset) = parse_date_time(text, zone.as_ref())
+                    .map_err(|e| fail("invalid-field", ".dateTime", e))?;
+                Ok(When::Timed {
+                    at,
+                    zone: zone.unwrap_or_else(|| TimeZone::fixed(offset)),
+                    zone_name: time.time_zone.clone(),
+                })
+            }
+            (Some(text), None) => parse_date(text)
+                .map(When::AllDay)
+                .map_err(|e| fail("invalid-field", ".date", e)),
+            (None, None) => Err(fail(
+                "invalid-field",
+                "",
+                format!("`{field}` has neither `date` nor `dateTime`"),
+            )),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn day_number(date: Date) -> i32 {
+    crate::recurrence::days_from_civil(
+        i32::from(date.year()),
+        date.month() as u32,
+        date.day() as u32,
+    )
+}
+
+/// The date of a day number (`None` beyond jiff's range).
+pub fn date_of_day(day: i32) -> Option<Date> {
+    let (year, month, day) = crate::recurrence::civil_from_days(day);
+    Date::new(i16::try_from(year).ok()?, month as i8, day as i8).ok()
 }
 
 /// `2026-12-01T09:00:00+01:00` (seconds always, fractions only when present).

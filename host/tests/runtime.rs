@@ -12,6 +12,14 @@ fn small_page() -> String {
     r#"{"items":[{"id":"a","summary":"Small","start":{"dateTime":"2026-12-01T09:00:00Z"},"end":{"dateTime":"2026-12-01T10:00:00Z"},"hangoutLink":"https://meet.google.com/abc-defg-hij"}]}"#.into()
 }
 
+/// The runtime still answers an ordinary call correctly.
+fn serves_a_small_page(runtime: &Runtime) {
+    let list = runtime
+        .process(&[small_page()], &common::request())
+        .expect("a small page is processed");
+    assert_eq!(list.meetings.len(), 1);
+}
+
 fn event(id: usize, description: &str) -> serde_json::Value {
     serde_json::json!({
         "id": format!("e{id}"), "summary": format!("Meeting {id}"),
@@ -34,10 +42,8 @@ fn the_memory_limit_is_enforced_and_the_runtime_survives() {
         Err(CallError::MemoryLimit(limit)) => assert_eq!(limit, 8 << 20),
         other => panic!("expected the memory limit, got {other:?}"),
     }
-    let list = runtime
-        .process(&[small_page()], &common::request())
-        .expect("a fresh instance serves the next call");
-    assert_eq!(list.meetings.len(), 1);
+    // A fresh instance serves the next call.
+    serves_a_small_page(&runtime);
 }
 
 #[test]
@@ -61,14 +67,7 @@ fn the_deadline_is_enforced_and_the_runtime_survives() {
             other.map(|l| l.meetings.len())
         ),
     }
-    assert_eq!(
-        runtime
-            .process(&[small_page()], &common::request())
-            .unwrap()
-            .meetings
-            .len(),
-        1
-    );
+    serves_a_small_page(&runtime);
 }
 
 #[test]
@@ -78,14 +77,7 @@ fn instances_are_pooled_and_shared_between_threads() {
         for _ in 0..4 {
             s.spawn(|| {
                 for _ in 0..10 {
-                    assert_eq!(
-                        runtime
-                            .process(&[small_page()], &common::request())
-                            .unwrap()
-                            .meetings
-                            .len(),
-                        1
-                    );
+                    serves_a_small_page(runtime);
                 }
             });
         }
@@ -115,14 +107,7 @@ fn the_compiled_component_is_cached() {
     }
     let third = Runtime::new(config).unwrap();
     assert_eq!(third.load_report().0, LoadKind::Compiled);
-    assert_eq!(
-        third
-            .process(&[small_page()], &common::request())
-            .unwrap()
-            .meetings
-            .len(),
-        1
-    );
+    serves_a_small_page(&third);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
