@@ -212,46 +212,54 @@ struct WireTypedPage {
     next_sync_token: Option<String>,
 }
 
+impl Page {
+    fn new(
+        time_zone: Option<String>,
+        next_page_token: Option<String>,
+        next_sync_token: Option<String>,
+    ) -> Page {
+        Page {
+            time_zone,
+            next_page_token,
+            next_sync_token,
+            ..Page::default()
+        }
+    }
+
+    /// An item read: an event, or the error that names what is wrong with it.
+    fn add(&mut self, item: Result<Event, EventError>) {
+        match item {
+            Ok(event) => self.events.push(event),
+            Err(error) => self.errors.push(error),
+        }
+    }
+}
+
 pub(crate) fn parse_page_numbered(json: &str, page_index: Option<u32>) -> Result<Page, CoreError> {
     // Almost every page Google sends is well-formed: read it in one typed
     // pass. Only when that fails is it read item by item to find the culprits.
     if let Ok(typed) = serde_json::from_str::<WireTypedPage>(json) {
-        let mut page = Page {
-            time_zone: typed.time_zone,
-            next_page_token: typed.next_page_token,
-            next_sync_token: typed.next_sync_token,
-            ..Page::default()
-        };
+        let mut page = Page::new(
+            typed.time_zone,
+            typed.next_page_token,
+            typed.next_sync_token,
+        );
         page.events.reserve(typed.items.len());
         for (index, wire) in typed.items.into_iter().enumerate() {
-            match finish_event(wire, Some(index as u32)) {
-                Ok(event) => page.events.push(event),
-                Err(error) => page.errors.push(error),
-            }
+            page.add(finish_event(wire, Some(index as u32)));
         }
         return Ok(page);
     }
     let wire: WirePage = serde_json::from_str(json).map_err(|e| CoreError::json(&e, page_index))?;
-    let mut page = Page {
-        time_zone: wire.time_zone,
-        next_page_token: wire.next_page_token,
-        next_sync_token: wire.next_sync_token,
-        ..Page::default()
-    };
+    let mut page = Page::new(wire.time_zone, wire.next_page_token, wire.next_sync_token);
     match (wire.items, wire.id) {
         (Some(items), _) => {
             page.events.reserve(items.len());
             for (index, raw) in items.iter().enumerate() {
-                match parse_event(raw.get(), Some(index as u32)) {
-                    Ok(event) => page.events.push(event),
-                    Err(error) => page.errors.push(error),
-                }
+                page.add(parse_event(raw.get(), Some(index as u32)));
             }
         }
-        (None, Some(_)) => match parse_event(json, None) {
-            Ok(event) => page.events.push(event),
-            Err(error) => page.errors.push(error),
-        },
+        (None, Some(_)) => page.add(parse_event(json, None)),
         (None, None) => {
             return Err(CoreError::MalformedJson {
                 page: page_index,

@@ -926,58 +926,36 @@ pub fn extract(
                 end: text.len(),
             });
         }
-        let mut customs: Vec<(usize, String)> = Vec::new();
+        // Scanned tokens and configured-pattern matches, in text order; at the
+        // same position a recognised service goes first (ranking then merges
+        // the two if they are the same link).
+        let mut here: Vec<(usize, bool, String, &'static ServiceInfo)> = Vec::new();
+        for f in found.drain(..) {
+            // Most links wrap nothing: keep the string already made.
+            let uri = match unwrap(&f.uri) {
+                std::borrow::Cow::Owned(inner) => inner,
+                std::borrow::Cow::Borrowed(_) => f.uri,
+            };
+            let known = classify(&uri)
+                .map(service)
+                .or_else(|| field.trusted.then(|| service("other")));
+            if let Some(known) = known {
+                here.push((f.start, false, uri, known));
+            }
+        }
         for pattern in &custom.0 {
-            customs.extend(
+            here.extend(
                 pattern
                     .find_iter(text)
                     .take(scan_limit)
-                    .map(|m| (m.start(), m.as_str().to_string())),
+                    .map(|m| (m.start(), true, m.as_str().to_string(), service("other"))),
             );
         }
-        customs.sort_by_key(|(at, _)| *at);
-        let mut customs = customs.into_iter().peekable();
-        for f in found.drain(..) {
-            // Configured patterns that start before this token come first.
-            while let Some((_, uri)) = customs.next_if(|(at, _)| *at < f.start) {
-                candidates.push(Candidate {
-                    uri,
-                    service: service("other"),
-                    source: field.source,
-                    order,
-                });
-                order += 1;
-            }
-            // Most links wrap nothing: keep the string already made.
-            let unwrapped = match unwrap(&f.uri) {
-                std::borrow::Cow::Owned(inner) => Some(inner),
-                std::borrow::Cow::Borrowed(_) => None,
-            };
-            let uri = unwrapped.unwrap_or(f.uri);
-            let known = classify(&uri).map(service);
-            let known = known.or_else(|| field.trusted.then(|| service("other")));
-            let custom_here = customs.next_if(|(at, _)| *at == f.start);
-            match (known, custom_here) {
-                (Some(service), _) => candidates.push(Candidate {
-                    uri,
-                    service,
-                    source: field.source,
-                    order,
-                }),
-                (None, Some((_, uri))) => candidates.push(Candidate {
-                    uri,
-                    service: service("other"),
-                    source: field.source,
-                    order,
-                }),
-                (None, None) => continue,
-            }
-            order += 1;
-        }
-        for (_, uri) in customs {
+        here.sort_by_key(|(at, configured, ..)| (*at, *configured));
+        for (_, _, uri, service) in here {
             candidates.push(Candidate {
                 uri,
-                service: service("other"),
+                service,
                 source: field.source,
                 order,
             });
