@@ -1,0 +1,226 @@
+//! A Google Calendar v3 and Gmail settings emulator for hcal's demo and tests.
+//!
+//! It speaks Google's wire format over real HTTP on loopback: Calendar under
+//! `/calendar/v3/`, Gmail under `/gmail/v1/`, the OAuth 2.0 jwt-bearer grant at
+//! `/token`, Google's error envelopes. A client pointed at it (hcal's, or a stock
+//! Google client library with `token_uri` and the API endpoint set to the
+//! emulator) cannot tell it from Google for the calls hcal makes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hcal_emulator::EmulatorError> {
+//! let emulator = hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
+//! println!("{}", emulator.base_url());
+//! let key_file = emulator.key_file()?; // a service-account key file for example.com
+//! # drop(key_file); Ok(()) }
+//! ```
+//!
+//! Tests drive it through [`Emulator`]'s methods (or the same operations over
+//! HTTP under `/emulator/`): change an event as its owner would, expire sync or
+//! access tokens, inject faults per route, read the audit log, move the clock.
+
+mod admin;
+mod auth;
+mod calendar;
+mod errors;
+mod events;
+mod faults;
+mod gmail;
+mod push;
+mod quick_add;
+mod seed;
+mod server;
+mod state;
+
+pub use errors::EmulatorError;
+pub use faults::Fault;
+pub use seed::Seed;
+pub use state::AuditEntry;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+
+/// The scope hcal asks for to read and change calendars.
+pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
+/// The scope hcal asks for to read vacation settings.
+pub const GMAIL_SETTINGS_SCOPE: &str = "https://www.googleapis.com/auth/gmail.settings.basic";
+/// The audience Google's own client libraries put in the assertion.
+pub const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// What the HTTP handlers share.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<state::State>,
+    pub(crate) base_url: String,
+    pub(crate) push: push::Pusher,
+}
+
+impl Shared {
+    /// The state, even if a handler panicked while holding it (the state is
+    /// only changed by whole operations, so it is still consistent).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, state::State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Serve `seed` on `address` (`127.0.0.1:0` picks a free port). Must be
+    /// called inside a tokio runtime.
+    pub async fn start(seed: Seed, address: &str) -> Result<Emulator, EmulatorError> {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| EmulatorError::Bind(address.to_string(), e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| EmulatorError::Bind(address.to_string(), e))?;
+        let base_url = format!("http://{address}");
+        let state = state::State::from_seed(seed, &base_url)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            base_url,
+            push: push::Pusher::start(),
+        });
+        let (shutdown, stopped) = tokio::sync::oneshot::channel();
+        let router = server::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = serve.await {
+                eprintln!("hcal-emulator: server stopped: {error}");
+            }
+        });
+        Ok(Emulator {
+            shared,
+            address,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The socket the emulator listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The Calendar API root a client should use (`{base}/calendar/v3/`).
+    pub fn calendar_url(&self) -> String {
+        format!("{}/calendar/v3/", self.base_url())
+    }
+
+    /// The Gmail API root (`{base}/gmail/v1/`).
+    pub fn gmail_url(&self) -> String {
+        format!("{}/gmail/v1/", self.base_url())
+    }
+
+    /// The token endpoint (`{base}/token`).
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.base_url())
+    }
+
+    /// A service-account key file in Google's format for the emulated domain,
+    /// its `token_uri` pointing at this emulator.
+    pub fn key_file(&self) -> Result<Value, EmulatorError> {
+        self.shared.lock().key_file(&self.token_url())
+    }
+
+    /// The emulated domain (`example.com` for the demo organisation).
+    pub fn domain(&self) -> String {
+        self.shared.lock().domain.clone()
+    }
+
+    /// Insert or change (merge-patch by `id`) an event in `calendar_id` as
+    /// its owner would in Google Calendar's UI: new etag, attendees' copies
+    /// updated, push notifications sent. Returns the stored event.
+    pub fn change_event(&self, calendar_id: &str, event: Value) -> Result<Value, EmulatorError> {
+        admin::change_event(&self.shared, calendar_id, event)
+    }
+
+    /// Delete an event as its owner would (push notifications sent).
+    pub fn delete_event(&self, calendar_id: &str, event_id: &str) -> Result<(), EmulatorError> {
+        admin::delete_event(&self.shared, calendar_id, event_id)
+    }
+
+    /// Make every sync token of `calendar_id` (all calendars with `None`)
+    /// answer `410 fullSyncRequired`.
+    pub fn expire_sync_tokens(&self, calendar_id: Option<&str>) {
+        self.shared.lock().expire_sync_tokens(calendar_id);
+    }
+
+    /// Make every access token issued so far invalid (`401 authError`).
+    pub fn expire_access_tokens(&self) {
+        self.shared.lock().tokens.clear();
+    }
+
+    /// The scopes domain-wide delegation grants the service account; an
+    /// assertion asking for any other is refused with `unauthorized_client`.
+    pub fn set_delegated_scopes(&self, scopes: &[&str]) {
+        self.shared.lock().delegated_scopes = scopes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// Replace the fault plan (see [`Fault`]).
+    pub fn set_faults(&self, faults: Vec<Fault>) {
+        self.shared.lock().faults = faults;
+    }
+
+    /// Every request so far: user, method, path, route, status.
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        self.shared.lock().audit.clone()
+    }
+
+    /// Forget the audit log.
+    pub fn clear_audit(&self) {
+        self.shared.lock().audit.clear();
+    }
+
+    /// Move the emulator's clock forward (token expiry, quickAdd's "today").
+    pub fn advance_clock(&self, seconds: i64) {
+        self.shared.lock().clock_offset += seconds;
+    }
+
+    /// The emulator's idea of now.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.shared.lock().now()
+    }
+
+    /// Notifications delivered so far (channel id, resource state, message
+    /// number), oldest first; for tests of the push protocol.
+    pub fn push_log(&self) -> Vec<push::Delivery> {
+        self.shared.push.log()
+    }
+
+    /// Stop serving and wait for the server to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+pub use push::Delivery;
