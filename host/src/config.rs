@@ -11,6 +11,10 @@
 //! memory_limit_mib = 256
 //! deadline_ms = 10000
 //!
+//! [google]                     # where Google is (defaults: Google's production URLs)
+//! key_file = "/etc/hcal/service-account.json"   # or GOOGLE_APPLICATION_CREDENTIALS
+//! calendar_url = "http://127.0.0.1:8085/calendar/v3/"   # e.g. the emulator
+//!
 //! [[profiles]]                 # Personal Rooms, until the meeting provider serves them
 //! email = "alice@example.com"
 //! personal_room = { url = "https://example.webex.com/meet/alice", sip_address = "alice@example.webex.com" }
@@ -27,7 +31,59 @@ use serde::Deserialize;
 pub struct Config {
     pub core: Options,
     pub component: ComponentConfig,
+    pub google: GoogleConfig,
     pub profiles: Vec<Profile>,
+}
+
+/// Where Google is and how patient to be with it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleConfig {
+    /// The service-account key file; default `GOOGLE_APPLICATION_CREDENTIALS`.
+    pub key_file: Option<PathBuf>,
+    pub calendar_url: String,
+    pub gmail_url: String,
+    /// Default: the key file's `token_uri`.
+    pub token_url: Option<String>,
+    pub timeout_seconds: u64,
+    /// Attempts per call when Google is rate limiting or failing (5xx).
+    pub max_attempts: u32,
+    /// No retry starts once a call has taken this long.
+    pub retry_budget_seconds: u64,
+    pub max_response_mib: usize,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        let settings = crate::google::GoogleSettings::default();
+        GoogleConfig {
+            key_file: None,
+            calendar_url: settings.calendar_url,
+            gmail_url: settings.gmail_url,
+            token_url: None,
+            timeout_seconds: settings.timeout.as_secs(),
+            max_attempts: settings.retry.max_attempts,
+            retry_budget_seconds: settings.retry.budget.as_secs(),
+            max_response_mib: settings.max_response_bytes >> 20,
+        }
+    }
+}
+
+impl GoogleConfig {
+    /// The client settings this section asks for.
+    pub fn settings(&self) -> crate::google::GoogleSettings {
+        let mut settings = crate::google::GoogleSettings {
+            calendar_url: self.calendar_url.clone(),
+            gmail_url: self.gmail_url.clone(),
+            token_url: self.token_url.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout_seconds),
+            max_response_bytes: self.max_response_mib << 20,
+            ..crate::google::GoogleSettings::default()
+        };
+        settings.retry.max_attempts = self.max_attempts;
+        settings.retry.budget = std::time::Duration::from_secs(self.retry_budget_seconds);
+        settings
+    }
 }
 
 /// How the host runs the core component.
@@ -82,6 +138,20 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text)
             .map_err(|e| e.to_string().replace('\n', " ").trim().to_string())?;
+        let google = &config.google;
+        if google.timeout_seconds == 0 || google.max_attempts == 0 || google.max_response_mib == 0 {
+            return Err(
+                "google.timeout_seconds, google.max_attempts and google.max_response_mib must be above 0".into(),
+            );
+        }
+        for (key, url) in [
+            ("google.calendar_url", &google.calendar_url),
+            ("google.gmail_url", &google.gmail_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!("{key} {url:?} is not an http(s) URL"));
+            }
+        }
         if config.component.memory_limit_mib == 0 || config.component.deadline_ms == 0 {
             return Err(
                 "component.memory_limit_mib and component.deadline_ms must be above 0".into(),

@@ -4,8 +4,10 @@
 //! - [`runtime`]: the engine, the cached precompiled component, a pool of
 //!   instances, and the bounds every call runs under.
 //! - [`config`]: the `hcal.toml` file.
+//! - [`google`]: Google I/O: service-account tokens, Calendar v3, Gmail settings.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;
+pub mod google;
 pub mod render;
 pub mod runtime;
