@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo test lint bench clean
+.PHONY: setup guest build demo test interop lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -33,12 +33,23 @@ demo: guest
 test: guest
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	$(MAKE) interop
+
+# Google's own Python client (google-api-python-client, google-auth) against
+# the emulator: it must not notice it is not talking to Google.
+PYVENV := target/interop-venv
+interop:
+	$(CARGO) build -p hcal-emulator
+	@test -x $(PYVENV)/bin/python || python3 -m venv $(PYVENV)
+	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check --retries 5 --timeout 60 \
+	  -r emulator/interop/requirements.txt
+	emulator/interop/run.sh $(PYVENV)/bin/python target/debug/hcal-emulator
 
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p hcal-core --target wasm32-wasip2 -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p hcal-core -p hcal
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p hcal-core -p hcal -p hcal-emulator
 
 bench: guest
 	$(CARGO) bench -p hcal-benches

@@ -38,3 +38,11 @@ if cases:
         if len(rates) == 3:
             print(f"{case:34} {rates['component']:>12,.0f} {rates['native']:>12,.0f} {rates['rrule_crate']:>12,.0f} "
                   f"{rates['component'] / rates['rrule_crate']:>11.2f}")
+
+sync = "google_full_sync/events_250_per_page"
+if sync in medians:
+    pages = -(-elements[sync] // 250)
+    print(f"\ngoogle full sync (client + emulator on loopback): {per_second(sync):,.0f} events/s, "
+          f"{pages / (medians[sync] / 1e9):,.0f} requests/s ({elements[sync]} events in {pages} pages of 250)")
+if "google_request/settings_get" in medians:
+    print(f"google single request (settings.get): {per_second('google_request/settings_get'):,.0f} requests/s")

@@ -3,6 +3,7 @@
 //! core's recurrence engine, and answering `events.list`'s query semantics,
 //! sync tokens and page tokens included.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
@@ -475,7 +476,10 @@ impl State {
         };
         let floating = zone_named(&calendar.time_zone);
         let include_deleted = query.show_deleted || since.is_some() || query.updated_min.is_some();
-        let mut items: Vec<(Option<Timestamp>, String, Value)> = Vec::new();
+        // Borrowed until the page is cut: listing must not copy every event.
+        let mut items: Vec<(Option<Timestamp>, Cow<'_, str>, Cow<'_, Value>)> = Vec::new();
+        let needs_start =
+            query.time_min.is_some() || query.time_max.is_some() || query.order_by_start;
         let exceptions = exceptions_by_series(calendar);
         for (id, event) in &calendar.events {
             if let Some(since) = since
@@ -485,7 +489,11 @@ impl State {
             }
             if event.deleted {
                 if include_deleted {
-                    items.push((None, id.clone(), tombstone_view(&event.body)));
+                    items.push((
+                        None,
+                        Cow::Borrowed(id),
+                        Cow::Owned(tombstone_view(&event.body)),
+                    ));
                 }
                 continue;
             }
@@ -512,15 +520,16 @@ impl State {
                         continue; // the exception itself is listed below
                     }
                     let start = span_of(&instance, &floating).map(|s| s.0);
-                    items.push((
-                        start,
-                        instance["id"].as_str().unwrap_or("").to_string(),
-                        instance,
-                    ));
+                    let instance_id = instance["id"].as_str().unwrap_or("").to_string();
+                    items.push((start, Cow::Owned(instance_id), Cow::Owned(instance)));
                 }
                 continue;
             }
-            let span = span_of(body, &floating);
+            let span = if needs_start {
+                span_of(body, &floating)
+            } else {
+                None
+            };
             if !cancelled && !overlaps(body, span, &calendar.time_zone, query) {
                 continue;
             }
@@ -530,7 +539,7 @@ impl State {
                     continue;
                 }
             }
-            items.push((span.map(|s| s.0), id.clone(), body.clone()));
+            items.push((span.map(|s| s.0), Cow::Borrowed(id), Cow::Borrowed(body)));
         }
         items.retain(|(_, _, body)| matches_filters(body, query));
         if query.order_by_start {
@@ -546,7 +555,7 @@ impl State {
             .into_iter()
             .skip(offset)
             .take(page_size)
-            .map(|(_, _, body)| body)
+            .map(|(_, _, body)| body.into_owned())
             .collect();
         let updated = calendar
             .events
