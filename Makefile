@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo test interop lint bench clean
+.PHONY: setup guest build demo demo-offline test interop lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -21,9 +21,15 @@ build: guest
 	cp $(GUEST_WASM) target/release/hcal_core.wasm
 	@echo "built target/release/hcal and target/release/hcal_core.wasm"
 
-# The main job on the embedded defaults: the demo organisation's calendar
-# through the core component, printed as an agenda.
+# The main job on the embedded defaults: the emulated Google (the demo
+# organisation) on loopback, alice's calendar synced from it over HTTP and
+# run through the core component, printed as an agenda.
 demo: guest
+	$(CARGO) build -p hcal -p hcal-emulator
+	scripts/demo.sh
+
+# The same agenda straight from the fixture file, no network.
+demo-offline: guest
 	$(CARGO) build -p hcal
 	./target/debug/hcal --config fixtures/demo/hcal.toml process \
 	  --events fixtures/demo/events.json --user alice@example.com \

@@ -500,7 +500,10 @@ impl State {
             let body = &event.body;
             let is_exception = body.get("recurringEventId").is_some();
             let cancelled = body["status"] == "cancelled";
-            if cancelled && !include_deleted {
+            // Google: cancelled instances of a series are still listed when
+            // showDeleted and singleEvents are both false.
+            let listed_anyway = is_exception && !query.single_events;
+            if cancelled && !include_deleted && !listed_anyway {
                 continue;
             }
             if query.single_events && body.get("recurrence").is_some() {

@@ -1,5 +1,6 @@
 //! `hcal`: the command line.
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -7,6 +8,8 @@ use anyhow::Context;
 use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use hcal::config::Config;
+use hcal::google::Google;
+use hcal::google::calendar::{SyncFrom, SyncOutcome};
 use hcal::runtime::{LoadKind, Runtime};
 use hcal_core::model::{OrgKey, ProcessRequest, Window};
 use serde::Deserialize;
@@ -32,6 +35,8 @@ struct Cli {
 enum Command {
     /// Turn Google `events.list` JSON into a user's meeting list.
     Process(ProcessArgs),
+    /// Sync a user's calendar from Google (or the emulator) and print their meeting list.
+    Fetch(FetchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -47,6 +52,30 @@ struct ProcessArgs {
     /// An `events.list` response, a JSON array of them, or `-` for standard input.
     #[arg(long, value_name = "PAGE.json")]
     events: PathBuf,
+    #[command(flatten)]
+    list: ListArgs,
+}
+
+#[derive(clap::Args)]
+struct FetchArgs {
+    /// The service-account key file; default: google.key_file in the config,
+    /// then GOOGLE_APPLICATION_CREDENTIALS.
+    #[arg(long, value_name = "KEY.json")]
+    google_key: Option<PathBuf>,
+    /// Google's base URL, e.g. the emulator's `http://127.0.0.1:8085`
+    /// (sets google.calendar_url and google.gmail_url under it).
+    #[arg(long, value_name = "URL")]
+    google_url: Option<String>,
+    /// The calendar to read.
+    #[arg(long, default_value = "primary")]
+    calendar: String,
+    #[command(flatten)]
+    list: ListArgs,
+}
+
+/// What both `process` and `fetch` need to build a meeting list.
+#[derive(clap::Args)]
+struct ListArgs {
     /// Whose meeting list this is.
     #[arg(long)]
     user: String,
@@ -119,46 +148,121 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    match cli.command {
+    match &cli.command {
         Command::Process(args) => {
             let pages = read_pages(&args.events)?;
-            let now = match &args.now {
-                Some(now) => now.clone(),
-                None => jiff::Timestamp::now().to_string(),
-            };
-            let now_ts: jiff::Timestamp = now
-                .parse()
-                .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
-            let request = ProcessRequest {
-                user: args.user,
-                window: Window {
-                    from: args.from.unwrap_or_else(|| rfc3339_offset(now_ts, -7)),
-                    to: args.to.unwrap_or_else(|| rfc3339_offset(now_ts, 31)),
-                },
-                now,
-                options: config.core.clone(),
-                profiles: config.profiles.clone(),
-                provided: Vec::new(),
-                seal_with: args.key_file.as_deref().map(read_key_file).transpose()?,
-            };
-            let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
-            if std::env::var_os("HCAL_VERBOSE").is_some() {
-                let (kind, took) = runtime.load_report();
-                let how = if kind == LoadKind::Cached {
-                    "loaded from cache"
-                } else {
-                    "compiled"
-                };
-                eprintln!("core component {how} in {took:.1?}");
-            }
-            let list = runtime.process_isolating_traps(&pages, &request)?;
-            match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
-                Format::Agenda => print!("{}", hcal::render::agenda(&list)),
-            }
-            Ok(())
+            print_meeting_list(&cli, &config, &pages, &args.list)
+        }
+        Command::Fetch(args) => {
+            let pages = fetch_pages(&config, args)?;
+            print_meeting_list(&cli, &config, &pages, &args.list)
         }
     }
+}
+
+/// A full sync of the window from Google: the pages as Google sent them.
+fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<Vec<String>> {
+    let mut settings = config.google.settings();
+    if let Some(base) = &args.google_url {
+        let base = base.trim_end_matches('/');
+        settings.calendar_url = format!("{base}/calendar/v3/");
+        settings.gmail_url = format!("{base}/gmail/v1/");
+    }
+    let key_path = args
+        .google_key
+        .as_deref()
+        .or(config.google.key_file.as_deref());
+    let key = Google::key_from(key_path)?;
+    let google = Google::new(settings, key)?;
+    let (from, to, _) = window(&args.list)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let started = std::time::Instant::now();
+    let user = &args.list.user;
+    let interactive = std::io::stderr().is_terminal();
+    let mut fetched = 0;
+    let outcome = runtime.block_on(google.sync(
+        user,
+        &args.calendar,
+        SyncFrom::Full {
+            time_min: Some(from),
+            time_max: Some(to),
+        },
+        |page| {
+            fetched += page.items;
+            if interactive {
+                eprint!("\rhcal: fetched {fetched} events...");
+            }
+        },
+    ))?;
+    let SyncOutcome::Complete { pages, events, .. } = outcome else {
+        anyhow::bail!("Google asked for a full sync in the middle of one; try again");
+    };
+    eprintln!(
+        "{}hcal: fetched {events} events of {user} in {} page{} ({} requests, {:.0?})",
+        if interactive { "\r" } else { "" },
+        pages.len(),
+        if pages.len() == 1 { "" } else { "s" },
+        google.requests_sent(),
+        started.elapsed()
+    );
+    Ok(pages.into_iter().map(|page| page.raw).collect())
+}
+
+/// The window and the time to process at, with their defaults.
+fn window(args: &ListArgs) -> anyhow::Result<(String, String, String)> {
+    let now = match &args.now {
+        Some(now) => now.clone(),
+        None => jiff::Timestamp::now().to_string(),
+    };
+    let now_ts: jiff::Timestamp = now
+        .parse()
+        .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+    let from = args
+        .from
+        .clone()
+        .unwrap_or_else(|| rfc3339_offset(now_ts, -7));
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| rfc3339_offset(now_ts, 31));
+    Ok((from, to, now))
+}
+
+fn print_meeting_list(
+    cli: &Cli,
+    config: &Config,
+    pages: &[String],
+    args: &ListArgs,
+) -> anyhow::Result<()> {
+    let (from, to, now) = window(args)?;
+    let request = ProcessRequest {
+        user: args.user.clone(),
+        window: Window { from, to },
+        now,
+        options: config.core.clone(),
+        profiles: config.profiles.clone(),
+        provided: Vec::new(),
+        seal_with: args.key_file.as_deref().map(read_key_file).transpose()?,
+    };
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    if std::env::var_os("HCAL_VERBOSE").is_some() {
+        let (kind, took) = runtime.load_report();
+        let how = if kind == LoadKind::Cached {
+            "loaded from cache"
+        } else {
+            "compiled"
+        };
+        eprintln!("core component {how} in {took:.1?}");
+    }
+    let list = runtime.process_isolating_traps(pages, &request)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+        Format::Agenda => print!("{}", hcal::render::agenda(&list)),
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -213,3 +213,69 @@ fn a_bad_config_names_the_key() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lead_time_minutes"));
 }
+
+/// `hcal fetch` against the emulator (started in this test, real HTTP): the
+/// same meetings as processing the demo fixture directly.
+#[test]
+fn fetch_syncs_from_google_and_matches_the_fixture() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(async {
+        hcal_emulator::Emulator::start(hcal_emulator::Seed::demo().unwrap(), "127.0.0.1:0")
+            .await
+            .unwrap()
+    });
+    let key = tmp("service-account.json");
+    std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
+    let mut args = vec![
+        "fetch",
+        "--google-url",
+        emulator.base_url(),
+        "--google-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend(WINDOW);
+    let fetched = hcal(&args);
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&fetched.stderr);
+    assert!(
+        stderr.contains("fetched 12 events of alice@example.com"),
+        "{stderr}"
+    );
+    let from_google: serde_json::Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    let demo = common::workspace().join("fixtures/demo/events.json");
+    let direct: serde_json::Value = serde_json::from_slice(&process(&demo, &[]).stdout).unwrap();
+    let keys = |list: &serde_json::Value| {
+        let mut keys: Vec<String> = list["meetings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| format!("{} {} {}", m["key"], m["start"], m["join"]["uri"]))
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&from_google), keys(&direct));
+    assert!(!keys(&direct).is_empty());
+
+    // Delegation not granted: one line that says what to do, a failure.
+    emulator.set_delegated_scopes(&[]);
+    let refused = hcal(&args);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("unauthorized_client"), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+
+    let missing = hcal(&[
+        "fetch",
+        "--google-key",
+        "/nonexistent/sa.json",
+        "--user",
+        "a@b.c",
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/sa.json"));
+}

@@ -124,7 +124,10 @@ pub enum GoogleError {
     Signing,
     /// The token endpoint refused (`invalid_grant`, `unauthorized_client`: for
     /// the latter, grant domain-wide delegation for the scopes in the Admin console).
-    #[error("no token for {user}: {error}: {description}")]
+    #[error(
+        "no token for {user}: {error}: {description}{}",
+        auth_hint(error, description)
+    )]
     Auth {
         user: String,
         status: u16,
@@ -209,6 +212,26 @@ impl GoogleError {
             GoogleError::Timeout { .. } | GoogleError::Connection { .. } => true,
             _ => false,
         }
+    }
+}
+
+/// What to do about a refused token, in the words of the admin who must do it.
+fn auth_hint(error: &str, description: &str) -> &'static str {
+    match error {
+        "unauthorized_client" => {
+            " (allow the service account's client ID for hcal's scopes in the Google Admin console: Security > API controls > Domain-wide delegation)"
+        }
+        "invalid_grant" if description.contains("Invalid email") => {
+            " (is the user in the Google Workspace domain?)"
+        }
+        "invalid_grant" if description.contains("Signature") => {
+            " (the key file does not belong to this service account, or the key was deleted: create a new JSON key)"
+        }
+        "invalid_grant" if description.contains("account not found") => {
+            " (the service account in the key file does not exist: check client_email)"
+        }
+        "invalid_grant" if description.contains("timeframe") => " (check this machine's clock)",
+        _ => "",
     }
 }
 
