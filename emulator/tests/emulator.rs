@@ -491,10 +491,8 @@ async fn the_admin_api_drives_the_emulator_over_http() {
     assert!(now["now"].as_str().is_some());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn channels_stop_at_their_expiration() {
-    let emulator = demo().await;
-    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+/// A push receiver on loopback that answers 200; its address.
+async fn push_receiver() -> String {
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}/push", receiver.local_addr().unwrap());
     tokio::spawn(async move {
@@ -502,24 +500,37 @@ async fn channels_stop_at_their_expiration() {
         while let Ok((mut socket, _)) = receiver.accept().await {
             let mut buffer = [0u8; 4096];
             let _ = socket.read(&mut buffer).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .await;
+            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            let _ = socket.write_all(answer).await;
         }
     });
-    let expiration = emulator.now().as_millisecond() + 60_000;
-    let watch = json!({ "id": "short", "type": "web_hook", "address": address, "expiration": expiration.to_string() });
+    address
+}
+
+/// `events.watch` on alice's calendar; the HTTP status.
+async fn start_watch(emulator: &Emulator, token: &str, watch: &Value) -> u16 {
+    let url = format!(
+        "{}/calendar/v3/calendars/primary/events/watch",
+        emulator.base_url()
+    );
     let answer = reqwest::Client::new()
-        .post(format!(
-            "{}/calendar/v3/calendars/primary/events/watch",
-            emulator.base_url()
-        ))
-        .bearer_auth(&token)
-        .json(&watch)
+        .post(url)
+        .bearer_auth(token)
+        .json(watch)
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status().as_u16(), 200);
+    answer.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn channels_stop_at_their_expiration() {
+    let emulator = demo().await;
+    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+    let address = push_receiver().await;
+    let expiration = emulator.now().as_millisecond() + 60_000;
+    let watch = json!({ "id": "short", "type": "web_hook", "address": address, "expiration": expiration.to_string() });
+    assert_eq!(start_watch(&emulator, &token, &watch).await, 200);
     emulator
         .change_event(ALICE, json!({ "id": "retro", "summary": "one" }))
         .unwrap();
@@ -537,6 +548,46 @@ async fn channels_stop_at_their_expiration() {
         states,
         vec![("sync", 1, Some(200)), ("exists", 2, Some(200))],
         "nothing after expiry"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_push_notifications_leave_a_gap_in_message_numbers() {
+    let emulator = demo().await;
+    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+    let address = push_receiver().await;
+    let watch = json!({ "id": "lossy", "type": "web_hook", "address": address });
+    assert_eq!(start_watch(&emulator, &token, &watch).await, 200);
+    emulator.set_faults(vec![Fault {
+        route: "push".into(),
+        rate_drop_push: 1.0,
+        ..Fault::default()
+    }]);
+    emulator
+        .change_event(ALICE, json!({ "id": "retro", "summary": "lost" }))
+        .unwrap();
+    emulator.set_faults(Vec::new());
+    emulator
+        .change_event(ALICE, json!({ "id": "retro", "summary": "seen" }))
+        .unwrap();
+    for _ in 0..100 {
+        if emulator.push_log().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log: Vec<(u64, bool, Option<u16>)> = emulator
+        .push_log()
+        .iter()
+        .map(|d| (d.message_number, d.dropped, d.status))
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            (1, false, Some(200)),
+            (2, true, None),
+            (3, false, Some(200))
+        ]
     );
 }
 

@@ -777,29 +777,37 @@ async fn oversized_and_non_json_answers_are_refused() {
         "{error}"
     );
 
-    // Something that is not Google answering 200 with HTML.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut buffer = [0u8; 4096];
-            let _ = socket.read(&mut buffer).await;
-            let body = "<html>captive portal</html>";
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(answer.as_bytes()).await;
-        }
-    });
-    let mut elsewhere = settings(&emulator);
-    elsewhere.calendar_url = format!("http://{address}/calendar/v3/");
-    let google = client_with(&emulator, elsewhere);
-    let error = google
-        .list_events(ALICE, "primary", &EventsQuery::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(error, GoogleError::BadResponse { .. }), "{error}");
+    // Something that is not Google answering 200 with HTML, and a page cut
+    // short (complete HTTP, truncated JSON).
+    for body in [
+        "<html>captive portal</html>",
+        "{\"kind\": \"calendar#events\", \"items\": [{\"id\": \"a\"",
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        let mut elsewhere = settings(&emulator);
+        elsewhere.calendar_url = format!("http://{address}/calendar/v3/");
+        let google = client_with(&emulator, elsewhere);
+        let error = google
+            .list_events(ALICE, "primary", &EventsQuery::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, GoogleError::BadResponse { .. }),
+            "{body}: {error}"
+        );
+    }
 }
 
 #[test]
