@@ -5,9 +5,11 @@
 //!   instances, and the bounds every call runs under.
 //! - [`config`]: the `hcal.toml` file.
 //! - [`google`]: Google I/O: service-account tokens, Calendar v3, Gmail settings.
+//! - [`http`]: timeouts, size caps and retries with backoff for outside calls.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;
 pub mod google;
+pub mod http;
 pub mod render;
 pub mod runtime;

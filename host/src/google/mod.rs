@@ -20,15 +20,17 @@ pub mod key;
 pub mod request;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::http::RetryPolicy;
 pub use key::ServiceAccountKey;
 pub use request::{Api, ApiRequest};
+
+use crate::http::{Answer, Failure, Http, HttpSettings, Last, TransportError};
 
 /// Read and change calendars (events, ACLs, push channels, settings).
 pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
@@ -63,50 +65,6 @@ impl Default for GoogleSettings {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             max_response_bytes: 32 << 20,
-        }
-    }
-}
-
-/// Exponential backoff with full jitter, bounded by attempts and by time.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per call, the first included.
-    pub max_attempts: u32,
-    /// First delay; doubles each retry up to `max_delay`.
-    pub base_delay: Duration,
-    pub max_delay: Duration,
-    /// No retry starts after this much time has gone on the call.
-    pub budget: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(32),
-            budget: Duration::from_secs(120),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `retry` (1-based): a random point in
-    /// [d/2, d] where d = base·2^(retry-1) capped, or Google's `Retry-After`
-    /// when that is longer.
-    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        let exponent = retry.saturating_sub(1).min(20);
-        let ceiling = self
-            .base_delay
-            .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let mut byte = [0u8; 2];
-        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut byte);
-        let fraction = 0.5 + f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX) / 2.0;
-        let jittered = ceiling.mul_f64(fraction);
-        match retry_after {
-            Some(asked) if asked > jittered => asked,
-            _ => jittered,
         }
     }
 }
@@ -247,11 +205,10 @@ type TokenSlots = Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToke
 
 /// A Google client acting for the users of one domain through one service account.
 pub struct Google {
-    http: reqwest::Client,
+    http: Http,
     settings: GoogleSettings,
     key: ServiceAccountKey,
     tokens: TokenSlots,
-    requests: AtomicU64,
 }
 
 /// Refresh tokens this long before Google would expire them.
@@ -292,31 +249,20 @@ struct ErrorItem {
     reason: String,
 }
 
-/// An answer as received: status and body (capped).
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-}
-
 impl Google {
     /// A client for `key` with `settings`.
     pub fn new(settings: GoogleSettings, key: ServiceAccountKey) -> Result<Google, GoogleError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("hcal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GoogleError::Connection {
-                method: "client",
-                message: e.to_string(),
-            })?;
+        let http = Http::new(HttpSettings {
+            timeout: settings.timeout,
+            retry: settings.retry.clone(),
+            max_response_bytes: settings.max_response_bytes,
+        })
+        .map_err(|e| transport_error("client", e))?;
         Ok(Google {
             http,
             settings,
             key,
             tokens: Mutex::new(HashMap::new()),
-            requests: AtomicU64::new(0),
         })
     }
 
@@ -342,7 +288,7 @@ impl Google {
 
     /// HTTP requests sent so far (token requests and retries included).
     pub fn requests_sent(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.http.requests_sent()
     }
 
     fn token_url(&self) -> &str {
@@ -398,10 +344,14 @@ impl Google {
             ("assertion", assertion.as_str()),
         ];
         let answer = self
-            .with_retries(method, true, || {
-                self.http.post(self.token_url()).form(&form)
-            })
-            .await?;
+            .http
+            .send_with_retries(
+                true,
+                |a| transient(method, a),
+                || self.http.client().post(self.token_url()).form(&form),
+            )
+            .await
+            .map_err(|f| failure(method, f))?;
         if answer.status == 200 {
             let token: TokenAnswer =
                 serde_json::from_slice(&answer.body).map_err(|e| GoogleError::BadResponse {
@@ -435,22 +385,30 @@ impl Google {
         loop {
             let token = self.token(user).await?;
             let url = request.url(&self.settings);
+            let method = request.method_id;
             let answer = self
-                .with_retries(request.method_id, request.idempotent(), || {
-                    let mut builder = self
-                        .http
-                        .request(request.http_method.clone(), &url)
-                        .bearer_auth(&token)
-                        .query(&request.query);
-                    if let Some(etag) = &request.if_match {
-                        builder = builder.header("If-Match", etag);
-                    }
-                    if let Some(body) = &request.body {
-                        builder = builder.json(body);
-                    }
-                    builder
-                })
-                .await?;
+                .http
+                .send_with_retries(
+                    request.idempotent(),
+                    |a| transient(method, a),
+                    || {
+                        let mut builder = self
+                            .http
+                            .client()
+                            .request(request.http_method.clone(), &url)
+                            .bearer_auth(&token)
+                            .query(&request.query);
+                        if let Some(etag) = &request.if_match {
+                            builder = builder.header("If-Match", etag);
+                        }
+                        if let Some(body) = &request.body {
+                            builder = builder.json(body);
+                        }
+                        builder
+                    },
+                )
+                .await
+                .map_err(|f| failure(method, f))?;
             match answer.status {
                 200..=299 => return Ok(answer.body),
                 // A revoked or expired token: get a new one, once.
@@ -475,114 +433,38 @@ impl Google {
             message: e.to_string(),
         })
     }
+}
 
-    /// Send until an answer that is not transient, within the retry policy.
-    /// Transport failures are retried only when `idempotent` (a dropped POST
-    /// might have been applied).
-    async fn with_retries<F>(
-        &self,
-        method: &'static str,
-        idempotent: bool,
-        build: F,
-    ) -> Result<Answer, GoogleError>
-    where
-        F: Fn() -> reqwest::RequestBuilder,
-    {
-        let policy = &self.settings.retry;
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.send_once(method, build()).await;
-            let (error, retry_after) = match outcome {
-                Ok(answer) => {
-                    let error = (!(200..300).contains(&answer.status))
-                        .then(|| api_error(method, &answer))
-                        .filter(GoogleError::transient);
-                    match error {
-                        None => return Ok(answer),
-                        Some(error) => (error, answer.retry_after),
-                    }
-                }
-                Err(error) if error.transient() && idempotent => (error, None),
-                Err(error) => return Err(error),
-            };
-            let delay = policy.delay(attempt, retry_after);
-            let elapsed = started.elapsed();
-            if attempt >= policy.max_attempts || elapsed + delay > policy.budget {
-                return Err(GoogleError::RetriesExhausted {
-                    method,
-                    attempts: attempt,
-                    elapsed_ms: elapsed.as_millis(),
-                    last: Box::new(error),
-                });
-            }
-            tokio::time::sleep(delay).await;
-        }
-    }
+/// Worth sending again: a rate limit or a server error.
+fn transient(method: &'static str, answer: &Answer) -> bool {
+    !(200..300).contains(&answer.status) && api_error(method, answer).transient()
+}
 
-    async fn send_once(
-        &self,
-        method: &'static str,
-        builder: reqwest::RequestBuilder,
-    ) -> Result<Answer, GoogleError> {
-        let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
-                GoogleError::Timeout {
-                    method,
-                    seconds: self.settings.timeout.as_secs(),
-                }
-            } else {
-                GoogleError::Connection {
-                    method,
-                    message: without_url(&e),
-                }
-            }
-        };
-        let mut response = builder.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let limit = self.settings.max_response_bytes;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit as u64)
-        {
-            return Err(GoogleError::TooLarge { method, limit });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(GoogleError::TooLarge { method, limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Answer {
-            status,
-            retry_after,
-            body,
-        })
+fn transport_error(method: &'static str, error: TransportError) -> GoogleError {
+    match error {
+        TransportError::Timeout { seconds } => GoogleError::Timeout { method, seconds },
+        TransportError::Connection { message } => GoogleError::Connection { method, message },
+        TransportError::TooLarge { limit } => GoogleError::TooLarge { method, limit },
     }
 }
 
-/// reqwest's message without the URL (which may carry a sync token).
-fn without_url(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(url) = error.url() {
-        message = message.replace(url.as_str(), "<url>");
+fn failure(method: &'static str, failure: Failure) -> GoogleError {
+    match failure {
+        Failure::Transport(error) => transport_error(method, error),
+        Failure::Exhausted {
+            attempts,
+            elapsed_ms,
+            last,
+        } => GoogleError::RetriesExhausted {
+            method,
+            attempts,
+            elapsed_ms,
+            last: Box::new(match last {
+                Last::Transport(error) => transport_error(method, error),
+                Last::Answer(answer) => api_error(method, &answer),
+            }),
+        },
     }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 /// Google's error envelope as a typed error.

@@ -1,0 +1,236 @@
+//! HTTP for the host's outside calls (Google, Webex): timeouts, a cap on
+//! answer sizes, and retries with exponential backoff and jitter that honour
+//! `Retry-After`, bounded by attempts and by time. What counts as transient
+//! is the caller's to say; this module only knows how to wait and try again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Exponential backoff with jitter, bounded by attempts and by time.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First delay; doubles each retry up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// No retry starts after this much time has gone on the call.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(32),
+            budget: Duration::from_secs(120),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (1-based): a random point in
+    /// [d/2, d] where d = base·2^(retry-1) capped at `max_delay`, or the
+    /// server's `Retry-After` when that is longer.
+    pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = retry.saturating_sub(1).min(20);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1 << exponent)
+            .min(self.max_delay);
+        let mut bytes = [0u8; 2];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+        let fraction = 0.5 + f64::from(u16::from_le_bytes(bytes)) / f64::from(u16::MAX) / 2.0;
+        let jittered = ceiling.mul_f64(fraction);
+        match retry_after {
+            Some(asked) if asked > jittered => asked,
+            _ => jittered,
+        }
+    }
+}
+
+/// Limits every request runs under.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Per request (connect + answer).
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Larger answers are refused, not buffered.
+    pub max_response_bytes: usize,
+}
+
+/// An answer as received: status, `Retry-After`, body (capped).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Vec<u8>,
+}
+
+/// No answer: the request never completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    Timeout { seconds: u64 },
+    Connection { message: String },
+    TooLarge { limit: usize },
+}
+
+/// Why a call with retries failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Not worth retrying (or not safe to: a request that may have applied).
+    Transport(TransportError),
+    /// Retries used up; the last outcome.
+    Exhausted {
+        attempts: u32,
+        elapsed_ms: u128,
+        last: Last,
+    },
+}
+
+/// The last outcome before giving up.
+#[derive(Debug)]
+pub enum Last {
+    Transport(TransportError),
+    Answer(Answer),
+}
+
+/// A reqwest client with the limits and a count of requests sent.
+pub struct Http {
+    client: reqwest::Client,
+    settings: HttpSettings,
+    requests: AtomicU64,
+}
+
+impl Http {
+    pub fn new(settings: HttpSettings) -> Result<Http, TransportError> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("hcal/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportError::Connection {
+                message: e.to_string(),
+            })?;
+        Ok(Http {
+            client,
+            settings,
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// HTTP requests sent so far, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Send until an answer that `transient` does not flag, within the retry
+    /// policy. Transport failures are retried only when `idempotent` (a
+    /// dropped POST might have been applied).
+    pub async fn send_with_retries<B, T>(
+        &self,
+        idempotent: bool,
+        transient: T,
+        build: B,
+    ) -> Result<Answer, Failure>
+    where
+        B: Fn() -> reqwest::RequestBuilder,
+        T: Fn(&Answer) -> bool,
+    {
+        let policy = &self.settings.retry;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (last, retry_after) = match self.send(build()).await {
+                Ok(answer) if !transient(&answer) => return Ok(answer),
+                Ok(answer) => {
+                    let retry_after = answer.retry_after;
+                    (Last::Answer(answer), retry_after)
+                }
+                Err(error @ TransportError::TooLarge { .. }) => {
+                    return Err(Failure::Transport(error));
+                }
+                Err(error) if idempotent => (Last::Transport(error), None),
+                Err(error) => return Err(Failure::Transport(error)),
+            };
+            let delay = policy.delay(attempt, retry_after);
+            let elapsed = started.elapsed();
+            if attempt >= policy.max_attempts || elapsed + delay > policy.budget {
+                return Err(Failure::Exhausted {
+                    attempts: attempt,
+                    elapsed_ms: elapsed.as_millis(),
+                    last,
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One request, its body read up to the cap.
+    pub async fn send(&self, builder: reqwest::RequestBuilder) -> Result<Answer, TransportError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                TransportError::Timeout {
+                    seconds: self.settings.timeout.as_secs(),
+                }
+            } else {
+                TransportError::Connection {
+                    message: without_url(&e),
+                }
+            }
+        };
+        let mut response = builder.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let limit = self.settings.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(TransportError::TooLarge { limit });
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(TransportError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// reqwest's message without the URL (which may carry a token or an e-mail).
+fn without_url(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message.replace(url.as_str(), "<url>");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
