@@ -70,6 +70,7 @@ pub fn request() -> ProcessRequest {
             }),
         }],
         provided: vec![],
+        locale: None,
         seal_with: None,
     }
 }

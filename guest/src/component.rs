@@ -233,6 +233,18 @@ impl From<wit::JoinDetails> for model::JoinDetails {
     }
 }
 
+impl From<wit::JoinLabels> for model::JoinLabels {
+    fn from(l: wit::JoinLabels) -> Self {
+        model::JoinLabels {
+            join: l.join,
+            video_address: l.video_address,
+            meeting_number: l.meeting_number,
+            password: l.password,
+            call_in: l.call_in,
+        }
+    }
+}
+
 impl From<wit::ProcessRequest> for model::ProcessRequest {
     fn from(r: wit::ProcessRequest) -> Self {
         let o = r.options;
@@ -253,7 +265,18 @@ impl From<wit::ProcessRequest> for model::ProcessRequest {
                 join_block: model::JoinBlock {
                     header: o.join_block.header,
                     footer: o.join_block.footer,
+                    labels: o.join_block.labels.into(),
                 },
+                join_blocks: o
+                    .join_blocks
+                    .into_iter()
+                    .map(|b| model::LocalizedJoinBlock {
+                        locale: b.locale,
+                        header: b.header,
+                        footer: b.footer,
+                        labels: b.labels.map(Into::into),
+                    })
+                    .collect(),
                 sealed_fields: o
                     .sealed_fields
                     .into_iter()
@@ -284,8 +307,10 @@ impl From<wit::ProcessRequest> for model::ProcessRequest {
                     event_id: p.event_id,
                     meeting_type: p.meeting_type.into(),
                     details: p.details.into(),
+                    meeting_id: p.meeting_id,
                 })
                 .collect(),
+            locale: r.locale,
             seal_with: r.seal_with.map(Into::into),
         }
     }
@@ -441,6 +466,8 @@ impl From<model::MeetingList> for wit::MeetingList {
                     time_zone: p.time_zone,
                     organizer: p.organizer,
                     invitees: p.invitees,
+                    existing_id: p.existing_id,
+                    enriched: p.enriched,
                 })
                 .collect(),
             errors: l.errors.into_iter().map(Into::into).collect(),

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{ExtendedProperties, JoinDetails, MeetingType, Patch};
+use crate::model::{ExtendedProperties, JoinBlock, JoinDetails, MeetingType, Patch};
 
 /// Set on every event hcal enriched.
 pub const PROCESSED: &str = "hcalProcessed";
@@ -18,6 +18,8 @@ pub const KEYWORD: &str = "hcalKeyword";
 pub const MEETING_TYPE: &str = "hcalMeetingType";
 /// The join URL written into the event.
 pub const JOIN_URL: &str = "hcalJoinUrl";
+/// The provider's id of the space or one-time meeting made for the event.
+pub const MEETING_ID: &str = "hcalMeetingId";
 
 /// Longest organisation header or footer, in characters.
 pub const MAX_HEADER_CHARS: usize = 1024;
@@ -30,34 +32,51 @@ fn meeting_type_name(t: MeetingType) -> &'static str {
     }
 }
 
-/// The lines of the join block, in order.
-fn block_lines(
-    header: &str,
-    footer: &str,
-    details: &JoinDetails,
-) -> Vec<(Option<&'static str>, String)> {
-    let mut lines = Vec::new();
-    if !header.is_empty() {
-        lines.push((None, header.to_string()));
+/// The meeting type recorded in an enriched event's properties.
+pub fn meeting_type_named(name: &str) -> Option<MeetingType> {
+    match name {
+        "personal_room" => Some(MeetingType::PersonalRoom),
+        "space" => Some(MeetingType::Space),
+        "one_time" => Some(MeetingType::OneTime),
+        _ => None,
     }
-    lines.push((Some("Join"), details.url.clone()));
+}
+
+/// Which line of the block a value is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Text,
+    Join,
+    Labelled,
+}
+
+/// The lines of the join block, in order.
+fn block_lines<'a>(block: &'a JoinBlock, details: &JoinDetails) -> Vec<(Line, &'a str, String)> {
+    let labels = &block.labels;
+    let mut lines = Vec::new();
+    if !block.header.is_empty() {
+        lines.push((Line::Text, "", block.header.clone()));
+    }
+    lines.push((Line::Join, labels.join.as_str(), details.url.clone()));
     if let Some(sip) = &details.sip_address {
-        lines.push((Some("Video address"), sip.clone()));
+        lines.push((Line::Labelled, labels.video_address.as_str(), sip.clone()));
     }
     if let Some(number) = &details.meeting_number {
-        lines.push((Some("Meeting number"), number.clone()));
-    }
-    if let Some(password) = &details.password {
-        lines.push((Some("Password"), password.clone()));
-    }
-    for call_in in &details.call_in {
         lines.push((
-            Some("Call in"),
-            format!("{} {}", call_in.number, call_in.label),
+            Line::Labelled,
+            labels.meeting_number.as_str(),
+            number.clone(),
         ));
     }
-    if !footer.is_empty() {
-        lines.push((None, footer.to_string()));
+    if let Some(password) = &details.password {
+        lines.push((Line::Labelled, labels.password.as_str(), password.clone()));
+    }
+    for call_in in &details.call_in {
+        let value = format!("{} {}", call_in.number, call_in.label);
+        lines.push((Line::Labelled, labels.call_in.as_str(), value));
+    }
+    if !block.footer.is_empty() {
+        lines.push((Line::Text, "", block.footer.clone()));
     }
     lines
 }
@@ -79,15 +98,15 @@ fn escape_html(text: &str) -> String {
 /// The patch that adds `details` to an event with `description`.
 pub fn patch(
     description: Option<&str>,
-    header: &str,
-    footer: &str,
+    block: &JoinBlock,
     keyword: &str,
     meeting_type: MeetingType,
     details: &JoinDetails,
+    meeting_id: Option<&str>,
 ) -> Patch {
     let old = description.unwrap_or("").trim_end();
     let html = crate::html::looks_like_html(old);
-    let lines = block_lines(header, footer, details);
+    let lines = block_lines(block, details);
     let mut text = String::from(old);
     if html {
         if !text.is_empty() {
@@ -95,10 +114,14 @@ pub fn patch(
         }
         let rendered: Vec<String> = lines
             .iter()
-            .map(|(label, value)| match label {
-                Some("Join") => format!("Join: <a href=\"{0}\">{0}</a>", escape_html(value)),
-                Some(label) => format!("{label}: {}", escape_html(value)),
-                None => escape_html(value),
+            .map(|(line, label, value)| match line {
+                Line::Join => format!(
+                    "{}: <a href=\"{1}\">{1}</a>",
+                    escape_html(label),
+                    escape_html(value)
+                ),
+                Line::Labelled => format!("{}: {}", escape_html(label), escape_html(value)),
+                Line::Text => escape_html(value),
             })
             .collect();
         text.push_str(&rendered.join("<br>"));
@@ -108,9 +131,9 @@ pub fn patch(
         }
         let rendered: Vec<String> = lines
             .iter()
-            .map(|(label, value)| match label {
-                Some(label) => format!("{label}: {value}"),
-                None => value.clone(),
+            .map(|(line, label, value)| match line {
+                Line::Text => value.clone(),
+                _ => format!("{label}: {value}"),
             })
             .collect();
         text.push_str(&rendered.join("\n"));
@@ -123,6 +146,9 @@ pub fn patch(
         meeting_type_name(meeting_type).to_string(),
     );
     private.insert(JOIN_URL.to_string(), details.url.clone());
+    if let Some(id) = meeting_id {
+        private.insert(MEETING_ID.to_string(), id.to_string());
+    }
     Patch {
         description: text,
         extended_properties: ExtendedProperties { private },
@@ -143,15 +169,23 @@ mod tests {
         }
     }
 
+    fn block(header: &str, footer: &str) -> JoinBlock {
+        JoinBlock {
+            header: header.into(),
+            footer: footer.into(),
+            ..JoinBlock::default()
+        }
+    }
+
     #[test]
     fn plain_descriptions_get_a_plain_block() {
         let p = patch(
             Some("Agenda"),
-            "H",
-            "F",
+            &block("H", "F"),
             "@webex",
             MeetingType::PersonalRoom,
             &details(),
+            None,
         );
         assert_eq!(
             p.description,
@@ -164,15 +198,34 @@ mod tests {
     fn html_descriptions_get_an_html_block() {
         let p = patch(
             Some("<p>Agenda</p>"),
-            "H & co",
-            "",
+            &block("H & co", ""),
             "@webex",
             MeetingType::PersonalRoom,
             &details(),
+            None,
         );
         assert!(
             p.description
                 .starts_with("<p>Agenda</p><br><br>H &amp; co<br>Join: <a href=")
         );
+    }
+
+    #[test]
+    fn the_block_speaks_the_organizers_language_and_records_the_meeting_id() {
+        let german = crate::model::Options::default().join_block_for(Some("de"));
+        let p = patch(
+            None,
+            &german,
+            "@meet",
+            MeetingType::Space,
+            &details(),
+            Some("space-1"),
+        );
+        assert!(
+            p.description
+                .contains("Teilnehmen: https://acme.webex.com/meet/alice")
+        );
+        assert!(p.description.contains("Videoadresse: alice@acme.webex.com"));
+        assert_eq!(p.extended_properties.private[MEETING_ID], "space-1");
     }
 }

@@ -23,7 +23,7 @@
 //!     user: "alice@example.com".into(),
 //!     window: Window { from: "2026-12-01T00:00:00Z".into(), to: "2026-12-02T00:00:00Z".into() },
 //!     now: "2026-11-30T00:00:00Z".into(),
-//!     options: Default::default(), profiles: vec![], provided: vec![], seal_with: None,
+//!     options: Default::default(), profiles: vec![], provided: vec![], locale: None, seal_with: None,
 //! };
 //! let list = hcal_core::process(&[page], &request).unwrap();
 //! assert_eq!(list.meetings[0].join.as_ref().unwrap().service, "webex");
@@ -65,4 +65,4 @@ pub use error::CoreError;
 pub use meeting_list::{expand_recurrence, process};
 
 /// The WIT contract version this crate implements.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";

@@ -194,10 +194,18 @@ impl<'r> Context<'r> {
             )));
         };
         let options = &request.options;
+        let localized = options.join_blocks.iter().flat_map(|b| {
+            [("header", b.header.as_ref()), ("footer", b.footer.as_ref())]
+                .into_iter()
+                .filter_map(|(what, text)| Some((what, text?)))
+        });
         for (what, text) in [
             ("header", &options.join_block.header),
             ("footer", &options.join_block.footer),
-        ] {
+        ]
+        .into_iter()
+        .chain(localized)
+        {
             let chars = text.chars().count();
             if chars > enrich::MAX_HEADER_CHARS {
                 return Err(CoreError::InvalidRequest(format!(
@@ -588,7 +596,28 @@ impl<'r> Context<'r> {
             .is_some_and(|o| o.is_self || self.is_user(&o.email));
         let already = event.private_property(enrich::PROCESSED).is_some()
             || links.iter().any(links::is_webex);
-        if !organizer_is_user || already || timing.ends <= self.now {
+        if !organizer_is_user || timing.ends <= self.now {
+            return;
+        }
+        let existing_id = event
+            .private_property(enrich::MEETING_ID)
+            .map(str::to_string);
+        if already {
+            // Enriched before with a space or meeting the host made: ask the
+            // host to keep it in step (invitees, time), nothing more.
+            let made = event
+                .private_property(enrich::MEETING_TYPE)
+                .and_then(enrich::meeting_type_named)
+                .filter(|t| *t != MeetingType::PersonalRoom);
+            if let (Some(made), Some(_)) = (made, &existing_id) {
+                list.provisioning.push(provisioning_request(
+                    event,
+                    made,
+                    timing,
+                    existing_id,
+                    true,
+                ));
+            }
             return;
         }
         let invitees = event.attendees.iter().filter(|a| !a.resource).count();
@@ -609,6 +638,7 @@ impl<'r> Context<'r> {
             .as_ref()
             .map(|o| o.email.to_ascii_lowercase())
             .unwrap_or_default();
+        let mut meeting_id = None;
         let details = match keyword.meeting_type {
             MeetingType::PersonalRoom => {
                 let room = self
@@ -640,35 +670,31 @@ impl<'r> Context<'r> {
                         && (p.event_id == event.id || Some(p.event_id.as_str()) == series)
                 });
                 match provided {
-                    Some(p) => &p.details,
+                    Some(p) => {
+                        meeting_id = p.meeting_id.as_deref();
+                        &p.details
+                    }
                     None => {
-                        list.provisioning.push(ProvisioningRequest {
-                            event_id: event.id.clone(),
-                            meeting_type: wanted,
-                            title: event.summary.clone().unwrap_or_default(),
-                            start: timing.start.to_string(),
-                            end: timing.end.to_string(),
-                            time_zone: timing.time_zone.map(str::to_string),
-                            organizer,
-                            invitees: event
-                                .attendees
-                                .iter()
-                                .filter(|a| !a.resource)
-                                .map(|a| a.email.clone())
-                                .collect(),
-                        });
+                        list.provisioning.push(provisioning_request(
+                            event,
+                            wanted,
+                            timing,
+                            existing_id,
+                            false,
+                        ));
                         return;
                     }
                 }
             }
         };
+        let block = options.join_block_for(self.request.locale.as_deref());
         let patch = enrich::patch(
             event.description.as_deref(),
-            &options.join_block.header,
-            &options.join_block.footer,
+            &block,
             &keyword.text,
             keyword.meeting_type,
             details,
+            meeting_id,
         );
         list.enrichments.push(Enrichment {
             event_id: event.id.clone(),
@@ -767,6 +793,37 @@ pub fn expand_recurrence(
     )
     .map_err(|e| bad("recurrence".into(), e.to_string()))?;
     Ok(expansion.instances.into_iter().map(|i| i.start).collect())
+}
+
+/// What the host must create (or keep in step) for `event`.
+fn provisioning_request(
+    event: &Event,
+    meeting_type: MeetingType,
+    timing: &Timing<'_>,
+    existing_id: Option<String>,
+    enriched: bool,
+) -> ProvisioningRequest {
+    ProvisioningRequest {
+        event_id: event.id.clone(),
+        meeting_type,
+        title: event.summary.clone().unwrap_or_default(),
+        start: timing.start.to_string(),
+        end: timing.end.to_string(),
+        time_zone: timing.time_zone.map(str::to_string),
+        organizer: event
+            .organizer
+            .as_ref()
+            .map(|o| o.email.to_ascii_lowercase())
+            .unwrap_or_default(),
+        invitees: event
+            .attendees
+            .iter()
+            .filter(|a| !a.resource)
+            .map(|a| a.email.clone())
+            .collect(),
+        existing_id,
+        enriched,
+    }
 }
 
 /// Resolve one of an event's times, or say which field is wrong.

@@ -159,6 +159,18 @@ pub struct ProvisioningRequest {
     pub time_zone: Option<String>,
     pub organizer: String,
     pub invitees: Vec<String>,
+    /// The provider's id of the space or meeting already made for this event
+    /// (`hcalMeetingId` in its private extended properties): reuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<String>,
+    /// The event already carries the join details: only keep the provider in
+    /// step (memberships, the meeting's time), no new join block.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enriched: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A problem with one event; the rest of its page was processed.
@@ -224,12 +236,14 @@ impl Default for KeywordDefaults {
     }
 }
 
-/// The organisation's header and footer around the join details.
+/// The organisation's header and footer around the join details, and the
+/// words before each detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JoinBlock {
     pub header: String,
     pub footer: String,
+    pub labels: JoinLabels,
 }
 
 impl Default for JoinBlock {
@@ -237,8 +251,85 @@ impl Default for JoinBlock {
         JoinBlock {
             header: "Join the meeting".to_string(),
             footer: "Join details added by hcal.".to_string(),
+            labels: JoinLabels::default(),
         }
     }
+}
+
+/// The words before each line of the join block, in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JoinLabels {
+    pub join: String,
+    pub video_address: String,
+    pub meeting_number: String,
+    pub password: String,
+    pub call_in: String,
+}
+
+impl Default for JoinLabels {
+    fn default() -> Self {
+        JoinLabels {
+            join: "Join".into(),
+            video_address: "Video address".into(),
+            meeting_number: "Meeting number".into(),
+            password: "Password".into(),
+            call_in: "Call in".into(),
+        }
+    }
+}
+
+impl JoinLabels {
+    /// The built-in words for a language other than English (`de`, `fr`, `es`).
+    pub fn builtin(language: &str) -> Option<JoinLabels> {
+        let words = match language {
+            "de" => [
+                "Teilnehmen",
+                "Videoadresse",
+                "Meeting-Nummer",
+                "Passwort",
+                "Einwahl",
+            ],
+            "fr" => [
+                "Rejoindre",
+                "Adresse vidéo",
+                "Numéro de réunion",
+                "Mot de passe",
+                "Appel entrant",
+            ],
+            "es" => [
+                "Unirse",
+                "Dirección de vídeo",
+                "Número de reunión",
+                "Contraseña",
+                "Llamada entrante",
+            ],
+            _ => return None,
+        };
+        let [join, video_address, meeting_number, password, call_in] = words.map(String::from);
+        Some(JoinLabels {
+            join,
+            video_address,
+            meeting_number,
+            password,
+            call_in,
+        })
+    }
+}
+
+/// The join block for organizers whose Calendar locale is `locale` (`de`,
+/// `en_GB`). What it leaves out comes from the built-in words for its
+/// language, then from `join_block`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedJoinBlock {
+    pub locale: String,
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub footer: Option<String>,
+    #[serde(default)]
+    pub labels: Option<JoinLabels>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -274,11 +365,57 @@ pub struct Options {
     pub keyword_defaults: KeywordDefaults,
     pub invitee_limit: u32,
     pub join_block: JoinBlock,
+    /// Per-locale join blocks (the organizer's Calendar `locale` picks one).
+    pub join_blocks: Vec<LocalizedJoinBlock>,
     pub sealed_fields: Vec<SensitiveField>,
     pub org_domains: Vec<String>,
     pub links: LinkOptions,
     /// Most instances one series may have in a window.
     pub max_instances: u32,
+}
+
+impl Options {
+    /// The join block for an organizer with Calendar `locale`: a configured
+    /// block for the locale or its language, else the built-in words for the
+    /// language under the organisation's header and footer, else `join_block`.
+    ///
+    /// ```
+    /// let options = hcal_core::model::Options::default();
+    /// assert_eq!(options.join_block_for(Some("de_AT")).labels.join, "Teilnehmen");
+    /// assert_eq!(options.join_block_for(Some("en_GB")).labels.join, "Join");
+    /// ```
+    pub fn join_block_for(&self, locale: Option<&str>) -> JoinBlock {
+        let main = &self.join_block;
+        let Some(locale) = locale
+            .map(|l| l.replace('-', "_"))
+            .filter(|l| !l.is_empty())
+        else {
+            return main.clone();
+        };
+        let language = locale.split('_').next().unwrap_or("").to_ascii_lowercase();
+        let configured = self
+            .join_blocks
+            .iter()
+            .find(|b| b.locale.replace('-', "_").eq_ignore_ascii_case(&locale))
+            .or_else(|| {
+                self.join_blocks
+                    .iter()
+                    .find(|b| b.locale.eq_ignore_ascii_case(&language))
+            });
+        let labels = configured
+            .and_then(|b| b.labels.clone())
+            .or_else(|| JoinLabels::builtin(&language))
+            .unwrap_or_else(|| main.labels.clone());
+        JoinBlock {
+            header: configured
+                .and_then(|b| b.header.clone())
+                .unwrap_or_else(|| main.header.clone()),
+            footer: configured
+                .and_then(|b| b.footer.clone())
+                .unwrap_or_else(|| main.footer.clone()),
+            labels,
+        }
+    }
 }
 
 impl Default for Options {
@@ -288,6 +425,7 @@ impl Default for Options {
             keyword_defaults: KeywordDefaults::default(),
             invitee_limit: 1500,
             join_block: JoinBlock::default(),
+            join_blocks: Vec::new(),
             sealed_fields: vec![
                 SensitiveField::Title,
                 SensitiveField::Location,
@@ -338,6 +476,9 @@ pub struct ProvidedMeeting {
     pub event_id: String,
     pub meeting_type: MeetingType,
     pub details: JoinDetails,
+    /// The provider's id of the space or meeting, recorded in the event.
+    #[serde(default)]
+    pub meeting_id: Option<String>,
 }
 
 /// An organisation key as the KMS hands it out.
@@ -372,6 +513,9 @@ pub struct ProcessRequest {
     pub profiles: Vec<Profile>,
     #[serde(default)]
     pub provided: Vec<ProvidedMeeting>,
+    /// The user's Calendar `locale` (`de`, `en_GB`): picks the join block.
+    #[serde(default)]
+    pub locale: Option<String>,
     /// Set by the caller from a key file; never read from or written to JSON.
     #[serde(skip)]
     pub seal_with: Option<OrgKey>,

@@ -94,6 +94,10 @@ struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
+    /// The user's Calendar locale (`de`, `en_GB`): the language of join blocks.
+    /// `fetch` asks Google when it is not given.
+    #[arg(long)]
+    locale: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -151,17 +155,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Process(args) => {
             let pages = read_pages(&args.events)?;
-            print_meeting_list(&cli, &config, &pages, &args.list)
+            print_meeting_list(&cli, &config, &pages, &args.list, args.list.locale.clone())
         }
         Command::Fetch(args) => {
-            let pages = fetch_pages(&config, args)?;
-            print_meeting_list(&cli, &config, &pages, &args.list)
+            let (pages, locale) = fetch_pages(&config, args)?;
+            let locale = args.list.locale.clone().or(locale);
+            print_meeting_list(&cli, &config, &pages, &args.list, locale)
         }
     }
 }
 
-/// A full sync of the window from Google: the pages as Google sent them.
-fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<Vec<String>> {
+/// A full sync of the window from Google: the pages as Google sent them,
+/// and the user's Calendar locale.
+fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>, Option<String>)> {
     let mut settings = config.google.settings();
     if let Some(base) = &args.google_url {
         let base = base.trim_end_matches('/');
@@ -208,7 +214,16 @@ fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<Vec<String>>
         google.requests_sent(),
         started.elapsed()
     );
-    Ok(pages.into_iter().map(|page| page.raw).collect())
+    let locale = match runtime.block_on(google.setting(user, "locale")) {
+        Ok(locale) => Some(locale),
+        Err(error) => {
+            eprintln!(
+                "hcal: the locale of {user} is unknown ({error}); join blocks in the default language"
+            );
+            None
+        }
+    };
+    Ok((pages.into_iter().map(|page| page.raw).collect(), locale))
 }
 
 /// The window and the time to process at, with their defaults.
@@ -236,6 +251,7 @@ fn print_meeting_list(
     config: &Config,
     pages: &[String],
     args: &ListArgs,
+    locale: Option<String>,
 ) -> anyhow::Result<()> {
     let (from, to, now) = window(args)?;
     let request = ProcessRequest {
@@ -245,6 +261,7 @@ fn print_meeting_list(
         options: config.core.clone(),
         profiles: config.profiles.clone(),
         provided: Vec::new(),
+        locale,
         seal_with: args.key_file.as_deref().map(read_key_file).transpose()?,
     };
     let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;

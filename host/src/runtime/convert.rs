@@ -95,6 +95,16 @@ fn join_details(d: &model::JoinDetails) -> wit::JoinDetails {
     }
 }
 
+fn join_labels(l: &model::JoinLabels) -> wit::JoinLabels {
+    wit::JoinLabels {
+        join: l.join.clone(),
+        video_address: l.video_address.clone(),
+        meeting_number: l.meeting_number.clone(),
+        password: l.password.clone(),
+        call_in: l.call_in.clone(),
+    }
+}
+
 pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
     let o = &r.options;
     wit::ProcessRequest {
@@ -114,7 +124,18 @@ pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
             join_block: wit::JoinBlock {
                 header: o.join_block.header.clone(),
                 footer: o.join_block.footer.clone(),
+                labels: join_labels(&o.join_block.labels),
             },
+            join_blocks: o
+                .join_blocks
+                .iter()
+                .map(|b| wit::LocalizedJoinBlock {
+                    locale: b.locale.clone(),
+                    header: b.header.clone(),
+                    footer: b.footer.clone(),
+                    labels: b.labels.as_ref().map(join_labels),
+                })
+                .collect(),
             sealed_fields: o
                 .sealed_fields
                 .iter()
@@ -145,8 +166,10 @@ pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
                 event_id: p.event_id.clone(),
                 meeting_type: meeting_type(p.meeting_type),
                 details: join_details(&p.details),
+                meeting_id: p.meeting_id.clone(),
             })
             .collect(),
+        locale: r.locale.clone(),
         seal_with: r.seal_with.as_ref().map(org_key),
     }
 }
@@ -261,6 +284,8 @@ pub(super) fn meeting_list(l: wit::MeetingList) -> model::MeetingList {
                 time_zone: p.time_zone,
                 organizer: p.organizer,
                 invitees: p.invitees,
+                existing_id: p.existing_id,
+                enriched: p.enriched,
             })
             .collect(),
         errors: l

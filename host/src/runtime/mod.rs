@@ -27,8 +27,8 @@ wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 use self::hcal::core::types as wit;
 
 /// The contract this host speaks.
-pub const CONTRACT: &str = "hcal:core@0.2.0";
-const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT: &str = "hcal:core@0.3.0";
+const CONTRACT_VERSION: &str = "0.3.0";
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);

@@ -63,6 +63,7 @@ pub fn request() -> ProcessRequest {
         options: Default::default(),
         profiles: vec![],
         provided: vec![],
+        locale: None,
         seal_with: None,
     }
 }
