@@ -123,6 +123,7 @@ async fn info(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
         "calendar_url": format!("{base}/calendar/v3/"),
         "gmail_url": format!("{base}/gmail/v1/"),
         "token_url": format!("{base}/token"),
+        "webex_url": format!("{base}/v1"),
         "domain": state.domain,
         "service_account": state.service_account.client_email,
         "users": users,

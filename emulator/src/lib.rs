@@ -30,6 +30,7 @@ mod quick_add;
 mod seed;
 mod server;
 mod state;
+mod webex;
 
 pub use errors::EmulatorError;
 pub use faults::Fault;
@@ -128,6 +129,26 @@ impl Emulator {
         format!("{}/gmail/v1/", self.base_url())
     }
 
+    /// The Webex REST API root (`{base}/v1`, as `https://webexapis.com/v1`).
+    pub fn webex_url(&self) -> String {
+        format!("{}/v1", self.base_url())
+    }
+
+    /// A bot token the emulated Webex accepts (the seed's first).
+    pub fn webex_token(&self) -> Option<String> {
+        self.shared.lock().webex.tokens.iter().next().cloned()
+    }
+
+    /// The spaces, memberships and meetings made on the emulated Webex so far.
+    pub fn webex_snapshot(&self) -> WebexSnapshot {
+        let state = self.shared.lock();
+        WebexSnapshot {
+            rooms: state.webex.rooms.values().cloned().collect(),
+            memberships: state.webex.memberships.values().cloned().collect(),
+            meetings: state.webex.meetings.values().cloned().collect(),
+        }
+    }
+
     /// The token endpoint (`{base}/token`).
     pub fn token_url(&self) -> String {
         format!("{}/token", self.base_url())
@@ -224,3 +245,11 @@ impl Drop for Emulator {
 }
 
 pub use push::Delivery;
+
+/// What the emulated Webex holds (see [`Emulator::webex_snapshot`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebexSnapshot {
+    pub rooms: Vec<Value>,
+    pub memberships: Vec<Value>,
+    pub meetings: Vec<Value>,
+}

@@ -6,7 +6,8 @@
 //!   "client_email", "client_id", "private_key_id"}, "delegated_scopes": [..],
 //!   "users": [{"email","name","time_zone","locale","admin"}],
 //!   "rooms": [{"email","name","capacity","time_zone"}],
-//!   "acl": [{"calendar","role","scope":{"type","value"}}]}`;
+//!   "acl": [{"calendar","role","scope":{"type","value"}}],
+//!   "webex": {"site", "access_tokens": [..], "without_personal_room": [..]}}`;
 //! - `service-account.pem`: the service account's PKCS#8 RSA private key (the
 //!   emulator verifies assertions with its public half and writes it into the
 //!   key file it hands out);
@@ -46,6 +47,9 @@ pub(crate) struct DomainSeed {
     pub rooms: Vec<RoomSeed>,
     #[serde(default)]
     pub acl: Vec<AclSeed>,
+    /// The Webex site, its bot tokens, who has no Personal Room.
+    #[serde(default)]
+    pub webex: crate::webex::WebexSeed,
 }
 
 #[derive(Debug, Clone, Deserialize)]

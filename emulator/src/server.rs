@@ -17,7 +17,7 @@ use crate::errors::ApiError;
 use crate::events::Changed;
 use crate::faults::Outcome;
 use crate::state::{AuditEntry, State};
-use crate::{Shared, admin, auth, calendar, gmail};
+use crate::{Shared, admin, auth, calendar, gmail, webex};
 
 /// The user a request acted as, for the audit log.
 #[derive(Clone)]
@@ -82,6 +82,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/gmail/v1/users/{userId}/settings/vacation",
             get(gmail::get_vacation).put(gmail::update_vacation),
         )
+        .merge(webex::routes())
         .merge(admin::routes())
         .route_layer(middleware::from_fn_with_state(shared.clone(), gate))
         .fallback(|| async { ApiError::not_found() });
@@ -116,6 +117,19 @@ fn route_id(method: &Method, path: &str) -> String {
         ("PUT", "/gmail/v1/users/{userId}/settings/vacation") => {
             "gmail.users.settings.updateVacation"
         }
+        ("GET", "/v1/meetingPreferences/personalMeetingRoom") => "webex.personalMeetingRoom.get",
+        ("GET", "/v1/rooms") => "webex.rooms.list",
+        ("POST", "/v1/rooms") => "webex.rooms.create",
+        ("GET", "/v1/rooms/{roomId}") => "webex.rooms.get",
+        ("DELETE", "/v1/rooms/{roomId}") => "webex.rooms.delete",
+        ("GET", "/v1/rooms/{roomId}/meetingInfo") => "webex.rooms.meetingInfo",
+        ("GET", "/v1/memberships") => "webex.memberships.list",
+        ("POST", "/v1/memberships") => "webex.memberships.create",
+        ("DELETE", "/v1/memberships/{membershipId}") => "webex.memberships.delete",
+        ("POST", "/v1/meetings") => "webex.meetings.create",
+        ("GET", "/v1/meetings/{meetingId}") => "webex.meetings.get",
+        ("PUT", "/v1/meetings/{meetingId}") => "webex.meetings.update",
+        ("DELETE", "/v1/meetings/{meetingId}") => "webex.meetings.delete",
         _ => return format!("emulator {} {path}", method.as_str()),
     };
     id.to_string()
@@ -144,6 +158,12 @@ async fn gate(
     let query = request.uri().query().map(str::to_string);
     let response = match outcome {
         Outcome::Pass => next.run(request).await,
+        Outcome::Status(code) if route.starts_with("webex.") => {
+            let mut error =
+                webex::WebexError::new(code, "Injected fault: the service is having trouble.");
+            error.retry_after = retry_after.filter(|_| matches!(code, 429 | 503));
+            error.into_response()
+        }
         Outcome::Status(code) => injected_error(code, retry_after),
         Outcome::Drop => dropped_connection(),
     };

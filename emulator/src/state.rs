@@ -138,6 +138,7 @@ pub struct State {
     pub faults: Vec<Fault>,
     pub audit: Vec<AuditEntry>,
     pub clock_offset: i64,
+    pub webex: crate::webex::WebexState,
     /// Global change sequence; every stored change takes the next number.
     pub seq: u64,
     rng: u64,
@@ -174,6 +175,7 @@ impl State {
             faults: Vec::new(),
             audit: Vec::new(),
             clock_offset: 0,
+            webex: crate::webex::WebexState::from_seed(&domain.webex),
             seq: 0,
             rng: domain.seed ^ 0x9e37_79b9_7f4a_7c15,
         };

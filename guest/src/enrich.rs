@@ -19,7 +19,7 @@ pub const MEETING_TYPE: &str = "hcalMeetingType";
 /// The join URL written into the event.
 pub const JOIN_URL: &str = "hcalJoinUrl";
 /// The provider's id of the space or one-time meeting made for the event.
-pub const MEETING_ID: &str = "hcalMeetingId";
+pub const MEETING_ID: &str = crate::model::MEETING_ID_PROPERTY;
 
 /// Longest organisation header or footer, in characters.
 pub const MAX_HEADER_CHARS: usize = 1024;

@@ -364,6 +364,7 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
 /// ```
 /// use hcal_core::links::classify;
 /// assert_eq!(classify("https://acme.webex.com/meet/alice"), Some("webex"));
+/// assert_eq!(classify("https://acme.webex.com/m/2569032436"), Some("webex"));
 /// assert_eq!(classify("sip:123@acme.webex.com"), Some("sip"));
 /// assert_eq!(classify("https://teams.microsoft.com/meet/123"), None); // no passcode
 /// ```
@@ -455,10 +456,11 @@ fn site_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-'
 }
 
-/// `/meet/NAME`, `/join/NAME`, `/SITE/meet/NAME`, `/SITE/j.php?...MTID=...`,
-/// `/wbxmjs/joinservice/...`, `/webappng/sites/SITE/meeting/...`.
+/// `/meet/NAME`, `/join/NAME`, `/m/ID` (a space's meeting link),
+/// `/SITE/meet/NAME`, `/SITE/j.php?...MTID=...`, `/wbxmjs/joinservice/...`,
+/// `/webappng/sites/SITE/meeting/...`.
 fn webex_path(rest: &str) -> bool {
-    let meet_or_join = |s: &str| s == "meet" || s == "join";
+    let meet_or_join = |s: &str| s == "meet" || s == "join" || s == "m";
     if let Some(tail) = after_segment(rest, meet_or_join) {
         let len = webex_name_len(tail);
         if len > 0 && (len == tail.len() || matches!(tail.as_bytes()[len], b'/' | b'?' | b'#')) {

@@ -317,6 +317,10 @@ impl JoinLabels {
     }
 }
 
+/// The private extended property that holds the provider's id of the space
+/// or one-time meeting made for an event.
+pub const MEETING_ID_PROPERTY: &str = "hcalMeetingId";
+
 /// The join block for organizers whose Calendar locale is `locale` (`de`,
 /// `en_GB`). What it leaves out comes from the built-in words for its
 /// language, then from `join_block`.

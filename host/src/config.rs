@@ -32,7 +32,50 @@ pub struct Config {
     pub core: Options,
     pub component: ComponentConfig,
     pub google: GoogleConfig,
+    pub webex: WebexConfig,
     pub profiles: Vec<Profile>,
+}
+
+/// The meeting provider: the Webex REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebexConfig {
+    pub base_url: String,
+    /// A bot or integration token; `HCAL_WEBEX_TOKEN` wins over it.
+    pub access_token: Option<String>,
+    pub personal_room_ttl_seconds: u64,
+    pub timeout_seconds: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for WebexConfig {
+    fn default() -> Self {
+        WebexConfig {
+            base_url: "https://webexapis.com/v1".into(),
+            access_token: None,
+            personal_room_ttl_seconds: 3600,
+            timeout_seconds: 30,
+            max_attempts: 6,
+        }
+    }
+}
+
+impl WebexConfig {
+    /// The client settings this section asks for (the token from
+    /// `HCAL_WEBEX_TOKEN` or the file; empty when neither has one).
+    pub fn settings(&self) -> crate::provider::webex::WebexSettings {
+        let token = std::env::var("HCAL_WEBEX_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| self.access_token.clone())
+            .unwrap_or_default();
+        let mut settings = crate::provider::webex::WebexSettings::new(token);
+        settings.base_url = self.base_url.clone();
+        settings.personal_room_ttl = std::time::Duration::from_secs(self.personal_room_ttl_seconds);
+        settings.timeout = std::time::Duration::from_secs(self.timeout_seconds);
+        settings.retry.max_attempts = self.max_attempts;
+        settings
+    }
 }
 
 /// Where Google is and how patient to be with it.
@@ -144,9 +187,13 @@ impl Config {
                 "google.timeout_seconds, google.max_attempts and google.max_response_mib must be above 0".into(),
             );
         }
+        if config.webex.timeout_seconds == 0 || config.webex.max_attempts == 0 {
+            return Err("webex.timeout_seconds and webex.max_attempts must be above 0".into());
+        }
         for (key, url) in [
             ("google.calendar_url", &google.calendar_url),
             ("google.gmail_url", &google.gmail_url),
+            ("webex.base_url", &config.webex.base_url),
         ] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(format!("{key} {url:?} is not an http(s) URL"));

@@ -4,12 +4,16 @@
 //! - [`runtime`]: the engine, the cached precompiled component, a pool of
 //!   instances, and the bounds every call runs under.
 //! - [`config`]: the `hcal.toml` file.
+//! - [`enrich`]: keyword events get their join details written into Google.
 //! - [`google`]: Google I/O: service-account tokens, Calendar v3, Gmail settings.
 //! - [`http`]: timeouts, size caps and retries with backoff for outside calls.
+//! - [`provider`]: the meeting provider (Webex REST): Personal Rooms, spaces, one-time meetings.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;
+pub mod enrich;
 pub mod google;
 pub mod http;
+pub mod provider;
 pub mod render;
 pub mod runtime;

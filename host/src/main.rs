@@ -8,8 +8,10 @@ use anyhow::Context;
 use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use hcal::config::Config;
+use hcal::enrich::Enricher;
 use hcal::google::Google;
 use hcal::google::calendar::{SyncFrom, SyncOutcome};
+use hcal::provider::webex::Webex;
 use hcal::runtime::{LoadKind, Runtime};
 use hcal_core::model::{OrgKey, ProcessRequest, Window};
 use serde::Deserialize;
@@ -37,6 +39,62 @@ enum Command {
     Process(ProcessArgs),
     /// Sync a user's calendar from Google (or the emulator) and print their meeting list.
     Fetch(FetchArgs),
+    /// Write join details into a user's keyword events (Google + the meeting provider).
+    Enrich(EnrichArgs),
+}
+
+#[derive(clap::Args)]
+struct EnrichArgs {
+    #[command(flatten)]
+    google: GoogleArgs,
+    /// The Webex API root, e.g. the emulator's `http://127.0.0.1:8085/v1`.
+    #[arg(long, value_name = "URL")]
+    webex_url: Option<String>,
+    /// Whose events to enrich.
+    #[arg(long)]
+    user: String,
+    /// Start of the window (RFC 3339); default: now.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the window (RFC 3339); default: 31 days after now.
+    #[arg(long)]
+    to: Option<String>,
+    /// The time to act at (RFC 3339); default: the current time.
+    #[arg(long)]
+    now: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where Google is and who we are to it.
+#[derive(clap::Args)]
+struct GoogleArgs {
+    /// The service-account key file; default: google.key_file in the config,
+    /// then GOOGLE_APPLICATION_CREDENTIALS.
+    #[arg(long, value_name = "KEY.json")]
+    google_key: Option<PathBuf>,
+    /// Google's base URL, e.g. the emulator's `http://127.0.0.1:8085`
+    /// (sets google.calendar_url and google.gmail_url under it).
+    #[arg(long, value_name = "URL")]
+    google_url: Option<String>,
+}
+
+impl GoogleArgs {
+    fn client(&self, config: &Config) -> anyhow::Result<Google> {
+        let mut settings = config.google.settings();
+        if let Some(base) = &self.google_url {
+            let base = base.trim_end_matches('/');
+            settings.calendar_url = format!("{base}/calendar/v3/");
+            settings.gmail_url = format!("{base}/gmail/v1/");
+        }
+        let key_path = self
+            .google_key
+            .as_deref()
+            .or(config.google.key_file.as_deref());
+        let key = Google::key_from(key_path)?;
+        Ok(Google::new(settings, key)?)
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,14 +116,8 @@ struct ProcessArgs {
 
 #[derive(clap::Args)]
 struct FetchArgs {
-    /// The service-account key file; default: google.key_file in the config,
-    /// then GOOGLE_APPLICATION_CREDENTIALS.
-    #[arg(long, value_name = "KEY.json")]
-    google_key: Option<PathBuf>,
-    /// Google's base URL, e.g. the emulator's `http://127.0.0.1:8085`
-    /// (sets google.calendar_url and google.gmail_url under it).
-    #[arg(long, value_name = "URL")]
-    google_url: Option<String>,
+    #[command(flatten)]
+    google: GoogleArgs,
     /// The calendar to read.
     #[arg(long, default_value = "primary")]
     calendar: String,
@@ -162,24 +214,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let locale = args.list.locale.clone().or(locale);
             print_meeting_list(&cli, &config, &pages, &args.list, locale)
         }
+        Command::Enrich(args) => enrich(&cli, &config, args),
     }
 }
 
 /// A full sync of the window from Google: the pages as Google sent them,
 /// and the user's Calendar locale.
 fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>, Option<String>)> {
-    let mut settings = config.google.settings();
-    if let Some(base) = &args.google_url {
-        let base = base.trim_end_matches('/');
-        settings.calendar_url = format!("{base}/calendar/v3/");
-        settings.gmail_url = format!("{base}/gmail/v1/");
-    }
-    let key_path = args
-        .google_key
-        .as_deref()
-        .or(config.google.key_file.as_deref());
-    let key = Google::key_from(key_path)?;
-    let google = Google::new(settings, key)?;
+    let google = args.google.client(config)?;
     let (from, to, _) = window(&args.list)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -224,6 +266,66 @@ fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>
         }
     };
     Ok((pages.into_iter().map(|page| page.raw).collect(), locale))
+}
+
+/// One enrichment run for one user, reported on stdout.
+fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::Result<()> {
+    let google = args.google.client(config)?;
+    let mut webex_settings = config.webex.settings();
+    if let Some(url) = &args.webex_url {
+        webex_settings.base_url = url.trim_end_matches('/').to_string();
+    }
+    let webex = Webex::new(webex_settings)?;
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    let now = match &args.now {
+        Some(now) => now.clone(),
+        None => jiff::Timestamp::now().to_string(),
+    };
+    let now_ts: jiff::Timestamp = now
+        .parse()
+        .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+    let window = Window {
+        from: args.from.clone().unwrap_or_else(|| now.clone()),
+        to: args
+            .to
+            .clone()
+            .unwrap_or_else(|| rfc3339_offset(now_ts, 31)),
+    };
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let enricher = Enricher::new(&google, &webex, &runtime, &config.core);
+    let report = io.block_on(enricher.run(&args.user, &window, &now))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{}: {} events read, {} enriched, {} made with the provider, {} kept in step, {} deferred",
+        report.user,
+        report.events,
+        report.patched.len(),
+        report.created.len(),
+        report.kept_in_step.len(),
+        report.deferred.len()
+    );
+    for (event, kind, id) in &report.created {
+        println!("  made     {event}: {kind} {id}");
+    }
+    for event in &report.patched {
+        println!("  enriched {event}");
+    }
+    for event in &report.kept_in_step {
+        println!("  in step  {event}");
+    }
+    for (event, why) in &report.deferred {
+        println!("  deferred {event}: {why}");
+    }
+    for (event, why) in &report.errors {
+        println!("  not enriched {}: {why}", event.as_deref().unwrap_or("-"));
+    }
+    Ok(())
 }
 
 /// The window and the time to process at, with their defaults.

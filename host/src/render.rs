@@ -156,19 +156,31 @@ pub fn agenda(list: &MeetingList) -> String {
             let _ = writeln!(out, "  {}  {keyword} → {url}", e.event_id);
         }
     }
-    if !list.provisioning.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nMeetings to create with the provider ({}):",
-            list.provisioning.len()
-        );
-        for p in &list.provisioning {
+    let (to_keep, to_make): (Vec<_>, Vec<_>) = list.provisioning.iter().partition(|p| p.enriched);
+    for (heading, entries) in [
+        ("Meetings to create with the provider", to_make),
+        ("Provider meetings to keep in step", to_keep),
+    ] {
+        if entries.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{heading} ({}):", entries.len());
+        for p in entries {
             let what = match p.meeting_type {
                 MeetingType::PersonalRoom => "Personal Room",
                 MeetingType::Space => "space",
                 MeetingType::OneTime => "one-time meeting",
             };
-            let _ = writeln!(out, "  {}  a {what} for {}", p.event_id, p.organizer);
+            let existing = p
+                .existing_id
+                .as_deref()
+                .map(|id| format!(" ({id})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}  a {what}{existing} for {}",
+                p.event_id, p.organizer
+            );
         }
     }
     if !list.errors.is_empty() {
