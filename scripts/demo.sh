@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The demo: the emulated Google (demo organisation example.com) on loopback,
-# and hcal syncing alice's calendar from it over HTTP with a service-account
-# key, through the core component, printed as an agenda.
+# The demo: the emulated Google and Webex (demo organisation example.com) on
+# loopback. hcal writes join details into alice's keyword events (Personal
+# Room, a space, a one-time meeting made with the provider), then syncs her
+# calendar over HTTP with a service-account key, through the core component,
+# and prints it as an agenda.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -14,7 +16,13 @@ for _ in $(seq 100); do
 done
 [ -s "$work/url" ] || { echo "demo: the emulator did not start:" >&2; cat "$work/log" >&2; exit 1; }
 url=$(head -1 "$work/url")
-echo "Google emulator at $url (domain example.com); syncing alice@example.com" >&2
+echo "Google and Webex emulator at $url (domain example.com)" >&2
+echo "== hcal enrich: join details for alice's keyword events" >&2
+./target/debug/hcal --config fixtures/demo/hcal.toml enrich \
+  --google-url "$url" --google-key "$work/service-account.json" --webex-url "$url/v1" \
+  --user alice@example.com \
+  --from 2026-11-30T00:00:00Z --to 2026-12-07T00:00:00Z --now 2026-11-30T08:00:00Z
+echo "== hcal fetch: alice's week" >&2
 ./target/debug/hcal --config fixtures/demo/hcal.toml fetch \
   --google-url "$url" --google-key "$work/service-account.json" \
   --user alice@example.com \

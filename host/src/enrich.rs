@@ -14,7 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use hcal_core::model::{
-    MEETING_ID_PROPERTY, MeetingType, Options, ProcessRequest, Profile, ProvidedMeeting, Window,
+    MEETING_ID_PROPERTY, MeetingList, MeetingType, Options, ProcessRequest, Profile,
+    ProvidedMeeting, Window,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -38,6 +39,8 @@ pub struct EnrichReport {
     pub kept_in_step: Vec<String>,
     /// Events left as they were this time, and why (the next run retries).
     pub deferred: Vec<(String, String)>,
+    /// One-time meetings cancelled with their events: (event id, meeting id).
+    pub deleted: Vec<(String, String)>,
     /// Events the core could not enrich (e.g. `no-personal-room`).
     pub errors: Vec<(Option<String>, String)>,
 }
@@ -61,6 +64,9 @@ pub struct Enricher<'a, P: MeetingProvider> {
     options: &'a Options,
     /// Spaces of 1:1 meetings by the pair, so a pair keeps one space.
     pairs: Mutex<HashMap<(String, String), String>>,
+    /// One-time meetings by (user, event id), to cancel them with the event:
+    /// Google's tombstones do not carry the event's properties.
+    one_time: Mutex<HashMap<(String, String), String>>,
 }
 
 impl<'a, P: MeetingProvider> Enricher<'a, P> {
@@ -76,6 +82,7 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             runtime,
             options,
             pairs: Mutex::new(HashMap::new()),
+            one_time: Mutex::new(HashMap::new()),
         }
     }
 
@@ -155,6 +162,8 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             }
         }
 
+        self.cancel_one_time_meetings(user, &first, &mut report)
+            .await;
         let domains = self.org_domains(user);
         let in_org = |email: &str| {
             email
@@ -163,16 +172,16 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
         };
         let mut etags: HashMap<String, String> = HashMap::new();
         for need in &first.provisioning {
-            let members: Vec<String> = need
+            let people: BTreeSet<String> = need
                 .invitees
                 .iter()
                 .chain(std::iter::once(&need.organizer))
                 .map(|e| e.to_ascii_lowercase())
-                .filter(|e| in_org(e))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
                 .collect();
-            let pair = (members.len() == 2).then(|| (members[0].clone(), members[1].clone()));
+            let members: Vec<String> = people.iter().filter(|e| in_org(e)).cloned().collect();
+            // A 1:1: exactly two people, both of the organisation.
+            let pair = (people.len() == 2 && members.len() == 2)
+                .then(|| (members[0].clone(), members[1].clone()));
             let outcome = match need.meeting_type {
                 MeetingType::Space => {
                     let known_pair = pair.as_ref().and_then(|p| {
@@ -224,6 +233,15 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 MeetingType::Space => "space",
                 _ => "one_time",
             };
+            if need.meeting_type == MeetingType::OneTime {
+                self.one_time
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(
+                        (user.to_string(), need.event_id.clone()),
+                        provided.id.clone(),
+                    );
+            }
             if provided.created {
                 report
                     .created
@@ -311,5 +329,52 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             }
         }
         Ok(report)
+    }
+
+    /// Delete the one-time meetings of events that are gone: known from an
+    /// earlier run, not in this one, and cancelled or deleted in Google.
+    async fn cancel_one_time_meetings(
+        &self,
+        user: &str,
+        list: &MeetingList,
+        report: &mut EnrichReport,
+    ) {
+        let live: BTreeSet<&str> = list
+            .meetings
+            .iter()
+            .map(|m| m.event_id.as_str())
+            .chain(list.provisioning.iter().map(|p| p.event_id.as_str()))
+            .collect();
+        let known: Vec<(String, String)> = self
+            .one_time
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|((owner, event), _)| owner == user && !live.contains(event.as_str()))
+            .map(|((_, event), meeting)| (event.clone(), meeting.clone()))
+            .collect();
+        for (event_id, meeting_id) in known {
+            let gone = match self.google.get_event(user, "primary", &event_id).await {
+                Ok(event) => event["status"] == "cancelled",
+                Err(GoogleError::Deleted { .. }) => true,
+                Err(error) => error.reason() == Some("notFound"),
+            };
+            if !gone {
+                continue; // moved out of the window, not cancelled
+            }
+            match self.provider.delete_meeting(&meeting_id).await {
+                Ok(()) => {
+                    self.one_time
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&(user.to_string(), event_id.clone()));
+                    report.deleted.push((event_id, meeting_id));
+                }
+                Err(error) => report.deferred.push((
+                    event_id,
+                    format!("cancelling the one-time meeting: {error}"),
+                )),
+            }
+        }
     }
 }

@@ -319,6 +319,9 @@ fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::Result<()> {
     for event in &report.kept_in_step {
         println!("  in step  {event}");
     }
+    for (event, id) in &report.deleted {
+        println!("  cancelled {event}: one-time meeting {id} deleted");
+    }
     for (event, why) in &report.deferred {
         println!("  deferred {event}: {why}");
     }

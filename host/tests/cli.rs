@@ -279,3 +279,75 @@ fn fetch_syncs_from_google_and_matches_the_fixture() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/sa.json"));
 }
+
+/// `hcal enrich` against the emulated Google and Webex: the demo week's three
+/// keyword events get join details; a second run changes nothing.
+#[test]
+fn enrich_writes_join_details_once() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(async {
+        hcal_emulator::Emulator::start(hcal_emulator::Seed::demo().unwrap(), "127.0.0.1:0")
+            .await
+            .unwrap()
+    });
+    let key = tmp("enrich-service-account.json");
+    std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
+    let webex_url = emulator.webex_url();
+    let run = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args([
+                "enrich",
+                "--google-url",
+                emulator.base_url(),
+                "--google-key",
+            ])
+            .arg(&key)
+            .args(["--webex-url", &webex_url, "--user", "alice@example.com"])
+            .args([
+                "--from",
+                "2026-11-30T00:00:00Z",
+                "--to",
+                "2026-12-07T00:00:00Z",
+            ])
+            .args(["--now", "2026-11-30T08:00:00Z"])
+            .env("HCAL_COMPONENT", common::component_path())
+            .env(
+                "HCAL_CACHE_DIR",
+                common::workspace().join("target/hcal-test-cache"),
+            )
+            .env("HCAL_WEBEX_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let first = run("demo-webex-bot-token");
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        text.contains("3 enriched, 2 made with the provider"),
+        "{text}"
+    );
+    let second = run("demo-webex-bot-token");
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        text.contains("0 enriched, 0 made with the provider, 2 kept in step"),
+        "{text}"
+    );
+
+    // A wrong token: the run completes, the provider's refusal is named per event.
+    emulator.change_event("alice@example.com", serde_json::json!({
+        "id": "newspace1", "summary": "New", "location": "@meet",
+        "start": { "dateTime": "2026-12-03T10:00:00Z" }, "end": { "dateTime": "2026-12-03T11:00:00Z" },
+        "attendees": [{ "email": "alice@example.com" }, { "email": "bob@example.com" }],
+    })).unwrap();
+    let refused = run("wrong-token");
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        text.contains("deferred newspace1") && text.contains("401"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-token"));
+}
