@@ -33,7 +33,34 @@ pub struct Config {
     pub component: ComponentConfig,
     pub google: GoogleConfig,
     pub webex: WebexConfig,
+    pub store: StoreConfig,
+    pub kms: KmsConfig,
     pub profiles: Vec<Profile>,
+}
+
+/// Where the service keeps its data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file (made with its directory if missing).
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("hcal.db"),
+        }
+    }
+}
+
+/// The embedded KMS: org keys wrapped under a master key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KmsConfig {
+    /// A file holding the master key (base64 of 32 bytes);
+    /// `HCAL_MASTER_KEY` wins over it.
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The meeting provider: the Webex REST API.

@@ -8,12 +8,18 @@
 //! - [`google`]: Google I/O: service-account tokens, Calendar v3, Gmail settings.
 //! - [`http`]: timeouts, size caps and retries with backoff for outside calls.
 //! - [`provider`]: the meeting provider (Webex REST): Personal Rooms, spaces, one-time meetings.
+//! - [`store`]: what the service keeps (SQLite), sensitive fields only sealed.
+//! - [`kms`]: org keys wrapped under a master key; rotation keeps old keys.
+//! - [`users`]: adding, activating, retrying and deactivating users.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;
 pub mod enrich;
 pub mod google;
 pub mod http;
+pub mod kms;
 pub mod provider;
 pub mod render;
 pub mod runtime;
+pub mod store;
+pub mod users;

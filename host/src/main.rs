@@ -13,6 +13,7 @@ use hcal::google::Google;
 use hcal::google::calendar::{SyncFrom, SyncOutcome};
 use hcal::provider::webex::Webex;
 use hcal::runtime::{LoadKind, Runtime};
+use hcal::store::{SqliteStore, Store, User, UserState};
 use hcal_core::model::{OrgKey, ProcessRequest, Window};
 use serde::Deserialize;
 
@@ -41,6 +42,49 @@ enum Command {
     Fetch(FetchArgs),
     /// Write join details into a user's keyword events (Google + the meeting provider).
     Enrich(EnrichArgs),
+    /// Add, activate, deactivate and list the users hcal serves.
+    Users(UsersArgs),
+}
+
+#[derive(clap::Args)]
+struct UsersArgs {
+    #[command(subcommand)]
+    action: UsersAction,
+    /// The store (SQLite file); default: store.path in the config (`hcal.db`).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    google: GoogleArgs,
+}
+
+#[derive(Subcommand)]
+enum UsersAction {
+    /// Add users as pending (and activate them with --activate).
+    Add {
+        #[arg(required = true)]
+        emails: Vec<String>,
+        #[arg(long)]
+        activate: bool,
+    },
+    /// Run the activation checks (token, settings, a test event) for users.
+    Activate {
+        #[arg(required = true)]
+        emails: Vec<String>,
+    },
+    /// Activate again the users in error whose retry time has come.
+    Retry,
+    /// Stop serving users and purge what is stored for them.
+    Deactivate {
+        #[arg(required = true)]
+        emails: Vec<String>,
+    },
+    /// Every user and their state.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One user's state and, in error, why.
+    Status { email: String },
 }
 
 #[derive(clap::Args)]
@@ -215,6 +259,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print_meeting_list(&cli, &config, &pages, &args.list, locale)
         }
         Command::Enrich(args) => enrich(&cli, &config, args),
+        Command::Users(args) => users(&config, args),
     }
 }
 
@@ -266,6 +311,107 @@ fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>
         }
     };
     Ok((pages.into_iter().map(|page| page.raw).collect(), locale))
+}
+
+fn print_user(user: &User) {
+    let mut line = format!(
+        "{:<32} {:<11}",
+        user.email,
+        format!("{:?}", user.state).to_lowercase()
+    );
+    if let Some(reason) = &user.reason {
+        line.push_str(&format!(" {reason}"));
+    }
+    if let Some(at) = user
+        .next_attempt_at
+        .and_then(|at| jiff::Timestamp::from_second(at).ok())
+    {
+        line.push_str(&format!(" (next attempt {at})"));
+    }
+    println!("{}", line.trim_end());
+}
+
+/// `hcal users ...`: the store, and Google for the activation checks.
+fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
+    let path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| config.store.path.clone());
+    let store = SqliteStore::open(&path)?;
+    let io = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let activate_all = |emails: &[String]| -> anyhow::Result<bool> {
+        let google = args.google.client(config)?;
+        let mut all_ok = true;
+        for email in emails {
+            let user = io.block_on(hcal::users::activate(&store, &google, email))?;
+            all_ok &= user.state == UserState::Activated;
+            print_user(&user);
+        }
+        Ok(all_ok)
+    };
+    let all_ok = match &args.action {
+        UsersAction::Add { emails, activate } => {
+            for email in emails {
+                if !email.contains('@') {
+                    anyhow::bail!("{email:?} is not an e-mail address");
+                }
+            }
+            if *activate {
+                activate_all(emails)?
+            } else {
+                for email in emails {
+                    print_user(&store.add_user(email)?);
+                }
+                true
+            }
+        }
+        UsersAction::Activate { emails } => activate_all(emails)?,
+        UsersAction::Retry => {
+            let google = args.google.client(config)?;
+            let now = jiff::Timestamp::now().as_second();
+            let retried = io.block_on(hcal::users::retry_due(&store, &google, now))?;
+            if retried.is_empty() {
+                println!("no user in error is due for another attempt");
+            }
+            retried.iter().for_each(print_user);
+            retried.iter().all(|u| u.state == UserState::Activated)
+        }
+        UsersAction::Deactivate { emails } => {
+            for email in emails {
+                print_user(&hcal::users::deactivate(&store, email)?);
+            }
+            true
+        }
+        UsersAction::List { json } => {
+            let users = store.users()?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else if users.is_empty() {
+                println!("no users yet: hcal users add EMAIL --activate");
+            } else {
+                users.iter().for_each(print_user);
+            }
+            true
+        }
+        UsersAction::Status { email } => {
+            let user = store.user(email)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no user {email} in {}; add them with hcal users add",
+                    path.display()
+                )
+            })?;
+            print_user(&user);
+            user.state == UserState::Activated
+        }
+    };
+    if !all_ok {
+        // Listed above with the reason; the exit code tells scripts.
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 /// One enrichment run for one user, reported on stdout.

@@ -1,0 +1,193 @@
+//! The embedded KMS: organisation keys (what the core seals fields with),
+//! kept in the store only wrapped (AES-256-GCM) under a master key that
+//! lives outside it, in `HCAL_MASTER_KEY` or a file. Rotation makes a new
+//! active key and keeps the old ones, so data sealed before still opens.
+//!
+//! ```
+//! use hcal::kms::{Kms, MasterKey};
+//! use hcal::store::SqliteStore;
+//! let store = SqliteStore::in_memory().unwrap();
+//! let master = MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+//! let kms = Kms::new(&store, master);
+//! let key = kms.active_key().unwrap();
+//! assert!(key.key_url.starts_with("kms://local/keys/"));
+//! assert_eq!(kms.key(&key.key_url).unwrap().key, key.key);
+//! ```
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hcal_core::model::OrgKey;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use crate::store::{Store, StoreError, WrappedKey};
+
+/// The key that wraps the org keys. Never printed.
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    #[error(
+        "no master key: set HCAL_MASTER_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) or kms.master_key_file"
+    )]
+    NoMasterKey,
+    #[error("the master key {0} is not base64 of 32 bytes")]
+    BadMasterKey(String),
+    #[error("cannot read the master key file {path}: {message}")]
+    MasterKeyFile { path: String, message: String },
+    #[error(
+        "org key {key_url} does not open with this master key (a different HCAL_MASTER_KEY than the one that wrapped it?)"
+    )]
+    WrongMasterKey { key_url: String },
+    #[error("no org key {0} in the store")]
+    UnknownKey(String),
+    #[error("the system random generator failed")]
+    Random,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MasterKey {
+    /// From base64 text (where it came from goes in errors, never the text).
+    pub fn from_base64(text: &str) -> Result<MasterKey, KmsError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|_| KmsError::BadMasterKey("given".into()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| KmsError::BadMasterKey("given".into()))?;
+        Ok(MasterKey(key))
+    }
+
+    /// `HCAL_MASTER_KEY`, else the file, else an error that says how to make one.
+    pub fn load(file: Option<&Path>) -> Result<MasterKey, KmsError> {
+        if let Ok(text) = std::env::var("HCAL_MASTER_KEY")
+            && !text.trim().is_empty()
+        {
+            return MasterKey::from_base64(&text)
+                .map_err(|_| KmsError::BadMasterKey("in HCAL_MASTER_KEY".into()));
+        }
+        let Some(path) = file else {
+            return Err(KmsError::NoMasterKey);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| KmsError::MasterKeyFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        MasterKey::from_base64(&text)
+            .map_err(|_| KmsError::BadMasterKey(format!("in {}", path.display())))
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &self.0).expect("32 bytes is an AES-256 key"),
+        )
+    }
+}
+
+/// Org keys over a store.
+pub struct Kms<'a, S: Store + ?Sized> {
+    store: &'a S,
+    master: MasterKey,
+    random: SystemRandom,
+}
+
+impl<'a, S: Store + ?Sized> Kms<'a, S> {
+    pub fn new(store: &'a S, master: MasterKey) -> Kms<'a, S> {
+        Kms {
+            store,
+            master,
+            random: SystemRandom::new(),
+        }
+    }
+
+    /// The key new data is sealed with (made on first use).
+    pub fn active_key(&self) -> Result<OrgKey, KmsError> {
+        match self.store.keys()?.into_iter().find(|k| k.active) {
+            Some(wrapped) => self.unwrap(&wrapped),
+            None => self.rotate(),
+        }
+    }
+
+    /// Make a new active key; the old ones stay for opening old data.
+    pub fn rotate(&self) -> Result<OrgKey, KmsError> {
+        let mut key = vec![0u8; 32];
+        self.random.fill(&mut key).map_err(|_| KmsError::Random)?;
+        let mut id = [0u8; 16];
+        self.random.fill(&mut id).map_err(|_| KmsError::Random)?;
+        id[6] = (id[6] & 0x0f) | 0x40;
+        id[8] = (id[8] & 0x3f) | 0x80;
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let key_url = format!(
+            "kms://local/keys/{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        let mut nonce = [0u8; NONCE_LEN];
+        self.random.fill(&mut nonce).map_err(|_| KmsError::Random)?;
+        let mut sealed = key.clone();
+        self.master
+            .aead()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(key_url.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| KmsError::Random)?;
+        let mut wrapped = nonce.to_vec();
+        wrapped.extend_from_slice(&sealed);
+        self.store.put_key(&WrappedKey {
+            key_url: key_url.clone(),
+            wrapped,
+            created_at: jiff::Timestamp::now().as_second(),
+            active: true,
+        })?;
+        Ok(OrgKey { key_url, key })
+    }
+
+    /// The key with this URL (to open data sealed under an older key).
+    pub fn key(&self, key_url: &str) -> Result<OrgKey, KmsError> {
+        let wrapped = self
+            .store
+            .keys()?
+            .into_iter()
+            .find(|k| k.key_url == key_url)
+            .ok_or_else(|| KmsError::UnknownKey(key_url.to_string()))?;
+        self.unwrap(&wrapped)
+    }
+
+    fn unwrap(&self, wrapped: &WrappedKey) -> Result<OrgKey, KmsError> {
+        let wrong = || KmsError::WrongMasterKey {
+            key_url: wrapped.key_url.clone(),
+        };
+        if wrapped.wrapped.len() < NONCE_LEN {
+            return Err(wrong());
+        }
+        let (nonce, sealed) = wrapped.wrapped.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut buffer = sealed.to_vec();
+        let key = self
+            .master
+            .aead()
+            .open_in_place(nonce, Aad::from(wrapped.key_url.as_bytes()), &mut buffer)
+            .map_err(|_| wrong())?;
+        if key.len() != 32 {
+            return Err(wrong());
+        }
+        Ok(OrgKey {
+            key_url: wrapped.key_url.clone(),
+            key: key.to_vec(),
+        })
+    }
+}

@@ -1,0 +1,492 @@
+//! The store: what the service keeps between runs, in SQLite (embedded, one
+//! file), behind the [`Store`] interface a PostgreSQL backend can implement
+//! later.
+//!
+//! Nothing sensitive is kept in plaintext: meetings are stored as the core
+//! sealed them (titles, locations, agendas, e-mails as compact JWE), and org
+//! keys only wrapped under the master key (see [`crate::kms`]). Each sync
+//! page is applied with its sync token in one transaction, so a crash at any
+//! point loses nothing and duplicates nothing.
+//!
+//! ```
+//! use hcal::store::{SqliteStore, Store, UserState};
+//! let store = SqliteStore::in_memory().unwrap();
+//! store.add_user("alice@example.com").unwrap();
+//! assert_eq!(store.user("alice@example.com").unwrap().unwrap().state, UserState::Pending);
+//! ```
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// Where a user is in activation (PRODUCT.md's states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    /// Added; activation not run (or not finished) yet.
+    Pending,
+    Activated,
+    /// Activation failed; `reason` says why; retried with backoff.
+    Error,
+    /// Deactivated: channels stopped, stored data purged.
+    Deactivated,
+}
+
+impl UserState {
+    fn as_str(self) -> &'static str {
+        match self {
+            UserState::Pending => "pending",
+            UserState::Activated => "activated",
+            UserState::Error => "error",
+            UserState::Deactivated => "deactivated",
+        }
+    }
+
+    fn parse(text: &str) -> Result<UserState, StoreError> {
+        Ok(match text {
+            "pending" => UserState::Pending,
+            "activated" => UserState::Activated,
+            "error" => UserState::Error,
+            "deactivated" => UserState::Deactivated,
+            other => return Err(StoreError::Corrupt(format!("unknown user state {other:?}"))),
+        })
+    }
+}
+
+/// A user of the organisation, as the store knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub email: String,
+    pub state: UserState,
+    /// Why activation failed (for `error`).
+    pub reason: Option<String>,
+    /// Failed activation attempts in a row.
+    pub attempts: u32,
+    /// Unix seconds: when a user in error is tried again.
+    pub next_attempt_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// One meeting as stored: the core's output for it, sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMeeting {
+    /// The meeting's stable key (event id, or series id + original start).
+    pub key: String,
+    pub event_id: String,
+    /// The series a recurring instance belongs to.
+    pub series_id: Option<String>,
+    /// Unix seconds (times are not sensitive; they index the window).
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The meeting JSON with its sensitive fields sealed.
+    pub sealed_json: String,
+}
+
+impl StoredMeeting {
+    /// A meeting of the core's output (already sealed as configured) as stored.
+    pub fn from_meeting(meeting: &hcal_core::model::Meeting) -> Result<StoredMeeting, StoreError> {
+        let instant = |text: &str| -> Result<i64, StoreError> {
+            if let Ok(at) = text.parse::<jiff::Timestamp>() {
+                return Ok(at.as_second());
+            }
+            // All-day: the date's midnight in UTC indexes it.
+            let date: jiff::civil::Date = text
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("meeting time {text:?}")))?;
+            date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .map(|z| z.timestamp().as_second())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        Ok(StoredMeeting {
+            key: meeting.key.clone(),
+            event_id: meeting.event_id.clone(),
+            series_id: meeting.series_id.clone(),
+            starts_at: instant(&meeting.start)?,
+            ends_at: instant(&meeting.end)?,
+            sealed_json: serde_json::to_string(meeting)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+}
+
+/// A sync page's effect: events whose meetings are replaced (changed or
+/// deleted events, and whole series), the meetings they now have, the token.
+#[derive(Debug, Clone, Default)]
+pub struct PageUpdate {
+    /// Start from nothing (the first page of a full sync).
+    pub replace_all: bool,
+    /// Events (or series) whose stored meetings go before `meetings` come in.
+    pub replaced_events: Vec<String>,
+    pub meetings: Vec<StoredMeeting>,
+    /// The page's `nextSyncToken` (last page only).
+    pub next_sync_token: Option<String>,
+}
+
+/// An org key wrapped under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// `kms://HOST/keys/UUID`.
+    pub key_url: String,
+    pub wrapped: Vec<u8>,
+    pub created_at: i64,
+    pub active: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: no user {0}; add them first (hcal users add {0})")]
+    NoUser(String),
+    #[error("store: the data is not what hcal wrote: {0}")]
+    Corrupt(String),
+    #[error(
+        "store {path} was written by a newer hcal (schema {found}, this one knows {known}); upgrade hcal"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// What the service needs from its store.
+pub trait Store: Send + Sync {
+    /// Add a user as `pending` (an existing user is left as they are).
+    fn add_user(&self, email: &str) -> Result<User, StoreError>;
+    fn user(&self, email: &str) -> Result<Option<User>, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Record an activation outcome (or a deactivation).
+    fn set_user_state(
+        &self,
+        email: &str,
+        state: UserState,
+        reason: Option<&str>,
+        next_attempt_at: Option<i64>,
+    ) -> Result<User, StoreError>;
+    /// Forget everything kept for a user but the user row itself.
+    fn purge_user_data(&self, email: &str) -> Result<(), StoreError>;
+    /// Apply one sync page and its token atomically.
+    fn apply_page(&self, email: &str, calendar: &str, page: &PageUpdate) -> Result<(), StoreError>;
+    fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError>;
+    /// Meetings overlapping [from, to) (Unix seconds), by start.
+    fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError>;
+    fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
+    /// All org keys, newest first.
+    fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
+}
+
+/// The schema, one step per version; `PRAGMA user_version` says how far a
+/// file has come. Steps are only ever appended.
+const MIGRATIONS: &[&str] = &[
+    // 1: users, sync tokens, sealed meetings, org keys.
+    "CREATE TABLE users (
+        email TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reason TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE sync_state (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        calendar TEXT NOT NULL,
+        sync_token TEXT,
+        PRIMARY KEY (email, calendar)
+    );
+    CREATE TABLE meetings (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        series_id TEXT,
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        sealed TEXT NOT NULL,
+        PRIMARY KEY (email, key)
+    );
+    CREATE INDEX meetings_by_event ON meetings (email, event_id);
+    CREATE INDEX meetings_by_series ON meetings (email, series_id);
+    CREATE INDEX meetings_by_time ON meetings (email, starts_at);
+    CREATE TABLE org_keys (
+        key_url TEXT PRIMARY KEY,
+        wrapped BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        active INTEGER NOT NULL
+    );",
+];
+
+/// The SQLite store.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `path` and bring its schema up
+    /// to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: format!("cannot create its directory: {e}"),
+            })?;
+        }
+        let connection = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        SqliteStore::prepare(connection, &path.display().to_string())
+    }
+
+    /// A store in memory (tests, `hcal demo --once`).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        SqliteStore::prepare(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn prepare(mut connection: Connection, path: &str) -> Result<SqliteStore, StoreError> {
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.pragma_update(None, "secure_delete", "ON")?;
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let transaction = connection.transaction()?;
+            transaction.execute_batch(step)?;
+            transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+            transaction.commit()?;
+        }
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .lock()
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+}
+
+fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let state: String = row.get(1)?;
+    let state = UserState::parse(&state).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(User {
+        email: row.get(0)?,
+        state,
+        reason: row.get(2)?,
+        attempts: row.get(3)?,
+        next_attempt_at: row.get(4)?,
+        updated_at: row.get(5)?,
+    })
+}
+
+const USER_COLUMNS: &str = "email, state, reason, attempts, next_attempt_at, updated_at";
+
+fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
+    Ok(StoredMeeting {
+        key: row.get(0)?,
+        event_id: row.get(1)?,
+        series_id: row.get(2)?,
+        starts_at: row.get(3)?,
+        ends_at: row.get(4)?,
+        sealed_json: row.get(5)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn add_user(&self, email: &str) -> Result<User, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let at = now();
+        self.lock().execute(
+            "INSERT INTO users (email, state, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2)
+             ON CONFLICT (email) DO NOTHING",
+            params![email, at],
+        )?;
+        self.user(&email)?.ok_or(StoreError::NoUser(email))
+    }
+
+    fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
+                params![email],
+                user_from,
+            )
+            .optional()?)
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))?;
+        let rows = statement.query_map([], user_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_user_state(
+        &self,
+        email: &str,
+        state: UserState,
+        reason: Option<&str>,
+        next_attempt_at: Option<i64>,
+    ) -> Result<User, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let attempts = if state == UserState::Error {
+            "attempts + 1"
+        } else {
+            "0"
+        };
+        let changed = self.lock().execute(
+            &format!(
+                "UPDATE users SET state = ?2, reason = ?3, attempts = {attempts}, next_attempt_at = ?4, updated_at = ?5
+                 WHERE email = ?1"
+            ),
+            params![email, state.as_str(), reason, next_attempt_at, now()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoUser(email));
+        }
+        self.user(&email)?.ok_or(StoreError::NoUser(email))
+    }
+
+    fn purge_user_data(&self, email: &str) -> Result<(), StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
+        transaction.execute("DELETE FROM sync_state WHERE email = ?1", params![email])?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn apply_page(&self, email: &str, calendar: &str, page: &PageUpdate) -> Result<(), StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let known: bool = transaction
+            .query_row(
+                "SELECT 1 FROM users WHERE email = ?1",
+                params![email],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if !known {
+            return Err(StoreError::NoUser(email));
+        }
+        if page.replace_all {
+            transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
+        }
+        for event in &page.replaced_events {
+            transaction.execute(
+                "DELETE FROM meetings WHERE email = ?1 AND (event_id = ?2 OR series_id = ?2)",
+                params![email, event],
+            )?;
+        }
+        for meeting in &page.meetings {
+            transaction.execute(
+                "INSERT INTO meetings (email, key, event_id, series_id, starts_at, ends_at, sealed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (email, key) DO UPDATE SET event_id = ?3, series_id = ?4,
+                    starts_at = ?5, ends_at = ?6, sealed = ?7",
+                params![
+                    email,
+                    meeting.key,
+                    meeting.event_id,
+                    meeting.series_id,
+                    meeting.starts_at,
+                    meeting.ends_at,
+                    meeting.sealed_json
+                ],
+            )?;
+        }
+        if let Some(token) = &page.next_sync_token {
+            transaction.execute(
+                "INSERT INTO sync_state (email, calendar, sync_token) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (email, calendar) DO UPDATE SET sync_token = ?3",
+                params![email, calendar, token],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT sync_token FROM sync_state WHERE email = ?1 AND calendar = ?2",
+                params![email, calendar],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
+             WHERE email = ?1 AND ends_at > ?2 AND starts_at < ?3 ORDER BY starts_at, key",
+        )?;
+        let rows = statement.query_map(params![email, from, to], meeting_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        if key.active {
+            transaction.execute("UPDATE org_keys SET active = 0", [])?;
+        }
+        transaction.execute(
+            "INSERT INTO org_keys (key_url, wrapped, created_at, active) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key_url) DO UPDATE SET wrapped = ?2, active = ?4",
+            params![key.key_url, key.wrapped, key.created_at, key.active],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, rowid DESC")?;
+        let rows = statement.query_map([], |row| {
+            Ok(WrappedKey {
+                key_url: row.get(0)?,
+                wrapped: row.get(1)?,
+                created_at: row.get(2)?,
+                active: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,279 @@
+//! The store and the KMS on a real SQLite file: migrations, users, pages
+//! applied atomically with their sync token, org keys wrapped and rotated,
+//! and no plaintext of a sealed field anywhere in the file.
+
+mod common;
+
+use hcal::kms::{Kms, KmsError, MasterKey};
+use hcal::store::{PageUpdate, SqliteStore, Store, StoreError, StoredMeeting, UserState};
+use hcal_core::model::{ProcessRequest, Window};
+
+const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+fn temp_db(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hcal-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("hcal.db")
+}
+
+fn meeting(key: &str, event: &str, series: Option<&str>, start: i64) -> StoredMeeting {
+    StoredMeeting {
+        key: key.into(),
+        event_id: event.into(),
+        series_id: series.map(Into::into),
+        starts_at: start,
+        ends_at: start + 1800,
+        sealed_json: format!("{{\"key\":\"{key}\"}}"),
+    }
+}
+
+#[test]
+fn the_schema_is_migrated_once_and_reopens() {
+    let path = temp_db("migrate");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1);
+        store.add_user("Alice@Example.com").unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let alice = store.user("alice@example.com").unwrap().unwrap();
+    assert_eq!(alice.state, UserState::Pending);
+
+    // A file from a newer hcal is refused, not damaged.
+    drop(store);
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection.pragma_update(None, "user_version", 99).unwrap();
+    drop(connection);
+    match SqliteStore::open(&path) {
+        Err(StoreError::TooNew { found: 99, .. }) => {}
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a newer schema was opened"),
+    }
+}
+
+#[test]
+fn users_move_through_their_states() {
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user("bob@example.com").unwrap();
+    let failed = store
+        .set_user_state(
+            "bob@example.com",
+            UserState::Error,
+            Some("delegation not granted"),
+            Some(100),
+        )
+        .unwrap();
+    assert_eq!(
+        (failed.attempts, failed.reason.as_deref()),
+        (1, Some("delegation not granted"))
+    );
+    let again = store
+        .set_user_state("bob@example.com", UserState::Error, Some("x"), Some(200))
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+    let ok = store
+        .set_user_state("bob@example.com", UserState::Activated, None, None)
+        .unwrap();
+    assert_eq!(
+        (ok.attempts, ok.reason, ok.next_attempt_at),
+        (0, None, None)
+    );
+    // Adding again leaves an existing user as they are.
+    assert_eq!(
+        store.add_user("bob@example.com").unwrap().state,
+        UserState::Activated
+    );
+    assert!(matches!(
+        store.set_user_state("nobody@example.com", UserState::Activated, None, None),
+        Err(StoreError::NoUser(_))
+    ));
+}
+
+#[test]
+fn pages_apply_atomically_with_their_sync_token() {
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user("alice@example.com").unwrap();
+    let full = PageUpdate {
+        replace_all: true,
+        meetings: vec![
+            meeting("one", "one", None, 1000),
+            meeting("series_1", "series", Some("series"), 2000),
+            meeting("series_2", "series", Some("series"), 3000),
+        ],
+        next_sync_token: Some("token-1".into()),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("alice@example.com", "primary", &full)
+        .unwrap();
+    assert_eq!(
+        store
+            .sync_token("alice@example.com", "primary")
+            .unwrap()
+            .as_deref(),
+        Some("token-1")
+    );
+    assert_eq!(
+        store
+            .meetings("alice@example.com", 0, 10_000)
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // An incremental page: the series changed (one instance now), `one` deleted.
+    let incremental = PageUpdate {
+        replaced_events: vec!["series".into(), "one".into()],
+        meetings: vec![meeting("series_1", "series", Some("series"), 2100)],
+        next_sync_token: Some("token-2".into()),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("alice@example.com", "primary", &incremental)
+        .unwrap();
+    let left = store.meetings("alice@example.com", 0, 10_000).unwrap();
+    assert_eq!(
+        left.iter()
+            .map(|m| (m.key.as_str(), m.starts_at))
+            .collect::<Vec<_>>(),
+        vec![("series_1", 2100)]
+    );
+    assert_eq!(
+        store
+            .sync_token("alice@example.com", "primary")
+            .unwrap()
+            .as_deref(),
+        Some("token-2")
+    );
+    // The window query.
+    assert!(
+        store
+            .meetings("alice@example.com", 5000, 6000)
+            .unwrap()
+            .is_empty()
+    );
+
+    // A page for an unknown user changes nothing.
+    let err = store
+        .apply_page("ghost@example.com", "primary", &full)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NoUser(_)), "{err}");
+
+    // Purging keeps the user, drops their data.
+    store.purge_user_data("alice@example.com").unwrap();
+    assert!(
+        store
+            .meetings("alice@example.com", 0, 10_000)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .sync_token("alice@example.com", "primary")
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.user("alice@example.com").unwrap().is_some());
+}
+
+#[test]
+fn org_keys_are_wrapped_rotated_and_need_the_right_master_key() {
+    let store = SqliteStore::in_memory().unwrap();
+    let kms = Kms::new(&store, MasterKey::from_base64(MASTER).unwrap());
+    let first = kms.active_key().unwrap();
+    assert_eq!(kms.active_key().unwrap(), first, "made once");
+    let second = kms.rotate().unwrap();
+    assert_ne!(second.key_url, first.key_url);
+    assert_eq!(kms.active_key().unwrap(), second);
+    assert_eq!(
+        kms.key(&first.key_url).unwrap(),
+        first,
+        "old keys still open old data"
+    );
+    let wrapped = store.keys().unwrap();
+    assert_eq!(wrapped.len(), 2);
+    assert!(
+        wrapped
+            .iter()
+            .all(|w| !w.wrapped.windows(32).any(|win| win == first.key.as_slice()))
+    );
+
+    let other = Kms::new(
+        &store,
+        MasterKey::from_base64("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=").unwrap(),
+    );
+    assert!(matches!(
+        other.active_key(),
+        Err(KmsError::WrongMasterKey { .. })
+    ));
+    assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+    assert!(!format!("{:?}", MasterKey::from_base64(MASTER).unwrap()).contains("AAEC"));
+}
+
+#[test]
+fn the_file_never_holds_a_sealed_field_in_plaintext() {
+    let path = temp_db("plaintext");
+    let store = SqliteStore::open(&path).unwrap();
+    store.add_user("alice@example.com").unwrap();
+    let kms = Kms::new(&store, MasterKey::from_base64(MASTER).unwrap());
+    let page =
+        std::fs::read_to_string(common::workspace().join("fixtures/demo/events.json")).unwrap();
+    let request = ProcessRequest {
+        user: "alice@example.com".into(),
+        window: Window {
+            from: "2026-11-30T00:00:00Z".into(),
+            to: "2026-12-07T00:00:00Z".into(),
+        },
+        now: "2026-11-30T08:00:00Z".into(),
+        options: Default::default(),
+        profiles: vec![],
+        provided: vec![],
+        locale: None,
+        seal_with: Some(kms.active_key().unwrap()),
+    };
+    let list = common::runtime().process(&[page], &request).unwrap();
+    assert!(list.meetings.len() >= 5);
+    let update = PageUpdate {
+        replace_all: true,
+        meetings: list
+            .meetings
+            .iter()
+            .map(|m| StoredMeeting::from_meeting(m).unwrap())
+            .collect(),
+        next_sync_token: list.sync.next_sync_token.clone(),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("alice@example.com", "primary", &update)
+        .unwrap();
+    assert_eq!(
+        store
+            .meetings("alice@example.com", 0, i64::MAX)
+            .unwrap()
+            .len(),
+        list.meetings.len()
+    );
+    drop(store);
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(content) = std::fs::read(&file) {
+            bytes.extend(content);
+        }
+    }
+    // Display names are not sealed by default (`core.sealed_fields` can add "names").
+    for secret in [
+        "Team standup",
+        "Career chat",
+        "Roadmap review",
+        "carol@example.com",
+        "Lisbon",
+    ] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret:?} is in the store in plaintext"
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Activation against the emulated Google, with a real SQLite store: success,
+//! each failure with its reason, retry with backoff, deactivation purging.
+
+use std::time::Duration;
+
+use hcal::google::{CALENDAR_SCOPE, Google, GoogleSettings, RetryPolicy, ServiceAccountKey};
+use hcal::store::{PageUpdate, SqliteStore, Store, StoredMeeting, UserState};
+use hcal::users::{activate, deactivate, retry_delay, retry_due};
+use hcal_emulator::{Emulator, Fault, Seed};
+
+fn google(emulator: &Emulator) -> Google {
+    let settings = GoogleSettings {
+        calendar_url: emulator.calendar_url(),
+        gmail_url: emulator.gmail_url(),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(10),
+            budget: Duration::from_secs(5),
+        },
+        ..GoogleSettings::default()
+    };
+    let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
+    Google::new(settings, key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn activation_succeeds_or_says_why_not() {
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let google = google(&emulator);
+    let store = SqliteStore::in_memory().unwrap();
+
+    let alice = activate(&store, &google, "alice@example.com")
+        .await
+        .unwrap();
+    assert_eq!(alice.state, UserState::Activated, "{alice:?}");
+    // The test event was made and removed.
+    let routes: Vec<String> = emulator.audit().iter().map(|e| e.route.clone()).collect();
+    for route in [
+        "calendar.settings.get",
+        "calendar.events.insert",
+        "calendar.events.delete",
+    ] {
+        assert!(
+            routes.iter().any(|r| r == route),
+            "{route} not called: {routes:?}"
+        );
+    }
+
+    let nobody = activate(&store, &google, "nobody@example.com")
+        .await
+        .unwrap();
+    assert_eq!(nobody.state, UserState::Error);
+    assert_eq!(
+        nobody.reason.as_deref(),
+        Some("no such Google user in the domain")
+    );
+    assert!(nobody.next_attempt_at.is_some());
+
+    emulator.set_faults(vec![Fault {
+        route: "calendar.events.insert".into(),
+        rate_500: 1.0,
+        ..Fault::default()
+    }]);
+    let carol = activate(&store, &google, "carol@example.com")
+        .await
+        .unwrap();
+    assert_eq!(carol.state, UserState::Error);
+    let reason = carol.reason.unwrap();
+    assert!(
+        reason.starts_with("calendar unreachable") && reason.contains("test event"),
+        "{reason}"
+    );
+    emulator.set_faults(Vec::new());
+
+    emulator.set_delegated_scopes(&[CALENDAR_SCOPE]);
+    let bob = activate(&store, &google, "bob@example.com").await.unwrap();
+    assert_eq!(bob.state, UserState::Error);
+    assert!(bob.reason.unwrap().starts_with("delegation not granted"));
+
+    // Fixed in the Admin console; the retry picks it up when due (and only then).
+    emulator.set_delegated_scopes(&[CALENDAR_SCOPE, hcal::google::GMAIL_SETTINGS_SCOPE]);
+    let not_yet = retry_due(&store, &google, 0).await.unwrap();
+    assert!(not_yet.is_empty(), "nobody is due at time 0");
+    let retried = retry_due(&store, &google, i64::MAX).await.unwrap();
+    let states: Vec<(String, UserState)> =
+        retried.into_iter().map(|u| (u.email, u.state)).collect();
+    assert!(
+        states.contains(&("bob@example.com".into(), UserState::Activated)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("carol@example.com".into(), UserState::Activated)),
+        "{states:?}"
+    );
+    let nobody = store.user("nobody@example.com").unwrap().unwrap();
+    assert_eq!((nobody.state, nobody.attempts), (UserState::Error, 2));
+}
+
+#[test]
+fn retries_back_off() {
+    assert_eq!(retry_delay(1), 60);
+    assert_eq!(retry_delay(2), 120);
+    assert_eq!(retry_delay(5), 960);
+    assert_eq!(retry_delay(40), 6 * 3600);
+}
+
+#[test]
+fn deactivation_purges_what_is_stored() {
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user("alice@example.com").unwrap();
+    let page = PageUpdate {
+        replace_all: true,
+        meetings: vec![StoredMeeting {
+            key: "m".into(),
+            event_id: "m".into(),
+            series_id: None,
+            starts_at: 0,
+            ends_at: 60,
+            sealed_json: "{}".into(),
+        }],
+        next_sync_token: Some("t".into()),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("alice@example.com", "primary", &page)
+        .unwrap();
+    let user = deactivate(&store, "alice@example.com").unwrap();
+    assert_eq!(user.state, UserState::Deactivated);
+    assert!(
+        store
+            .meetings("alice@example.com", 0, 100)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .sync_token("alice@example.com", "primary")
+            .unwrap()
+            .is_none()
+    );
+    assert!(deactivate(&store, "ghost@example.com").is_err());
+}
