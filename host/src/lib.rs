@@ -10,6 +10,7 @@
 //! - [`provider`]: the meeting provider (Webex REST): Personal Rooms, spaces, one-time meetings.
 //! - [`store`]: what the service keeps (SQLite), sensitive fields only sealed.
 //! - [`kms`]: org keys wrapped under a master key; rotation keeps old keys.
+//! - [`sync`]: a user's calendar window from Google into the store, sealed.
 //! - [`users`]: adding, activating, retrying and deactivating users.
 //! - [`render`]: the human-readable agenda the demo prints.
 
@@ -22,4 +23,5 @@ pub mod provider;
 pub mod render;
 pub mod runtime;
 pub mod store;
+pub mod sync;
 pub mod users;
