@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-offline test interop lint bench clean
+.PHONY: setup guest build demo demo-cli demo-offline test interop lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -21,10 +21,17 @@ build: guest
 	cp $(GUEST_WASM) target/release/hcal_core.wasm
 	@echo "built target/release/hcal and target/release/hcal_core.wasm"
 
-# The main job on the embedded defaults: the emulated Google (the demo
-# organisation) on loopback, alice's calendar synced from it over HTTP and
-# run through the core component, printed as an agenda.
+# The main job on the embedded defaults: the demo organisation on the
+# emulated Google and Webex (in-process, loopback HTTP): users activated,
+# keyword events enriched, calendars synced sealed into the store, presence,
+# a summary and the busiest user's week read back from the store.
 demo: guest
+	$(CARGO) build -p hcal
+	./target/debug/hcal --config fixtures/demo/hcal.toml demo --once
+
+# The same pieces as separate commands: hcal-emulator as its own process,
+# then hcal enrich and hcal fetch against it.
+demo-cli: guest
 	$(CARGO) build -p hcal -p hcal-emulator
 	scripts/demo.sh
 

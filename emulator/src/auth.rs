@@ -187,7 +187,8 @@ fn grant_token(state: &mut State, assertion: &str, token_url: &str) -> Result<Va
             if !state.users.contains_key(&sub) {
                 return Err(OAuthError::invalid_grant("Invalid email or User ID"));
             }
-            if !scopes.is_subset(&state.delegated_scopes) {
+            let delegated = state.users.get(&sub).is_some_and(|u| u.delegation);
+            if !delegated || !scopes.is_subset(&state.delegated_scopes) {
                 return Err(OAuthError {
                     code: 401,
                     error: "unauthorized_client",

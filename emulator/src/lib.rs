@@ -160,6 +160,11 @@ impl Emulator {
         self.shared.lock().key_file(&self.token_url())
     }
 
+    /// The domain's users' e-mail addresses, sorted.
+    pub fn users(&self) -> Vec<String> {
+        self.shared.lock().users.keys().cloned().collect()
+    }
+
     /// The emulated domain (`example.com` for the demo organisation).
     pub fn domain(&self) -> String {
         self.shared.lock().domain.clone()

@@ -71,6 +71,14 @@ pub(crate) struct UserSeed {
     pub locale: String,
     #[serde(default)]
     pub admin: bool,
+    /// `false`: the service account may not act as this user (as when the
+    /// user sits in an organisational unit delegation does not cover).
+    #[serde(default = "yes")]
+    pub delegation: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -52,6 +52,8 @@ pub struct User {
     pub time_zone: String,
     pub locale: String,
     pub admin: bool,
+    /// The service account may act as this user.
+    pub delegation: bool,
     pub vacation: Value,
 }
 
@@ -189,6 +191,7 @@ impl State {
                     time_zone: user.time_zone.clone(),
                     locale: user.locale.clone(),
                     admin: user.admin,
+                    delegation: user.delegation,
                     vacation: json!({ "enableAutoReply": false }),
                 },
             );

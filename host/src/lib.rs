@@ -12,6 +12,8 @@
 //! - [`kms`]: org keys wrapped under a master key; rotation keeps old keys.
 //! - [`sync`]: a user's calendar window from Google into the store, sealed.
 //! - [`users`]: adding, activating, retrying and deactivating users.
+//! - [`meetings`]: stored meetings opened for an authorized caller.
+//! - [`presence`]: out of office from the Gmail vacation responder.
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod config;
@@ -19,6 +21,8 @@ pub mod enrich;
 pub mod google;
 pub mod http;
 pub mod kms;
+pub mod meetings;
+pub mod presence;
 pub mod provider;
 pub mod render;
 pub mod runtime;

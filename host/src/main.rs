@@ -44,6 +44,18 @@ enum Command {
     Enrich(EnrichArgs),
     /// Add, activate, deactivate and list the users hcal serves.
     Users(UsersArgs),
+    /// The demo organisation end to end on the in-process emulator.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// One full cycle (activate, enrich, sync, presence), a summary, exit.
+    #[arg(long)]
+    once: bool,
+    /// The time to act at (RFC 3339); the demo week is 2026-11-30..12-06.
+    #[arg(long, default_value = "2026-11-30T08:00:00Z")]
+    now: String,
 }
 
 #[derive(clap::Args)]
@@ -260,6 +272,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Enrich(args) => enrich(&cli, &config, args),
         Command::Users(args) => users(&config, args),
+        Command::Demo(args) => demo(&cli, &config, args),
     }
 }
 
@@ -329,6 +342,181 @@ fn print_user(user: &User) {
         line.push_str(&format!(" (next attempt {at})"));
     }
     println!("{}", line.trim_end());
+}
+
+/// `hcal demo --once`: every step of the service once over the demo
+/// organisation, on the emulator in-process, with a summary.
+fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
+    if !args.once {
+        anyhow::bail!(
+            "the live demo comes with `hcal serve`; for now run `hcal demo --once` (one full cycle and a summary)"
+        );
+    }
+    let now: jiff::Timestamp = args
+        .now
+        .parse()
+        .with_context(|| format!("--now {:?} is not an RFC 3339 time", args.now))?;
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    io.block_on(demo_once(cli, config, now))
+}
+
+async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<()> {
+    use hcal::provider::webex::WebexSettings;
+    let started = std::time::Instant::now();
+    let emulator =
+        hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
+    println!(
+        "hcal demo: one cycle over {} (Google and Webex emulated at {})",
+        emulator.domain(),
+        emulator.base_url()
+    );
+    let mut google_settings = config.google.settings();
+    google_settings.calendar_url = emulator.calendar_url();
+    google_settings.gmail_url = emulator.gmail_url();
+    let key = hcal::google::ServiceAccountKey::parse(&emulator.key_file()?.to_string())
+        .map_err(|e| anyhow::anyhow!("the emulator's key file: {e}"))?;
+    let google = Google::new(google_settings, key)?;
+    let mut webex_settings = WebexSettings::new(emulator.webex_token().unwrap_or_default());
+    webex_settings.base_url = emulator.webex_url();
+    let webex = Webex::new(webex_settings)?;
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    let store = SqliteStore::in_memory()?;
+    let mut master = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut master)
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    let master = hcal::kms::MasterKey::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode(master),
+    )?;
+    let kms = hcal::kms::Kms::new(&store, master);
+    let org_key = kms.active_key()?;
+    let options = config.core.clone();
+    let now_text = now.to_string();
+    let list_window = Window {
+        from: rfc3339_offset(now, -7),
+        to: rfc3339_offset(now, 31),
+    };
+    let enrich_window = Window {
+        from: now_text.clone(),
+        to: rfc3339_offset(now, 31),
+    };
+
+    println!("\n== Activation");
+    for email in emulator.users() {
+        let user = hcal::users::activate(&store, &google, &email).await?;
+        print_user(&user);
+    }
+    let activated: Vec<String> = store
+        .users()?
+        .into_iter()
+        .filter(|u| u.state == UserState::Activated)
+        .map(|u| u.email)
+        .collect();
+
+    println!("\n== Enrichment (join details written into Google)");
+    let enricher = Enricher::new(&google, &webex, &runtime, &options);
+    let (mut enriched, mut made) = (0, 0);
+    for user in &activated {
+        let report = enricher.run(user, &enrich_window, &now_text).await?;
+        enriched += report.patched.len();
+        made += report.created.len();
+        for (event, kind, _) in &report.created {
+            println!("  {user}: {kind} made for {event}");
+        }
+        for event in &report.patched {
+            println!("  {user}: {event} enriched");
+        }
+        for (event, why) in report
+            .errors
+            .iter()
+            .filter(|(_, why)| why.starts_with("no-personal-room"))
+        {
+            println!(
+                "  {user}: {} not enriched: {why}",
+                event.as_deref().unwrap_or("-")
+            );
+        }
+    }
+
+    println!("\n== Sync (sealed into the store)");
+    let syncer = hcal::sync::Syncer {
+        google: &google,
+        store: &store,
+        runtime: &runtime,
+        options: &options,
+        key: &org_key,
+    };
+    let (mut meetings, mut buttons) = (0, 0);
+    for user in &activated {
+        let report = syncer.sync(user, &list_window, &now_text).await?;
+        meetings += report.meetings;
+        buttons += report.join_buttons;
+        println!(
+            "  {user}: {} meetings, {} join buttons{}",
+            report.meetings,
+            report.join_buttons,
+            if report.errors.is_empty() {
+                String::new()
+            } else {
+                format!(", {} events unusable", report.errors.len())
+            }
+        );
+    }
+
+    println!("\n== Presence (Gmail vacation responders)");
+    let mut away = 0;
+    for user in &activated {
+        let presence = hcal::presence::presence(&google, user, now.as_millisecond()).await?;
+        if presence.out_of_office {
+            away += 1;
+            println!(
+                "  {user}: out of office until {} ({})",
+                presence.until.as_deref().unwrap_or("further notice"),
+                presence.message.as_deref().unwrap_or("no subject")
+            );
+        }
+    }
+    if away == 0 {
+        println!("  everyone is in");
+    }
+
+    // The busiest user's coming week, read back from the store and opened.
+    let week = Window {
+        from: now_text.clone(),
+        to: rfc3339_offset(now, 7),
+    };
+    let week_end = now.as_second() + 7 * 86_400;
+    let mut busiest: Option<(String, Vec<hcal::store::StoredMeeting>)> = None;
+    for user in &activated {
+        let stored = store.meetings(user, now.as_second(), week_end)?;
+        if busiest
+            .as_ref()
+            .is_none_or(|(_, most)| stored.len() > most.len())
+        {
+            busiest = Some((user.clone(), stored));
+        }
+    }
+    if let Some((user, stored)) = busiest {
+        let key_for = |url: &str| kms.key(url).ok();
+        let list = hcal::meetings::meeting_list(&runtime, &user, &week, &stored, &key_for)?;
+        println!("\n== {user}'s coming week, opened from the store");
+        print!("{}", hcal::render::agenda(&list));
+    }
+
+    let users = store.users()?;
+    let count = |state: UserState| users.iter().filter(|u| u.state == state).count();
+    println!(
+        "\nSummary: {} users ({} activated, {} in error), {meetings} meetings stored sealed, {enriched} events enriched ({made} spaces or meetings made), {buttons} join buttons scheduled, {away} out of office; {:.1?}",
+        users.len(),
+        count(UserState::Activated),
+        count(UserState::Error),
+        started.elapsed()
+    );
+    emulator.stop().await;
+    Ok(())
 }
 
 /// `hcal users ...`: the store, and Google for the activation checks.

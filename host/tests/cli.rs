@@ -351,3 +351,46 @@ fn enrich_writes_join_details_once() {
     );
     assert!(!text.contains("wrong-token"));
 }
+
+/// `hcal demo --once`: one full cycle over the in-process emulator, a summary, exit 0.
+#[test]
+fn demo_once_runs_a_full_cycle() {
+    let out = hcal(&[
+        "--config",
+        common::workspace()
+            .join("fixtures/demo/hcal.toml")
+            .to_str()
+            .unwrap(),
+        "demo",
+        "--once",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("Summary: 8 users (7 activated, 1 in error)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 events enriched (2 spaces or meetings made)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eve@example.com") && text.contains("delegation not granted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("carol@example.com: out of office until 2026-12-04T00:00:00Z"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Sprint retro"),
+        "the week is opened from the sealed store: {text}"
+    );
+    let live = hcal(&["demo"]);
+    assert!(!live.status.success());
+    assert!(String::from_utf8_lossy(&live.stderr).contains("--once"));
+}

@@ -143,3 +143,41 @@ fn deactivation_purges_what_is_stored() {
     );
     assert!(deactivate(&store, "ghost@example.com").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn presence_follows_the_vacation_responder() {
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let google = google(&emulator);
+    // 2026-12-01: carol's responder (27 Nov to 4 Dec) is on.
+    let inside = 1_796_083_200_000;
+    let carol = hcal::presence::presence(&google, "carol@example.com", inside)
+        .await
+        .unwrap();
+    assert!(carol.out_of_office);
+    assert_eq!(carol.until.as_deref(), Some("2026-12-04T00:00:00Z"));
+    assert_eq!(carol.message.as_deref(), Some("Out of office"));
+    let after = hcal::presence::presence(&google, "carol@example.com", 1_797_000_000_000)
+        .await
+        .unwrap();
+    assert!(
+        !after.out_of_office && after.until.is_none(),
+        "cleared when it ends"
+    );
+    let alice = hcal::presence::presence(&google, "alice@example.com", inside)
+        .await
+        .unwrap();
+    assert!(!alice.out_of_office);
+    let off = hcal::google::gmail::VacationSettings::default();
+    google
+        .set_vacation("carol@example.com", &off)
+        .await
+        .unwrap();
+    assert!(
+        !hcal::presence::presence(&google, "carol@example.com", inside)
+            .await
+            .unwrap()
+            .out_of_office
+    );
+}
