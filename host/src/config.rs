@@ -35,7 +35,59 @@ pub struct Config {
     pub webex: WebexConfig,
     pub store: StoreConfig,
     pub kms: KmsConfig,
+    pub serve: ServeConfig,
+    pub api: ApiConfig,
     pub profiles: Vec<Profile>,
+}
+
+/// How `hcal serve` runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: String,
+    /// The URL Google reaches the webhook at (`{public_url}/push`); default:
+    /// the listen address (the emulator on loopback).
+    pub public_url: Option<String>,
+    /// Register push channels with Google.
+    pub push: bool,
+    /// Every activated user is synced this often anyway (dropped notifications).
+    pub poll_seconds: u64,
+    pub window_days_back: i64,
+    pub window_days_ahead: i64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            push: true,
+            poll_seconds: 300,
+            window_days_back: 7,
+            window_days_ahead: 31,
+        }
+    }
+}
+
+/// The meeting-list API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer tokens the API accepts; `HCAL_API_TOKEN` adds one.
+    pub tokens: Vec<String>,
+}
+
+impl ApiConfig {
+    /// The configured tokens and `HCAL_API_TOKEN`.
+    pub fn tokens(&self) -> Vec<String> {
+        let mut tokens = self.tokens.clone();
+        if let Ok(token) = std::env::var("HCAL_API_TOKEN")
+            && !token.trim().is_empty()
+        {
+            tokens.push(token.trim().to_string());
+        }
+        tokens
+    }
 }
 
 /// Where the service keeps its data.
@@ -213,6 +265,15 @@ impl Config {
             return Err(
                 "google.timeout_seconds, google.max_attempts and google.max_response_mib must be above 0".into(),
             );
+        }
+        if config.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(format!(
+                "serve.listen {:?} is not an address like 127.0.0.1:8080",
+                config.serve.listen
+            ));
+        }
+        if config.serve.poll_seconds == 0 {
+            return Err("serve.poll_seconds must be above 0".into());
         }
         if config.webex.timeout_seconds == 0 || config.webex.max_attempts == 0 {
             return Err("webex.timeout_seconds and webex.max_attempts must be above 0".into());

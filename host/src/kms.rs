@@ -25,6 +25,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::store::{Store, StoreError, WrappedKey};
 
 /// The key that wraps the org keys. Never printed.
+#[derive(Clone)]
 pub struct MasterKey([u8; 32]);
 
 impl std::fmt::Debug for MasterKey {

@@ -8,11 +8,13 @@
 //! - [`google`]: Google I/O: service-account tokens, Calendar v3, Gmail settings.
 //! - [`http`]: timeouts, size caps and retries with backoff for outside calls.
 //! - [`provider`]: the meeting provider (Webex REST): Personal Rooms, spaces, one-time meetings.
+//! - [`serve`]: the service: API, push webhook, sync worker, poll.
 //! - [`store`]: what the service keeps (SQLite), sensitive fields only sealed.
 //! - [`kms`]: org keys wrapped under a master key; rotation keeps old keys.
 //! - [`sync`]: a user's calendar window from Google into the store, sealed.
 //! - [`users`]: adding, activating, retrying and deactivating users.
 //! - [`meetings`]: stored meetings opened for an authorized caller.
+//! - [`notify`]: push channels (watch, renew, stop) and checking notifications.
 //! - [`presence`]: out of office from the Gmail vacation responder.
 //! - [`render`]: the human-readable agenda the demo prints.
 
@@ -22,10 +24,12 @@ pub mod google;
 pub mod http;
 pub mod kms;
 pub mod meetings;
+pub mod notify;
 pub mod presence;
 pub mod provider;
 pub mod render;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod users;

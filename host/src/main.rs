@@ -13,6 +13,7 @@ use hcal::google::Google;
 use hcal::google::calendar::{SyncFrom, SyncOutcome};
 use hcal::provider::webex::Webex;
 use hcal::runtime::{LoadKind, Runtime};
+use hcal::serve::{ServeSettings, Service};
 use hcal::store::{SqliteStore, Store, User, UserState};
 use hcal_core::model::{OrgKey, ProcessRequest, Window};
 use serde::Deserialize;
@@ -46,6 +47,26 @@ enum Command {
     Users(UsersArgs),
     /// The demo organisation end to end on the in-process emulator.
     Demo(DemoArgs),
+    /// Run the service: API, push webhook, sync worker, poll (until Ctrl-C).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Listen here (default: serve.listen, 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// The URL Google reaches this service at (default: serve.public_url).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The store (default: store.path, hcal.db).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    google: GoogleArgs,
+    /// The Webex API root (default: webex.base_url).
+    #[arg(long, value_name = "URL")]
+    webex_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -273,6 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enrich(args) => enrich(&cli, &config, args),
         Command::Users(args) => users(&config, args),
         Command::Demo(args) => demo(&cli, &config, args),
+        Command::Serve(args) => serve(&cli, &config, args),
     }
 }
 
@@ -344,13 +366,87 @@ fn print_user(user: &User) {
     println!("{}", line.trim_end());
 }
 
+fn serve_settings(
+    config: &Config,
+    listen: Option<&str>,
+    public_url: Option<String>,
+) -> anyhow::Result<ServeSettings> {
+    let listen = listen.unwrap_or(&config.serve.listen);
+    Ok(ServeSettings {
+        listen: listen
+            .parse()
+            .with_context(|| format!("{listen:?} is not an address like 127.0.0.1:8080"))?,
+        public_url: public_url.or_else(|| config.serve.public_url.clone()),
+        push: config.serve.push,
+        api_tokens: config.api.tokens(),
+        poll_interval: std::time::Duration::from_secs(config.serve.poll_seconds),
+        window_days: (
+            config.serve.window_days_back,
+            config.serve.window_days_ahead,
+        ),
+    })
+}
+
+/// Run `service` until Ctrl-C, printing where it is.
+async fn run_service(
+    service: std::sync::Arc<Service>,
+    banner: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let (bound, address) = tokio::sync::oneshot::channel();
+    let running = tokio::spawn(service.run(bound, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    match address.await {
+        Ok(address) => banner(address),
+        Err(_) => return Ok(running.await??),
+    }
+    running.await??;
+    eprintln!("hcal: stopped");
+    Ok(())
+}
+
+/// `hcal serve`.
+fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let settings = serve_settings(config, args.listen.as_deref(), args.public_url.clone())?;
+    let google = args.google.client(config)?;
+    let mut webex_settings = config.webex.settings();
+    if let Some(url) = &args.webex_url {
+        webex_settings.base_url = url.trim_end_matches('/').to_string();
+    }
+    let webex = Webex::new(webex_settings)?;
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    let path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| config.store.path.clone());
+    let store = std::sync::Arc::new(SqliteStore::open(&path)?);
+    let master = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref())?;
+    // Fail now, not on the first sync, if the master key does not open the store's keys.
+    hcal::kms::Kms::new(store.as_ref(), master.clone()).active_key()?;
+    let service = Service::new(
+        google,
+        webex,
+        runtime,
+        store,
+        master,
+        config.core.clone(),
+        settings,
+    )?;
+    let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
+    io.block_on(run_service(service, |address| {
+        eprintln!(
+            "hcal: serving on http://{address} (store {}); Ctrl-C stops",
+            path.display()
+        );
+    }))
+}
+
 /// `hcal demo --once`: every step of the service once over the demo
 /// organisation, on the emulator in-process, with a summary.
 fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
     if !args.once {
-        anyhow::bail!(
-            "the live demo comes with `hcal serve`; for now run `hcal demo --once` (one full cycle and a summary)"
-        );
+        let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
+        return io.block_on(demo_live(cli, config));
     }
     let now: jiff::Timestamp = args
         .now
@@ -362,6 +458,58 @@ fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the I/O runtime")?;
     io.block_on(demo_once(cli, config, now))
+}
+
+/// `hcal demo`: the service live over the in-process emulator until Ctrl-C.
+async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+    use hcal::provider::webex::WebexSettings;
+    let emulator =
+        hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
+    let mut google_settings = config.google.settings();
+    google_settings.calendar_url = emulator.calendar_url();
+    google_settings.gmail_url = emulator.gmail_url();
+    let key = hcal::google::ServiceAccountKey::parse(&emulator.key_file()?.to_string())
+        .map_err(|e| anyhow::anyhow!("the emulator's key file: {e}"))?;
+    let google = Google::new(google_settings, key)?;
+    let mut webex_settings = WebexSettings::new(emulator.webex_token().unwrap_or_default());
+    webex_settings.base_url = emulator.webex_url();
+    let webex = Webex::new(webex_settings)?;
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    let store = std::sync::Arc::new(SqliteStore::in_memory()?);
+    let mut master = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut master)
+        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    let master = hcal::kms::MasterKey::from_base64(
+        &base64::engine::general_purpose::STANDARD.encode(master),
+    )?;
+    let mut settings = serve_settings(config, Some("127.0.0.1:0"), None)?;
+    settings.api_tokens = vec!["demo-api-token".into()];
+    settings.poll_interval = std::time::Duration::from_secs(60);
+    for email in emulator.users() {
+        store.add_user(&email)?;
+    }
+    let service = Service::new(
+        google,
+        webex,
+        runtime,
+        store.clone(),
+        master,
+        config.core.clone(),
+        settings,
+    )?;
+    // Activate everyone before serving, so the first poll syncs them.
+    for email in emulator.users() {
+        print_user(&hcal::users::activate(store.as_ref(), &service.google, &email).await?);
+    }
+    let base = emulator.base_url().to_string();
+    run_service(service, |address| {
+        println!("\nhcal demo: serving the demo organisation at http://{address} (Google and Webex emulated at {base})");
+        println!("  curl -H 'Authorization: Bearer demo-api-token' 'http://{address}/api/v1/users'");
+        println!("  curl -H 'Authorization: Bearer demo-api-token' 'http://{address}/api/v1/users/alice@example.com/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z'");
+        println!("  curl -X POST '{base}/emulator/calendars/alice%40example.com/events' -d '{{\"id\": \"retro\", \"summary\": \"Moved\"}}'   # a change, pushed");
+        println!("  http://{address}/metrics · http://{address}/api/v1/openapi.json · Ctrl-C stops");
+    })
+    .await
 }
 
 async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<()> {

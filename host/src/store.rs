@@ -124,6 +124,18 @@ pub struct PageUpdate {
     pub next_sync_token: Option<String>,
 }
 
+/// A push channel hcal registered with Google for a user's calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChannel {
+    pub id: String,
+    pub email: String,
+    pub resource_id: String,
+    /// Hex SHA-256 of the channel token (the token itself is not kept).
+    pub token_sha256: String,
+    /// Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
 /// An org key wrapped under the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrappedKey {
@@ -175,6 +187,11 @@ pub trait Store: Send + Sync {
     fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError>;
     /// Meetings overlapping [from, to) (Unix seconds), by start.
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError>;
+    fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError>;
+    fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError>;
+    /// A user's channels (all users with `None`).
+    fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError>;
+    fn delete_channel(&self, id: &str) -> Result<(), StoreError>;
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
@@ -218,6 +235,15 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         active INTEGER NOT NULL
     );",
+    // 2: push channels (the token kept only as its SHA-256).
+    "CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        resource_id TEXT NOT NULL,
+        token_sha256 TEXT NOT NULL,
+        expires_at INTEGER
+    );
+    CREATE INDEX channels_by_user ON channels (email);",
 ];
 
 /// The SQLite store.
@@ -303,6 +329,16 @@ fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+fn channel_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredChannel> {
+    Ok(StoredChannel {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        resource_id: row.get(2)?,
+        token_sha256: row.get(3)?,
+        expires_at: row.get(4)?,
+    })
+}
+
 const USER_COLUMNS: &str = "email, state, reason, attempts, next_attempt_at, updated_at";
 
 fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
@@ -380,6 +416,7 @@ impl Store for SqliteStore {
         let transaction = connection.transaction()?;
         transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM sync_state WHERE email = ?1", params![email])?;
+        transaction.execute("DELETE FROM channels WHERE email = ?1", params![email])?;
         transaction.commit()?;
         Ok(())
     }
@@ -458,6 +495,49 @@ impl Store for SqliteStore {
         )?;
         let rows = statement.query_map(params![email, from, to], meeting_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO channels (id, email, resource_id, token_sha256, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET resource_id = ?3, token_sha256 = ?4, expires_at = ?5",
+            params![
+                channel.id,
+                channel.email.to_ascii_lowercase(),
+                channel.resource_id,
+                channel.token_sha256,
+                channel.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, email, resource_id, token_sha256, expires_at FROM channels WHERE id = ?1",
+                params![id],
+                channel_from,
+            )
+            .optional()?)
+    }
+
+    fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
+             WHERE ?1 IS NULL OR email = ?1 ORDER BY email, id",
+        )?;
+        let email = email.map(|e| e.trim().to_ascii_lowercase());
+        let rows = statement.query_map(params![email], channel_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute("DELETE FROM channels WHERE id = ?1", params![id])?;
+        Ok(())
     }
 
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {

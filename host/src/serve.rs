@@ -1,0 +1,841 @@
+//! `hcal serve`: the service. One process runs
+//! - the API (axum, JSON, a bearer token per organisation): users and their
+//!   activation, a user's meetings (opened, or sealed), one meeting, RSVP,
+//!   presence, `/healthz`, Prometheus `/metrics`, an OpenAPI document;
+//! - the push webhook (`/push`): notifications checked against the stored
+//!   channels (forged or stale ones refused and counted), then a sync queued;
+//! - a worker that syncs queued users (bursts coalesced per user): enrichment
+//!   first, then the window into the store;
+//! - a poll that retries users in error, renews channels and queues every
+//!   activated user now and then (notifications get dropped), and reads
+//!   presence.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hcal_core::model::{Options, OrgKey, Window};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::enrich::Enricher;
+use crate::google::Google;
+use crate::kms::Kms;
+use crate::presence::Presence;
+use crate::provider::webex::Webex;
+use crate::runtime::Runtime;
+use crate::store::{Store, UserState};
+use crate::sync::Syncer;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    /// The URL Google reaches this service at (the webhook is `{public_url}/push`);
+    /// `None`: the address it listens on (enough for the emulator on loopback).
+    pub public_url: Option<String>,
+    /// Register push channels (off: polling only).
+    pub push: bool,
+    /// Bearer tokens the API accepts.
+    pub api_tokens: Vec<String>,
+    /// How often every activated user is synced anyway, and presence read.
+    pub poll_interval: Duration,
+    /// Days back and ahead of now that the meeting list covers.
+    pub window_days: (i64, i64),
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub syncs: AtomicU64,
+    pub sync_errors: AtomicU64,
+    pub enrichments: AtomicU64,
+    pub push_accepted: AtomicU64,
+    pub push_rejected: AtomicU64,
+    pub queue_depth: AtomicU64,
+    pub core_micros: AtomicU64,
+}
+
+/// Everything the tasks share.
+pub struct Service {
+    pub google: Google,
+    pub webex: Webex,
+    pub runtime: Runtime,
+    pub store: Arc<dyn Store>,
+    pub master: crate::kms::MasterKey,
+    pub options: Options,
+    pub settings: ServeSettings,
+    pub metrics: Metrics,
+    presence: Mutex<HashMap<String, Presence>>,
+    /// `http://ADDRESS` once bound.
+    bound: std::sync::OnceLock<String>,
+    queue: mpsc::UnboundedSender<String>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("no API token: set api.tokens in hcal.toml or HCAL_API_TOKEN")]
+    NoApiToken,
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+impl Service {
+    pub fn new(
+        google: Google,
+        webex: Webex,
+        runtime: Runtime,
+        store: Arc<dyn Store>,
+        master: crate::kms::MasterKey,
+        options: Options,
+        settings: ServeSettings,
+    ) -> Result<Arc<Service>, ServeError> {
+        if settings.api_tokens.iter().all(|t| t.trim().is_empty()) {
+            return Err(ServeError::NoApiToken);
+        }
+        let (queue, receiver) = mpsc::unbounded_channel();
+        Ok(Arc::new(Service {
+            google,
+            webex,
+            runtime,
+            store,
+            master,
+            options,
+            settings,
+            metrics: Metrics::default(),
+            presence: Mutex::new(HashMap::new()),
+            bound: std::sync::OnceLock::new(),
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+        }))
+    }
+
+    fn kms(&self) -> Kms<'_, dyn Store> {
+        Kms::new(self.store.as_ref(), self.master.clone())
+    }
+
+    fn window(&self) -> Window {
+        let now = now();
+        let (back, ahead) = self.settings.window_days;
+        Window {
+            from: (now - jiff::SignedDuration::from_hours(24 * back)).to_string(),
+            to: (now + jiff::SignedDuration::from_hours(24 * ahead)).to_string(),
+        }
+    }
+
+    /// Ask for a sync of `user` soon (bursts are coalesced).
+    pub fn enqueue(&self, user: &str) {
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        let _ = self.queue.send(user.to_ascii_lowercase());
+    }
+
+    /// Serve until `shutdown` resolves. Returns the bound address through `bound`.
+    pub async fn run(
+        self: Arc<Service>,
+        bound: tokio::sync::oneshot::Sender<SocketAddr>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let listener = tokio::net::TcpListener::bind(self.settings.listen)
+            .await
+            .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
+        let _ = self.bound.set(format!("http://{address}"));
+        let _ = bound.send(address);
+        let worker = tokio::spawn(worker(self.clone()));
+        let poller = tokio::spawn(poller(self.clone()));
+        let app = router(self.clone());
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        worker.abort();
+        poller.abort();
+        served.map_err(|e| ServeError::Bind(address, e))
+    }
+
+    /// Make sure `user` has a live push channel (when push is on).
+    async fn watch(&self, user: &str) {
+        let base = self
+            .settings
+            .public_url
+            .clone()
+            .or_else(|| self.bound.get().cloned());
+        if let (true, Some(base)) = (self.settings.push, base) {
+            let address = format!("{}/push", base.trim_end_matches('/'));
+            let now_s = now().as_second();
+            if let Err(error) = crate::notify::ensure_channel(
+                &self.google,
+                self.store.as_ref(),
+                user,
+                &address,
+                now_s,
+            )
+            .await
+            {
+                eprintln!("hcal: push channel for {user}: {error}");
+            }
+        }
+    }
+
+    /// Enrich then sync one user (what a notification or the poll asks for).
+    async fn sync_user(&self, enricher: &Enricher<'_, Webex>, user: &str) {
+        let window = self.window();
+        let now_text = now().to_string();
+        let key = match self.kms().active_key() {
+            Ok(key) => key,
+            Err(error) => {
+                eprintln!("hcal: cannot get the org key: {error}");
+                self.metrics.sync_errors.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let enrich_window = Window {
+            from: now_text.clone(),
+            to: window.to.clone(),
+        };
+        match enricher.run(user, &enrich_window, &now_text).await {
+            Ok(report) => {
+                self.metrics
+                    .enrichments
+                    .fetch_add(report.patched.len() as u64, Ordering::Relaxed);
+            }
+            Err(error) => eprintln!("hcal: enriching {user}: {error}"),
+        }
+        let syncer = Syncer {
+            google: &self.google,
+            store: self.store.as_ref(),
+            runtime: &self.runtime,
+            options: &self.options,
+            key: &key,
+        };
+        match syncer.sync(user, &window, &now_text).await {
+            Ok(_) => {
+                self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.metrics.sync_errors.fetch_add(1, Ordering::Relaxed);
+                eprintln!("hcal: syncing {user}: {error}");
+            }
+        }
+        self.metrics
+            .core_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Take queued users, coalesce bursts, sync each once.
+async fn worker(service: Arc<Service>) {
+    let Some(mut receiver) = service
+        .receiver
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return;
+    };
+    let enricher = Enricher::new(
+        &service.google,
+        &service.webex,
+        &service.runtime,
+        &service.options,
+    );
+    while let Some(first) = receiver.recv().await {
+        // A burst of notifications for one user is one sync.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut users = BTreeSet::from([first]);
+        while let Ok(more) = receiver.try_recv() {
+            users.insert(more);
+        }
+        service.metrics.queue_depth.store(0, Ordering::Relaxed);
+        for user in users {
+            service.sync_user(&enricher, &user).await;
+        }
+    }
+}
+
+/// Retry users in error, keep channels alive, sync everyone now and then,
+/// read presence.
+async fn poller(service: Arc<Service>) {
+    loop {
+        let now_s = now().as_second();
+        if let Err(error) =
+            crate::users::retry_due(service.store.as_ref(), &service.google, now_s).await
+        {
+            eprintln!("hcal: retrying activations: {error}");
+        }
+        let users = service.store.users().unwrap_or_default();
+        for user in users.iter().filter(|u| u.state == UserState::Activated) {
+            service.watch(&user.email).await;
+            match crate::presence::presence(&service.google, &user.email, now().as_millisecond())
+                .await
+            {
+                Ok(presence) => {
+                    service
+                        .presence
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(user.email.clone(), presence);
+                }
+                Err(error) => eprintln!("hcal: presence of {}: {error}", user.email),
+            }
+            service.enqueue(&user.email);
+        }
+        tokio::time::sleep(service.settings.poll_interval).await;
+    }
+}
+
+type Shared = Arc<Service>;
+
+fn router(service: Shared) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/push", post(push))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/users", get(list_users).post(add_user))
+        .route(
+            "/api/v1/users/{email}",
+            get(get_user).delete(deactivate_user),
+        )
+        .route("/api/v1/users/{email}/meetings", get(meetings))
+        .route("/api/v1/users/{email}/meetings/{key}", get(meeting))
+        .route("/api/v1/users/{email}/meetings/{key}/rsvp", post(rsvp))
+        .route("/api/v1/users/{email}/presence", get(presence))
+        .with_state(service)
+}
+
+/// An API error: `{"error": {"code", "message"}}`.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    api_error(status, code, message).into_response()
+}
+
+fn authorized(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let known = service
+        .settings
+        .api_tokens
+        .iter()
+        .any(|t| !t.is_empty() && same_secret(t, given));
+    if known {
+        Ok(())
+    } else {
+        Err(api_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        ))
+    }
+}
+
+/// Compare secrets without an early exit (on their SHA-256, so lengths do not show).
+fn same_secret(a: &str, b: &str) -> bool {
+    use ring::digest::{SHA256, digest};
+    let (a, b) = (digest(&SHA256, a.as_bytes()), digest(&SHA256, b.as_bytes()));
+    a.as_ref()
+        .iter()
+        .zip(b.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+async fn metrics(State(service): State<Shared>) -> Response {
+    let m = &service.metrics;
+    let users = service.store.users().unwrap_or_default();
+    let mut text = String::new();
+    let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    counter(
+        "hcal_syncs_total",
+        "Syncs completed.",
+        "counter",
+        m.syncs.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_sync_errors_total",
+        "Syncs that failed.",
+        "counter",
+        m.sync_errors.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_enrichments_total",
+        "Events whose join details were written.",
+        "counter",
+        m.enrichments.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_push_accepted_total",
+        "Push notifications accepted.",
+        "counter",
+        m.push_accepted.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_push_rejected_total",
+        "Push notifications refused (forged or stale).",
+        "counter",
+        m.push_rejected.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_queue_depth",
+        "Syncs waiting.",
+        "gauge",
+        m.queue_depth.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_sync_seconds_micros_total",
+        "Time spent syncing and enriching, in microseconds.",
+        "counter",
+        m.core_micros.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_google_requests_total",
+        "HTTP requests sent to Google.",
+        "counter",
+        service.google.requests_sent(),
+    );
+    for state in ["pending", "activated", "error", "deactivated"] {
+        let n = users
+            .iter()
+            .filter(|u| format!("{:?}", u.state).to_lowercase() == state)
+            .count();
+        text.push_str(&format!("hcal_users{{state=\"{state}\"}} {n}\n"));
+    }
+    ([("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match crate::notify::verify(service.store.as_ref(), header, now().as_second()) {
+        Ok(Ok(notification)) => {
+            service
+                .metrics
+                .push_accepted
+                .fetch_add(1, Ordering::Relaxed);
+            if notification.state != "sync" {
+                service.enqueue(&notification.user);
+            }
+            StatusCode::OK.into_response()
+        }
+        // Google sends `sync` as soon as a channel is made, which can be before
+        // hcal has stored it; `sync` triggers nothing, so it needs no check.
+        Ok(Err(crate::notify::Rejection::UnknownChannel))
+            if header("x-goog-resource-state").as_deref() == Some("sync") =>
+        {
+            StatusCode::OK.into_response()
+        }
+        Ok(Err(rejection)) => {
+            service
+                .metrics
+                .push_rejected
+                .fetch_add(1, Ordering::Relaxed);
+            error(StatusCode::FORBIDDEN, "rejected", rejection.as_str())
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+async fn openapi() -> Json<Value> {
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": { "title": "hcal", "version": env!("CARGO_PKG_VERSION") },
+        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/healthz": { "get": { "summary": "Liveness", "security": [] } },
+            "/metrics": { "get": { "summary": "Prometheus metrics", "security": [] } },
+            "/push": { "post": { "summary": "Google Calendar push notifications", "security": [] } },
+            "/api/v1/users": {
+                "get": { "summary": "Users and their activation state" },
+                "post": { "summary": "Add and activate a user ({\"email\"})" }
+            },
+            "/api/v1/users/{email}": {
+                "get": { "summary": "One user's activation state" },
+                "delete": { "summary": "Deactivate: channels stopped, stored data purged" }
+            },
+            "/api/v1/users/{email}/meetings": { "get": { "summary": "Meetings in a window (from, to: RFC 3339; sealed=true for the sealed form)" } },
+            "/api/v1/users/{email}/meetings/{key}": { "get": { "summary": "One meeting" } },
+            "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
+            "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } }
+        }
+    }))
+}
+
+async fn list_users(State(service): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    match service.store.users() {
+        Ok(users) => Json(users).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    email: String,
+}
+
+async fn add_user(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<NewUser>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    if !body.email.contains('@') {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{:?} is not an e-mail address", body.email),
+        );
+    }
+    match crate::users::activate(service.store.as_ref(), &service.google, &body.email).await {
+        Ok(user) => {
+            if user.state == UserState::Activated {
+                service.watch(&user.email).await;
+                service.enqueue(&user.email);
+            }
+            Json(user).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+async fn get_user(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    match service.store.user(&email) {
+        Ok(Some(user)) => Json(user).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no user {email}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+async fn deactivate_user(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let stopped =
+        crate::notify::stop_channels(&service.google, service.store.as_ref(), &email).await;
+    match (
+        stopped,
+        crate::users::deactivate(service.store.as_ref(), &email),
+    ) {
+        (Ok(_), Ok(user)) => {
+            service
+                .presence
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&user.email);
+            Json(user).into_response()
+        }
+        (_, Err(crate::store::StoreError::NoUser(_))) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no user {email}"),
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WindowQuery {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    sealed: bool,
+}
+
+fn seconds(text: &str) -> Option<i64> {
+    text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
+}
+
+/// The user's stored meetings in a window, opened unless `sealed`.
+fn stored_list(
+    service: &Service,
+    email: &str,
+    window: &Window,
+    sealed: bool,
+) -> Result<Value, ApiError> {
+    match service.store.user(email) {
+        Ok(Some(user)) if user.state == UserState::Activated => {}
+        Ok(_) => {
+            return Err(api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{email} is not an activated user"),
+            ));
+        }
+        Err(e) => {
+            return Err(api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store",
+                e.to_string(),
+            ));
+        }
+    }
+    let (Some(from), Some(to)) = (seconds(&window.from), seconds(&window.to)) else {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "from and to must be RFC 3339 times",
+        ));
+    };
+    let stored = service
+        .store
+        .meetings(email, from, to)
+        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    if sealed {
+        let meetings: Vec<Value> = stored
+            .iter()
+            .filter_map(|m| serde_json::from_str(&m.sealed_json).ok())
+            .collect();
+        return Ok(json!({ "user": email, "window": window, "meetings": meetings }));
+    }
+    let kms = service.kms();
+    let key_for = |url: &str| kms.key(url).ok();
+    let list = crate::meetings::meeting_list(&service.runtime, email, window, &stored, &key_for)
+        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "open", e.to_string()))?;
+    Ok(json!({ "user": email, "window": window, "meetings": list.meetings }))
+}
+
+async fn meetings(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    Query(query): Query<WindowQuery>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let default = service.window();
+    let window = Window {
+        from: query.from.unwrap_or(default.from),
+        to: query.to.unwrap_or(default.to),
+    };
+    match stored_list(&service, &email, &window, query.sealed) {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn meeting(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path((email, key)): Path<(String, String)>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let all = Window {
+        from: "0001-01-01T00:00:00Z".into(),
+        to: "9999-01-01T00:00:00Z".into(),
+    };
+    match stored_list(&service, &email, &all, false) {
+        Ok(list) => match list["meetings"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["key"] == key.as_str()))
+        {
+            Some(found) => Json(found.clone()).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no meeting {key}"),
+            ),
+        },
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Rsvp {
+    response: String,
+}
+
+async fn rsvp(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path((email, key)): Path<(String, String)>,
+    Json(body): Json<Rsvp>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    if !matches!(
+        body.response.as_str(),
+        "accepted" | "declined" | "tentative"
+    ) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "response must be accepted, declined or tentative",
+        );
+    }
+    let all = Window {
+        from: "0001-01-01T00:00:00Z".into(),
+        to: "9999-01-01T00:00:00Z".into(),
+    };
+    let list = match stored_list(&service, &email, &all, true) {
+        Ok(list) => list,
+        Err(e) => return e.into_response(),
+    };
+    let Some(stored) = list["meetings"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["key"] == key.as_str()))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no meeting {key}"),
+        );
+    };
+    // An instance of a series is answered on the instance's own id.
+    let event_id = match stored["series_id"].as_str() {
+        Some(_) => key.clone(),
+        None => stored["event_id"].as_str().unwrap_or(&key).to_string(),
+    };
+    // Read, change the user's own answer, write back guarded by the etag.
+    for _ in 0..3 {
+        let event = match service
+            .google
+            .get_event(&email, crate::sync::CALENDAR, &event_id)
+            .await
+        {
+            Ok(event) => event,
+            Err(e) => return error(StatusCode::BAD_GATEWAY, "google", e.to_string()),
+        };
+        let mut attendees = event["attendees"].as_array().cloned().unwrap_or_default();
+        let mine = attendees.iter_mut().find(|a| {
+            a["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        });
+        match mine {
+            Some(me) => me["responseStatus"] = json!(body.response),
+            None => {
+                return error(
+                    StatusCode::CONFLICT,
+                    "not_invited",
+                    format!("{email} is not an attendee"),
+                );
+            }
+        }
+        let patch = json!({ "attendees": attendees });
+        match service
+            .google
+            .patch_event(
+                &email,
+                crate::sync::CALENDAR,
+                &event_id,
+                &patch,
+                event["etag"].as_str(),
+            )
+            .await
+        {
+            Ok(_) => {
+                service.enqueue(&email);
+                return Json(json!({ "meeting_key": key, "response": body.response }))
+                    .into_response();
+            }
+            Err(crate::google::GoogleError::PreconditionFailed { .. }) => continue,
+            Err(e) => return error(StatusCode::BAD_GATEWAY, "google", e.to_string()),
+        }
+    }
+    error(
+        StatusCode::CONFLICT,
+        "changed",
+        "the event kept changing; try again",
+    )
+}
+
+async fn presence(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let known = service
+        .presence
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&email.to_ascii_lowercase())
+        .cloned();
+    match known {
+        Some(presence) => Json(presence).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no presence for {email} yet"),
+        ),
+    }
+}
+
+/// The key new data is sealed with (for callers outside the tasks).
+pub fn active_key(service: &Service) -> Result<OrgKey, crate::kms::KmsError> {
+    service.kms().active_key()
+}

@@ -1,0 +1,311 @@
+//! The service end to end over real HTTP against the emulator: activation
+//! through the API, a change in Google visible in the API through push within
+//! a second, a forged push refused and counted, RSVP round trip, presence,
+//! deactivation stopping channels and purging data, health and metrics.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hcal::google::{Google, GoogleSettings, ServiceAccountKey};
+use hcal::kms::MasterKey;
+use hcal::provider::webex::{Webex, WebexSettings};
+use hcal::runtime::Runtime;
+use hcal::serve::{ServeSettings, Service};
+use hcal::store::SqliteStore;
+use hcal_core::model::Options;
+use hcal_emulator::{Emulator, Seed};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-api-token";
+const ALICE: &str = "alice@example.com";
+
+struct Running {
+    emulator: Emulator,
+    api: String,
+    http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Running {
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let google = Google::new(
+        GoogleSettings {
+            calendar_url: emulator.calendar_url(),
+            gmail_url: emulator.gmail_url(),
+            ..GoogleSettings::default()
+        },
+        ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap(),
+    )
+    .unwrap();
+    let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
+    webex.base_url = emulator.webex_url();
+    let service = Service::new(
+        google,
+        Webex::new(webex).unwrap(),
+        Runtime::new(common::test_config()).unwrap(),
+        Arc::new(SqliteStore::in_memory().unwrap()),
+        MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
+        Options {
+            org_domains: vec!["example.com".into()],
+            ..Options::default()
+        },
+        ServeSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            push: true,
+            api_tokens: vec![TOKEN.into()],
+            // Long: anything seen within the test came through push.
+            poll_interval: Duration::from_secs(3600),
+            window_days: (7, 31),
+        },
+    )
+    .unwrap();
+    let (bound, address) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(service.run(bound, async {
+        let _ = stopped.await;
+    }));
+    let address = address.await.unwrap();
+    Running {
+        emulator,
+        api: format!("http://{address}"),
+        http: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl Running {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Poll the API until `check` holds (or fail after `limit`).
+    async fn until(&self, path: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Duration {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.get(path).await;
+            if status == 200 && check(&body) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{path} did not get there in {limit:?}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn titles(list: &Value) -> Vec<String> {
+    list["meetings"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|m| m["title"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_end_to_end() {
+    let service = start().await;
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", service.api))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let unauthorized = reqwest::get(format!("{}/api/v1/users", service.api))
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+
+    // Activation through the API.
+    let (status, user) = service
+        .post("/api/v1/users", json!({ "email": ALICE }))
+        .await;
+    assert_eq!(
+        (status, user["state"].as_str()),
+        (200, Some("activated")),
+        "{user}"
+    );
+    let (_, eve) = service
+        .post("/api/v1/users", json!({ "email": "eve@example.com" }))
+        .await;
+    assert_eq!(eve["state"], "error");
+    assert!(
+        eve["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("delegation not granted")
+    );
+    let (_, carol) = service
+        .post("/api/v1/users", json!({ "email": "carol@example.com" }))
+        .await;
+    assert_eq!(carol["state"], "activated");
+
+    // The first sync lands.
+    let week = "/api/v1/users/alice@example.com/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z";
+    service
+        .until(week, Duration::from_secs(20), |list| {
+            titles(list).len() >= 9
+        })
+        .await;
+    let (_, list) = service.get(week).await;
+    assert!(
+        titles(&list).contains(&"Sprint retro".to_string()),
+        "{list}"
+    );
+    let (_, sealed) = service.get(&format!("{week}&sealed=true")).await;
+    assert!(
+        sealed["meetings"][0]["title"]["jwe"].is_string(),
+        "the sealed form: {sealed}"
+    );
+
+    // A change in Google reaches the API through push, within a second.
+    service
+        .emulator
+        .change_event(
+            ALICE,
+            json!({ "id": "retro", "summary": "Sprint retro (moved by push)" }),
+        )
+        .unwrap();
+    let took = service
+        .until(week, Duration::from_secs(5), |list| {
+            titles(list).contains(&"Sprint retro (moved by push)".to_string())
+        })
+        .await;
+    assert!(took < Duration::from_secs(1), "push took {took:?}");
+
+    // A forged notification is refused and counted.
+    let forged = service
+        .http
+        .post(format!("{}/push", service.api))
+        .header("X-Goog-Channel-ID", "hcal-forged")
+        .header("X-Goog-Resource-State", "exists")
+        .header("X-Goog-Channel-Token", "guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    let metrics = reqwest::get(format!("{}/metrics", service.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("hcal_push_rejected_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("hcal_users{state=\"activated\"} 2"),
+        "{metrics}"
+    );
+
+    // RSVP: alice accepts the design critique; Google has it, and so does the API after the sync.
+    let (status, _) = service
+        .post(
+            "/api/v1/users/alice@example.com/meetings/design-crit/rsvp",
+            json!({ "response": "accepted" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let event = Google::new(
+        GoogleSettings {
+            calendar_url: service.emulator.calendar_url(),
+            gmail_url: service.emulator.gmail_url(),
+            ..GoogleSettings::default()
+        },
+        ServiceAccountKey::parse(&service.emulator.key_file().unwrap().to_string()).unwrap(),
+    )
+    .unwrap()
+    .get_event(ALICE, "primary", "design-crit")
+    .await
+    .unwrap();
+    let mine = event["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == ALICE)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["responseStatus"], "accepted");
+    service
+        .until(
+            "/api/v1/users/alice@example.com/meetings/design-crit",
+            Duration::from_secs(5),
+            |m| m["my_response"] == "accepted",
+        )
+        .await;
+    let (status, _) = service
+        .post(
+            "/api/v1/users/alice@example.com/meetings/design-crit/rsvp",
+            json!({ "response": "maybe" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Presence: carol's vacation responder.
+    let (status, presence) = service
+        .get("/api/v1/users/carol@example.com/presence")
+        .await;
+    if status == 200 {
+        // Read by the poll at start-up; the clock is today's, the responder's dates are fixed.
+        assert_eq!(presence["user"], "carol@example.com");
+    }
+
+    // Deactivation stops the channel and purges the data.
+    let deactivated = service
+        .http
+        .delete(format!("{}/api/v1/users/alice@example.com", service.api))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deactivated.status().as_u16(), 200);
+    let (status, _) = service.get(week).await;
+    assert_eq!(status, 404, "no meetings for a deactivated user");
+    let pushes_before = service.emulator.push_log().len();
+    service
+        .emulator
+        .change_event(
+            ALICE,
+            json!({ "id": "retro", "summary": "after deactivation" }),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alice_pushes = service.emulator.push_log()[pushes_before..]
+        .iter()
+        .filter(|d| d.state == "exists")
+        .count();
+    assert!(
+        alice_pushes <= 1,
+        "only carol's channel may still fire (she is not invited to retro)"
+    );
+}
