@@ -54,6 +54,8 @@ pub struct ServeConfig {
     pub poll_seconds: u64,
     pub window_days_back: i64,
     pub window_days_ahead: i64,
+    /// Join buttons are also POSTed here.
+    pub join_button_webhook: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -65,6 +67,7 @@ impl Default for ServeConfig {
             poll_seconds: 300,
             window_days_back: 7,
             window_days_ahead: 31,
+            join_button_webhook: None,
         }
     }
 }

@@ -384,6 +384,7 @@ fn serve_settings(
             config.serve.window_days_back,
             config.serve.window_days_ahead,
         ),
+        join_button_webhook: config.serve.join_button_webhook.clone(),
     })
 }
 

@@ -50,6 +50,19 @@ pub struct ServeSettings {
     pub poll_interval: Duration,
     /// Days back and ahead of now that the meeting list covers.
     pub window_days: (i64, i64),
+    /// Join buttons are also POSTed here (JSON, with an `Idempotency-Key`).
+    pub join_button_webhook: Option<String>,
+}
+
+/// A join button as it is delivered (webhook body and stream event).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveredButton {
+    pub user: String,
+    pub meeting_key: String,
+    /// RFC 3339.
+    pub at: String,
+    /// E-mail addresses of the invitees and room devices to reach.
+    pub targets: Vec<String>,
 }
 
 /// Counters for `/metrics`.
@@ -62,6 +75,8 @@ pub struct Metrics {
     pub push_rejected: AtomicU64,
     pub queue_depth: AtomicU64,
     pub core_micros: AtomicU64,
+    pub buttons_delivered: AtomicU64,
+    pub button_failures: AtomicU64,
 }
 
 /// Everything the tasks share.
@@ -77,6 +92,8 @@ pub struct Service {
     presence: Mutex<HashMap<String, Presence>>,
     /// `http://ADDRESS` once bound.
     bound: std::sync::OnceLock<String>,
+    buttons: tokio::sync::broadcast::Sender<DeliveredButton>,
+    webhooks: reqwest::Client,
     queue: mpsc::UnboundedSender<String>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
@@ -118,6 +135,11 @@ impl Service {
             metrics: Metrics::default(),
             presence: Mutex::new(HashMap::new()),
             bound: std::sync::OnceLock::new(),
+            buttons: tokio::sync::broadcast::channel(1024).0,
+            webhooks: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
             queue,
             receiver: Mutex::new(Some(receiver)),
         }))
@@ -158,12 +180,14 @@ impl Service {
         let _ = bound.send(address);
         let worker = tokio::spawn(worker(self.clone()));
         let poller = tokio::spawn(poller(self.clone()));
+        let scheduler = tokio::spawn(scheduler(self.clone()));
         let app = router(self.clone());
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         worker.abort();
         poller.abort();
+        scheduler.abort();
         served.map_err(|e| ServeError::Bind(address, e))
     }
 
@@ -268,6 +292,93 @@ async fn worker(service: Arc<Service>) {
     }
 }
 
+/// Deliver join buttons when they are due, each exactly once: a button is
+/// claimed in the store before it goes out and given back if the webhook
+/// refuses it; a claimed button is never sent again, across restarts.
+async fn scheduler(service: Arc<Service>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now_s = now().as_second();
+        let due = match service.store.due_buttons(now_s) {
+            Ok(due) => due,
+            Err(error) => {
+                eprintln!("hcal: join buttons: {error}");
+                continue;
+            }
+        };
+        for button in due {
+            match service
+                .store
+                .claim_button(&button.email, &button.meeting_key, button.at, now_s)
+            {
+                Ok(true) => {}
+                Ok(false) => continue, // another instance has it
+                Err(error) => {
+                    eprintln!("hcal: join buttons: {error}");
+                    continue;
+                }
+            }
+            let delivered = service.open_button(&button);
+            let accepted = match &service.settings.join_button_webhook {
+                Some(url) => service
+                    .webhooks
+                    .post(url)
+                    .header(
+                        "Idempotency-Key",
+                        format!("{}/{}/{}", button.email, button.meeting_key, button.at),
+                    )
+                    .json(&delivered)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success()),
+                None => true,
+            };
+            if accepted {
+                service
+                    .metrics
+                    .buttons_delivered
+                    .fetch_add(1, Ordering::Relaxed);
+                let _ = service.buttons.send(delivered);
+            } else {
+                service
+                    .metrics
+                    .button_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                let _ = service
+                    .store
+                    .release_button(&button.email, &button.meeting_key, button.at);
+            }
+        }
+    }
+}
+
+impl Service {
+    /// A stored button with its targets opened.
+    fn open_button(&self, button: &crate::store::StoredButton) -> DeliveredButton {
+        let kms = self.kms();
+        let targets: Vec<hcal_core::model::Text> =
+            serde_json::from_str(&button.targets_json).unwrap_or_default();
+        let targets = targets
+            .into_iter()
+            .filter_map(|text| match text {
+                hcal_core::model::Text::Plain(plain) => Some(plain),
+                hcal_core::model::Text::Sealed(sealed) => {
+                    let key = kms.key(&sealed.key_url).ok()?;
+                    self.runtime.open(&sealed, &key).ok()
+                }
+            })
+            .collect();
+        DeliveredButton {
+            user: button.email.clone(),
+            meeting_key: button.meeting_key.clone(),
+            at: jiff::Timestamp::from_second(button.at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            targets,
+        }
+    }
+}
+
 /// Retry users in error, keep channels alive, sync everyone now and then,
 /// read presence.
 async fn poller(service: Arc<Service>) {
@@ -316,6 +427,7 @@ fn router(service: Shared) -> Router {
         .route("/api/v1/users/{email}/meetings/{key}", get(meeting))
         .route("/api/v1/users/{email}/meetings/{key}/rsvp", post(rsvp))
         .route("/api/v1/users/{email}/presence", get(presence))
+        .route("/api/v1/stream", get(stream))
         .with_state(service)
 }
 
@@ -430,6 +542,18 @@ async fn metrics(State(service): State<Shared>) -> Response {
         m.core_micros.load(Ordering::Relaxed),
     );
     counter(
+        "hcal_join_buttons_delivered_total",
+        "Join buttons delivered.",
+        "counter",
+        m.buttons_delivered.load(Ordering::Relaxed),
+    );
+    counter(
+        "hcal_join_button_failures_total",
+        "Join-button deliveries the webhook refused (retried).",
+        "counter",
+        m.button_failures.load(Ordering::Relaxed),
+    );
+    counter(
         "hcal_google_requests_total",
         "HTTP requests sent to Google.",
         "counter",
@@ -502,7 +626,8 @@ async fn openapi() -> Json<Value> {
             "/api/v1/users/{email}/meetings": { "get": { "summary": "Meetings in a window (from, to: RFC 3339; sealed=true for the sealed form)" } },
             "/api/v1/users/{email}/meetings/{key}": { "get": { "summary": "One meeting" } },
             "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
-            "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } }
+            "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } },
+            "/api/v1/stream": { "get": { "summary": "Server-sent join_button events (target=EMAIL for one invitee or room device)" } }
         }
     }))
 }
@@ -809,6 +934,54 @@ async fn rsvp(
         "changed",
         "the event kept changing; try again",
     )
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    /// Only buttons for this invitee or room device (all without it).
+    target: Option<String>,
+}
+
+/// Server-sent events: `join_button` events as buttons fire.
+async fn stream(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<StreamQuery>,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let target = query.target.map(|t| t.to_ascii_lowercase());
+    let receiver = service.buttons.subscribe();
+    let events =
+        futures_util::stream::unfold((receiver, target), |(mut receiver, target)| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(button) => {
+                        let wanted = target.as_ref().is_none_or(|t| {
+                            button.user == *t
+                                || button.targets.iter().any(|b| b.eq_ignore_ascii_case(t))
+                        });
+                        if wanted {
+                            let event = Event::default()
+                                .event("join_button")
+                                .json_data(&button)
+                                .unwrap_or_default();
+                            return Some((
+                                Ok::<_, std::convert::Infallible>(event),
+                                (receiver, target),
+                            ));
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn presence(

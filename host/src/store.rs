@@ -111,6 +111,18 @@ impl StoredMeeting {
     }
 }
 
+/// A join button: when, for which meeting, to whom (sealed as the core made it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredButton {
+    pub email: String,
+    pub meeting_key: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The targets as JSON (e-mails sealed with the other e-mails).
+    pub targets_json: String,
+    pub delivered_at: Option<i64>,
+}
+
 /// A sync page's effect: events whose meetings are replaced (changed or
 /// deleted events, and whole series), the meetings they now have, the token.
 #[derive(Debug, Clone, Default)]
@@ -122,6 +134,9 @@ pub struct PageUpdate {
     pub meetings: Vec<StoredMeeting>,
     /// The page's `nextSyncToken` (last page only).
     pub next_sync_token: Option<String>,
+    /// The user's join buttons now: undelivered ones not in here are dropped
+    /// (a moved or cancelled meeting), delivered ones are kept (never twice).
+    pub join_buttons: Option<Vec<StoredButton>>,
 }
 
 /// A push channel hcal registered with Google for a user's calendar.
@@ -193,6 +208,21 @@ pub trait Store: Send + Sync {
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError>;
     fn delete_channel(&self, id: &str) -> Result<(), StoreError>;
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
+    /// Undelivered buttons due at `now` (all users), oldest first.
+    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError>;
+    /// Claim a button for delivery: `true` only for the caller that moved it
+    /// from undelivered to delivered.
+    fn claim_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Give a claimed button back (its delivery failed; it is retried).
+    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError>;
+    /// A user's buttons, by time.
+    fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
 }
@@ -244,6 +274,16 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER
     );
     CREATE INDEX channels_by_user ON channels (email);",
+    // 3: join buttons: the schedule and what was delivered.
+    "CREATE TABLE join_buttons (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        meeting_key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        targets TEXT NOT NULL,
+        delivered_at INTEGER,
+        PRIMARY KEY (email, meeting_key, at)
+    );
+    CREATE INDEX join_buttons_due ON join_buttons (delivered_at, at);",
 ];
 
 /// The SQLite store.
@@ -339,6 +379,16 @@ fn channel_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredChannel> {
     })
 }
 
+fn button_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredButton> {
+    Ok(StoredButton {
+        email: row.get(0)?,
+        meeting_key: row.get(1)?,
+        at: row.get(2)?,
+        targets_json: row.get(3)?,
+        delivered_at: row.get(4)?,
+    })
+}
+
 const USER_COLUMNS: &str = "email, state, reason, attempts, next_attempt_at, updated_at";
 
 fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
@@ -417,6 +467,7 @@ impl Store for SqliteStore {
         transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM sync_state WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM channels WHERE email = ?1", params![email])?;
+        transaction.execute("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
         transaction.commit()?;
         Ok(())
     }
@@ -461,6 +512,19 @@ impl Store for SqliteStore {
                     meeting.sealed_json
                 ],
             )?;
+        }
+        if let Some(buttons) = &page.join_buttons {
+            transaction.execute(
+                "DELETE FROM join_buttons WHERE email = ?1 AND delivered_at IS NULL",
+                params![email],
+            )?;
+            for button in buttons {
+                transaction.execute(
+                    "INSERT INTO join_buttons (email, meeting_key, at, targets) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (email, meeting_key, at) DO NOTHING",
+                    params![email, button.meeting_key, button.at, button.targets_json],
+                )?;
+            }
         }
         if let Some(token) = &page.next_sync_token {
             transaction.execute(
@@ -538,6 +602,49 @@ impl Store for SqliteStore {
         self.lock()
             .execute("DELETE FROM channels WHERE id = ?1", params![id])?;
         Ok(())
+    }
+
+    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+             WHERE delivered_at IS NULL AND at <= ?1 ORDER BY at, email, meeting_key",
+        )?;
+        let rows = statement.query_map(params![now], button_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn claim_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE join_buttons SET delivered_at = ?4
+             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND delivered_at IS NULL",
+            params![email, meeting_key, at, now],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE join_buttons SET delivered_at = NULL WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
+            params![email, meeting_key, at],
+        )?;
+        Ok(())
+    }
+
+    fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+             WHERE email = ?1 ORDER BY at, meeting_key",
+        )?;
+        let rows = statement.query_map(params![email.trim().to_ascii_lowercase()], button_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {

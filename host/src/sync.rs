@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::google::calendar::{SyncFrom, SyncOutcome};
 use crate::google::{Google, GoogleError};
 use crate::runtime::{CallError, Runtime};
-use crate::store::{PageUpdate, Store, StoreError, StoredMeeting, UserState};
+use crate::store::{PageUpdate, Store, StoreError, StoredButton, StoredMeeting, UserState};
 
 /// The calendar hcal syncs for each user.
 pub const CALENDAR: &str = "primary";
@@ -147,10 +147,24 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             .iter()
             .map(StoredMeeting::from_meeting)
             .collect::<Result<Vec<_>, _>>()?;
+        let buttons = list
+            .join_buttons
+            .iter()
+            .filter_map(|b| {
+                Some(StoredButton {
+                    email: user.to_ascii_lowercase(),
+                    meeting_key: b.meeting_key.clone(),
+                    at: b.at.parse::<jiff::Timestamp>().ok()?.as_second(),
+                    targets_json: serde_json::to_string(&b.targets).ok()?,
+                    delivered_at: None,
+                })
+            })
+            .collect();
         let update = PageUpdate {
             replace_all: true,
             replaced_events: Vec::new(),
             meetings,
+            join_buttons: Some(buttons),
             // The incremental token is the newer one when there is one.
             next_sync_token: Some(token.unwrap_or(next_sync_token)),
         };

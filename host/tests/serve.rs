@@ -13,7 +13,7 @@ use hcal::kms::MasterKey;
 use hcal::provider::webex::{Webex, WebexSettings};
 use hcal::runtime::Runtime;
 use hcal::serve::{ServeSettings, Service};
-use hcal::store::SqliteStore;
+use hcal::store::{SqliteStore, Store};
 use hcal_core::model::Options;
 use hcal_emulator::{Emulator, Seed};
 use serde_json::{Value, json};
@@ -28,10 +28,7 @@ struct Running {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-async fn start() -> Running {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
     let google = Google::new(
         GoogleSettings {
             calendar_url: emulator.calendar_url(),
@@ -43,11 +40,11 @@ async fn start() -> Running {
     .unwrap();
     let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
     webex.base_url = emulator.webex_url();
-    let service = Service::new(
+    Service::new(
         google,
         Webex::new(webex).unwrap(),
         Runtime::new(common::test_config()).unwrap(),
-        Arc::new(SqliteStore::in_memory().unwrap()),
+        store,
         MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
         Options {
             org_domains: vec!["example.com".into()],
@@ -61,18 +58,31 @@ async fn start() -> Running {
             // Long: anything seen within the test came through push.
             poll_interval: Duration::from_secs(3600),
             window_days: (7, 31),
+            join_button_webhook: None,
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Serve `service`; the API's base URL and what stops it.
+async fn serve(service: Arc<Service>) -> (String, tokio::sync::oneshot::Sender<()>) {
     let (bound, address) = tokio::sync::oneshot::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(service.run(bound, async {
         let _ = stopped.await;
     }));
-    let address = address.await.unwrap();
+    (format!("http://{}", address.await.unwrap()), stop)
+}
+
+async fn start() -> Running {
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
+    let (api, stop) = serve(service).await;
     Running {
         emulator,
-        api: format!("http://{address}"),
+        api,
         http: reqwest::Client::new(),
         _stop: stop,
     }
@@ -307,5 +317,108 @@ async fn the_service_end_to_end() {
     assert!(
         alice_pushes <= 1,
         "only carol's channel may still fire (she is not invited to retro)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
+    use futures_util::StreamExt as _;
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let (api, stop) = serve(build(&emulator, store.clone())).await;
+    let http = reqwest::Client::new();
+    let room = "room-fjord@resource.calendar.google.com";
+
+    // A meeting 5 minutes and 2 seconds from now: its button is due in 2 s.
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(302);
+    let end = start + jiff::SignedDuration::from_mins(30);
+    emulator
+        .change_event(
+            ALICE,
+            json!({
+                "id": "soonmeet1", "summary": "Starting soon",
+                "start": { "dateTime": start.to_string() }, "end": { "dateTime": end.to_string() },
+                "organizer": { "email": ALICE },
+                "attendees": [{ "email": ALICE, "organizer": true }, { "email": "bob@example.com" }, { "email": room, "resource": true }],
+                "conferenceData": { "entryPoints": [{ "entryPointType": "video", "uri": "https://example.webex.com/meet/alice" }] },
+            }),
+        )
+        .unwrap();
+
+    // The room device listens before anything is due.
+    let stream = http
+        .get(format!("{api}/api/v1/stream?target={room}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let activated = http
+        .post(format!("{api}/api/v1/users"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "email": ALICE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status().as_u16(), 200);
+
+    let mut bytes = stream.bytes_stream();
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let button: Value = loop {
+        let chunk = tokio::time::timeout_at(deadline.into(), bytes.next())
+            .await
+            .unwrap_or_else(|_| panic!("no join button within 15 s: {text}"))
+            .expect("the stream stays open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(data) = text
+            .split("\n\n")
+            .filter(|event| event.contains("event: join_button"))
+            .find_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+            .and_then(|data| serde_json::from_str::<Value>(data).ok())
+            .filter(|b| b["meeting_key"] == "soonmeet1")
+        {
+            break data;
+        }
+    };
+    let targets: Vec<&str> = button["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        targets.contains(&room) && targets.contains(&"bob@example.com"),
+        "{button}"
+    );
+    assert_eq!(button["user"], ALICE);
+
+    // A restart on the same store delivers nothing twice.
+    drop(stop);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let delivered: Vec<_> = store
+        .buttons(ALICE)
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.meeting_key == "soonmeet1")
+        .collect();
+    assert!(
+        delivered.iter().all(|b| b.delivered_at.is_some()),
+        "{delivered:?}"
+    );
+    let (api, _stop) = serve(build(&emulator, store.clone())).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = reqwest::get(format!("{api}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hcal_join_buttons_delivered_total 0"),
+        "{metrics}"
     );
 }

@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
@@ -276,4 +276,64 @@ fn the_file_never_holds_a_sealed_field_in_plaintext() {
             "{secret:?} is in the store in plaintext"
         );
     }
+}
+
+#[test]
+fn join_buttons_move_with_their_meeting_and_go_out_once() {
+    use hcal::store::StoredButton;
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user("alice@example.com").unwrap();
+    let button = |key: &str, at: i64| StoredButton {
+        email: "alice@example.com".into(),
+        meeting_key: key.into(),
+        at,
+        targets_json: "[]".into(),
+        delivered_at: None,
+    };
+    let schedule = |buttons: Vec<StoredButton>| PageUpdate {
+        join_buttons: Some(buttons),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page(
+            "alice@example.com",
+            "primary",
+            &schedule(vec![button("a", 100), button("b", 500)]),
+        )
+        .unwrap();
+    assert_eq!(store.due_buttons(200).unwrap().len(), 1);
+    assert!(
+        store
+            .claim_button("alice@example.com", "a", 100, 200)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_button("alice@example.com", "a", 100, 201)
+            .unwrap(),
+        "claimed once"
+    );
+    // `a` moved to 300 after it went out; `b` cancelled.
+    store
+        .apply_page(
+            "alice@example.com",
+            "primary",
+            &schedule(vec![button("a", 300)]),
+        )
+        .unwrap();
+    let now: Vec<(String, i64, bool)> = store
+        .buttons("alice@example.com")
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.meeting_key, b.at, b.delivered_at.is_some()))
+        .collect();
+    assert_eq!(now, vec![("a".into(), 100, true), ("a".into(), 300, false)]);
+    // A failed delivery is given back and retried.
+    assert!(
+        store
+            .claim_button("alice@example.com", "a", 300, 400)
+            .unwrap()
+    );
+    store.release_button("alice@example.com", "a", 300).unwrap();
+    assert_eq!(store.due_buttons(400).unwrap().len(), 1);
 }
