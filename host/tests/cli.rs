@@ -391,3 +391,31 @@ fn demo_once_runs_a_full_cycle() {
         "the week is opened from the sealed store: {text}"
     );
 }
+
+/// `hcal keys rotate|list`: a new active key each rotation, the old ones kept,
+/// a wrong master key refused by name, key material never printed.
+#[test]
+fn keys_rotate_and_list() {
+    let store = tmp("keys.db");
+    let _ = std::fs::remove_file(&store);
+    let run = |master: &str, action: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(["keys", "--store"])
+            .arg(&store)
+            .arg(action)
+            .env("HCAL_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    };
+    let master = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    assert!(run(master, "rotate").status.success());
+    assert!(run(master, "rotate").status.success());
+    let listed = run(master, "list");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert_eq!(text.matches("active").count(), 1, "{text}");
+    assert!(!text.contains(master));
+    let wrong = run("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=", "rotate");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open with this master key"));
+}
