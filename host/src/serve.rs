@@ -10,7 +10,7 @@
 //!   activated user now and then (notifications get dropped), and reads
 //!   presence.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,7 +89,6 @@ pub struct Service {
     pub options: Options,
     pub settings: ServeSettings,
     pub metrics: Metrics,
-    presence: Mutex<HashMap<String, Presence>>,
     /// `http://ADDRESS` once bound.
     bound: std::sync::OnceLock<String>,
     buttons: tokio::sync::broadcast::Sender<DeliveredButton>,
@@ -133,7 +132,6 @@ impl Service {
             options,
             settings,
             metrics: Metrics::default(),
-            presence: Mutex::new(HashMap::new()),
             bound: std::sync::OnceLock::new(),
             buttons: tokio::sync::broadcast::channel(1024).0,
             webhooks: reqwest::Client::builder()
@@ -353,6 +351,45 @@ async fn scheduler(service: Arc<Service>) {
 }
 
 impl Service {
+    /// Read a user's vacation responder and keep their presence.
+    async fn refresh_presence(&self, user: &str) {
+        match crate::presence::presence(&self.google, user, now().as_millisecond()).await {
+            Ok(presence) => {
+                if let Err(error) = self.store_presence(&presence) {
+                    eprintln!("hcal: storing the presence of {user}: {error}");
+                }
+            }
+            Err(error) => eprintln!("hcal: presence of {user}: {error}"),
+        }
+    }
+
+    /// Keep a presence with its message sealed.
+    fn store_presence(&self, presence: &Presence) -> Result<(), Box<dyn std::error::Error>> {
+        let mut value = serde_json::to_value(presence)?;
+        if let Some(message) = &presence.message {
+            let key = self.kms().active_key()?;
+            value["message"] = serde_json::to_value(self.runtime.seal(message, &key)?)?;
+        }
+        self.store
+            .put_presence(&presence.user, &value.to_string())?;
+        Ok(())
+    }
+
+    /// A stored presence, its message opened.
+    fn stored_presence(&self, email: &str) -> Result<Option<Value>, Box<dyn std::error::Error>> {
+        let Some(text) = self.store.presence(email)? else {
+            return Ok(None);
+        };
+        let mut value: Value = serde_json::from_str(&text)?;
+        if let Ok(sealed) =
+            serde_json::from_value::<hcal_core::model::Sealed>(value["message"].clone())
+        {
+            let key = self.kms().key(&sealed.key_url)?;
+            value["message"] = json!(self.runtime.open(&sealed, &key)?);
+        }
+        Ok(Some(value))
+    }
+
     /// A stored button with its targets opened.
     fn open_button(&self, button: &crate::store::StoredButton) -> DeliveredButton {
         let kms = self.kms();
@@ -392,18 +429,7 @@ async fn poller(service: Arc<Service>) {
         let users = service.store.users().unwrap_or_default();
         for user in users.iter().filter(|u| u.state == UserState::Activated) {
             service.watch(&user.email).await;
-            match crate::presence::presence(&service.google, &user.email, now().as_millisecond())
-                .await
-            {
-                Ok(presence) => {
-                    service
-                        .presence
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(user.email.clone(), presence);
-                }
-                Err(error) => eprintln!("hcal: presence of {}: {error}", user.email),
-            }
+            service.refresh_presence(&user.email).await;
             service.enqueue(&user.email);
         }
         tokio::time::sleep(service.settings.poll_interval).await;
@@ -666,6 +692,7 @@ async fn add_user(
         Ok(user) => {
             if user.state == UserState::Activated {
                 service.watch(&user.email).await;
+                service.refresh_presence(&user.email).await;
                 service.enqueue(&user.email);
             }
             Json(user).into_response()
@@ -707,14 +734,7 @@ async fn deactivate_user(
         stopped,
         crate::users::deactivate(service.store.as_ref(), &email),
     ) {
-        (Ok(_), Ok(user)) => {
-            service
-                .presence
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&user.email);
-            Json(user).into_response()
-        }
+        (Ok(_), Ok(user)) => Json(user).into_response(),
         (_, Err(crate::store::StoreError::NoUser(_))) => error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -992,19 +1012,14 @@ async fn presence(
     if let Err(denied) = authorized(&service, &headers) {
         return denied.into_response();
     }
-    let known = service
-        .presence
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&email.to_ascii_lowercase())
-        .cloned();
-    match known {
-        Some(presence) => Json(presence).into_response(),
-        None => error(
+    match service.stored_presence(&email) {
+        Ok(Some(presence)) => Json(presence).into_response(),
+        Ok(None) => error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no presence for {email} yet"),
         ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
     }
 }
 

@@ -223,6 +223,9 @@ pub trait Store: Send + Sync {
     fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError>;
     /// A user's buttons, by time.
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError>;
+    /// A user's presence as JSON with its message sealed.
+    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError>;
+    fn presence(&self, email: &str) -> Result<Option<String>, StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
 }
@@ -284,6 +287,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (email, meeting_key, at)
     );
     CREATE INDEX join_buttons_due ON join_buttons (delivered_at, at);",
+    // 4: presence (the responder's message sealed inside the JSON).
+    "CREATE TABLE presence (
+        email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
+        sealed TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );",
 ];
 
 /// The SQLite store.
@@ -468,6 +477,7 @@ impl Store for SqliteStore {
         transaction.execute("DELETE FROM sync_state WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM channels WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
+        transaction.execute("DELETE FROM presence WHERE email = ?1", params![email])?;
         transaction.commit()?;
         Ok(())
     }
@@ -645,6 +655,26 @@ impl Store for SqliteStore {
         )?;
         let rows = statement.query_map(params![email.trim().to_ascii_lowercase()], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO presence (email, sealed, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (email) DO UPDATE SET sealed = ?2, updated_at = ?3",
+            params![email.trim().to_ascii_lowercase(), sealed_json, now()],
+        )?;
+        Ok(())
+    }
+
+    fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT sealed FROM presence WHERE email = ?1",
+                params![email.trim().to_ascii_lowercase()],
+                |row| row.get(0),
+            )
+            .optional()?)
     }
 
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {

@@ -177,6 +177,28 @@ async fn the_service_end_to_end() {
             .unwrap()
             .starts_with("delegation not granted")
     );
+    // Carol's vacation responder is on from yesterday to tomorrow.
+    let day = 86_400_000i64;
+    let today = jiff::Timestamp::now().as_millisecond();
+    let responder = hcal::google::gmail::VacationSettings {
+        enable_auto_reply: true,
+        response_subject: Some("Back on Monday".into()),
+        start_time: Some((today - day).to_string()),
+        end_time: Some((today + day).to_string()),
+        ..Default::default()
+    };
+    Google::new(
+        GoogleSettings {
+            calendar_url: service.emulator.calendar_url(),
+            gmail_url: service.emulator.gmail_url(),
+            ..GoogleSettings::default()
+        },
+        ServiceAccountKey::parse(&service.emulator.key_file().unwrap().to_string()).unwrap(),
+    )
+    .unwrap()
+    .set_vacation("carol@example.com", &responder)
+    .await
+    .unwrap();
     let (_, carol) = service
         .post("/api/v1/users", json!({ "email": "carol@example.com" }))
         .await;
@@ -283,14 +305,17 @@ async fn the_service_end_to_end() {
         .await;
     assert_eq!(status, 400);
 
-    // Presence: carol's vacation responder.
+    // Presence: read at activation, kept with its message sealed, opened for the API.
     let (status, presence) = service
         .get("/api/v1/users/carol@example.com/presence")
         .await;
-    if status == 200 {
-        // Read by the poll at start-up; the clock is today's, the responder's dates are fixed.
-        assert_eq!(presence["user"], "carol@example.com");
-    }
+    assert_eq!(status, 200, "{presence}");
+    assert_eq!(presence["out_of_office"], true);
+    assert_eq!(presence["message"], "Back on Monday");
+    let (status, _) = service
+        .get("/api/v1/users/alice@example.com/presence")
+        .await;
+    assert_eq!(status, 200, "alice is in, and that is known too");
 
     // Deactivation stops the channel and purges the data.
     let deactivated = service
