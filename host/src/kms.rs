@@ -68,6 +68,15 @@ impl MasterKey {
         Ok(MasterKey(key))
     }
 
+    /// A fresh random key (for a store that lives as long as the process).
+    pub fn random() -> Result<MasterKey, KmsError> {
+        let mut key = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| KmsError::Random)?;
+        Ok(MasterKey(key))
+    }
+
     /// `HCAL_MASTER_KEY`, else the file, else an error that says how to make one.
     pub fn load(file: Option<&Path>) -> Result<MasterKey, KmsError> {
         if let Ok(text) = std::env::var("HCAL_MASTER_KEY")

@@ -528,9 +528,18 @@ fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
     io.block_on(demo_once(cli, config, now))
 }
 
-/// `hcal demo`: the service live over the in-process emulator until Ctrl-C.
-async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
-    use hcal::provider::webex::WebexSettings;
+/// What both demos run on: the emulated Google and Webex in-process, clients
+/// pointed at them, the core, and a master key for a store that lives as long
+/// as the process.
+struct DemoParts {
+    emulator: hcal_emulator::Emulator,
+    google: Google,
+    webex: Webex,
+    runtime: Runtime,
+    master: hcal::kms::MasterKey,
+}
+
+async fn demo_parts(cli: &Cli, config: &Config) -> anyhow::Result<DemoParts> {
     let emulator =
         hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
     let mut google_settings = config.google.settings();
@@ -539,17 +548,28 @@ async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
     let key = hcal::google::ServiceAccountKey::parse(&emulator.key_file()?.to_string())
         .map_err(|e| anyhow::anyhow!("the emulator's key file: {e}"))?;
     let google = Google::new(google_settings, key)?;
-    let mut webex_settings = WebexSettings::new(emulator.webex_token().unwrap_or_default());
+    let mut webex_settings =
+        hcal::provider::webex::WebexSettings::new(emulator.webex_token().unwrap_or_default());
     webex_settings.base_url = emulator.webex_url();
-    let webex = Webex::new(webex_settings)?;
-    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    Ok(DemoParts {
+        webex: Webex::new(webex_settings)?,
+        runtime: Runtime::new(config.runtime(cli.component.as_deref()))?,
+        master: hcal::kms::MasterKey::random()?,
+        emulator,
+        google,
+    })
+}
+
+/// `hcal demo`: the service live over the in-process emulator until Ctrl-C.
+async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+    let DemoParts {
+        emulator,
+        google,
+        webex,
+        runtime,
+        master,
+    } = demo_parts(cli, config).await?;
     let store = std::sync::Arc::new(SqliteStore::in_memory()?);
-    let mut master = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut master)
-        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    let master = hcal::kms::MasterKey::from_base64(
-        &base64::engine::general_purpose::STANDARD.encode(master),
-    )?;
     let mut settings = serve_settings(config, Some("127.0.0.1:0"), None)?;
     settings.api_tokens = vec!["demo-api-token".into()];
     settings.poll_interval = std::time::Duration::from_secs(60);
@@ -581,32 +601,20 @@ async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
 }
 
 async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<()> {
-    use hcal::provider::webex::WebexSettings;
     let started = std::time::Instant::now();
-    let emulator =
-        hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
+    let DemoParts {
+        emulator,
+        google,
+        webex,
+        runtime,
+        master,
+    } = demo_parts(cli, config).await?;
     println!(
         "hcal demo: one cycle over {} (Google and Webex emulated at {})",
         emulator.domain(),
         emulator.base_url()
     );
-    let mut google_settings = config.google.settings();
-    google_settings.calendar_url = emulator.calendar_url();
-    google_settings.gmail_url = emulator.gmail_url();
-    let key = hcal::google::ServiceAccountKey::parse(&emulator.key_file()?.to_string())
-        .map_err(|e| anyhow::anyhow!("the emulator's key file: {e}"))?;
-    let google = Google::new(google_settings, key)?;
-    let mut webex_settings = WebexSettings::new(emulator.webex_token().unwrap_or_default());
-    webex_settings.base_url = emulator.webex_url();
-    let webex = Webex::new(webex_settings)?;
-    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
     let store = SqliteStore::in_memory()?;
-    let mut master = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut master)
-        .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    let master = hcal::kms::MasterKey::from_base64(
-        &base64::engine::general_purpose::STANDARD.encode(master),
-    )?;
     let kms = hcal::kms::Kms::new(&store, master);
     let org_key = kms.active_key()?;
     let options = config.core.clone();

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use hcal::enrich::{EnrichReport, Enricher};
-use hcal::google::{Google, GoogleSettings, RetryPolicy, ServiceAccountKey};
+use hcal::google::{Google, RetryPolicy};
 use hcal::provider::MeetingProvider;
 use hcal::provider::webex::{Webex, WebexSettings};
 use hcal_core::model::{Options, Window};
@@ -30,14 +30,7 @@ fn retry() -> RetryPolicy {
 }
 
 fn google(emulator: &Emulator) -> Google {
-    let settings = GoogleSettings {
-        calendar_url: emulator.calendar_url(),
-        gmail_url: emulator.gmail_url(),
-        retry: retry(),
-        ..GoogleSettings::default()
-    };
-    let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
-    Google::new(settings, key).unwrap()
+    common::google_for(emulator)
 }
 
 fn webex_with_token(emulator: &Emulator, token: &str) -> Webex {

@@ -187,18 +187,10 @@ async fn the_service_end_to_end() {
         end_time: Some((today + day).to_string()),
         ..Default::default()
     };
-    Google::new(
-        GoogleSettings {
-            calendar_url: service.emulator.calendar_url(),
-            gmail_url: service.emulator.gmail_url(),
-            ..GoogleSettings::default()
-        },
-        ServiceAccountKey::parse(&service.emulator.key_file().unwrap().to_string()).unwrap(),
-    )
-    .unwrap()
-    .set_vacation("carol@example.com", &responder)
-    .await
-    .unwrap();
+    common::google_for(&service.emulator)
+        .set_vacation("carol@example.com", &responder)
+        .await
+        .unwrap();
     let (_, carol) = service
         .post("/api/v1/users", json!({ "email": "carol@example.com" }))
         .await;
@@ -270,18 +262,10 @@ async fn the_service_end_to_end() {
         )
         .await;
     assert_eq!(status, 200);
-    let event = Google::new(
-        GoogleSettings {
-            calendar_url: service.emulator.calendar_url(),
-            gmail_url: service.emulator.gmail_url(),
-            ..GoogleSettings::default()
-        },
-        ServiceAccountKey::parse(&service.emulator.key_file().unwrap().to_string()).unwrap(),
-    )
-    .unwrap()
-    .get_event(ALICE, "primary", "design-crit")
-    .await
-    .unwrap();
+    let event = common::google_for(&service.emulator)
+        .get_event(ALICE, "primary", "design-crit")
+        .await
+        .unwrap();
     let mine = event["attendees"]
         .as_array()
         .unwrap()

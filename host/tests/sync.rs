@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use hcal::google::{Google, GoogleSettings, RetryPolicy, ServiceAccountKey};
+use hcal::google::Google;
 use hcal::kms::{Kms, MasterKey};
 use hcal::store::{SqliteStore, Store, UserState};
 use hcal::sync::{SyncError, SyncKind, Syncer};
@@ -25,19 +23,7 @@ fn window() -> Window {
 }
 
 fn google(emulator: &Emulator) -> Google {
-    let settings = GoogleSettings {
-        calendar_url: emulator.calendar_url(),
-        gmail_url: emulator.gmail_url(),
-        retry: RetryPolicy {
-            max_attempts: 2,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(10),
-            budget: Duration::from_secs(5),
-        },
-        ..GoogleSettings::default()
-    };
-    let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
-    Google::new(settings, key).unwrap()
+    common::google_for(emulator)
 }
 
 fn org_key(store: &SqliteStore) -> OrgKey {

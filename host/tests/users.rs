@@ -1,27 +1,15 @@
 //! Activation against the emulated Google, with a real SQLite store: success,
 //! each failure with its reason, retry with backoff, deactivation purging.
 
-use std::time::Duration;
+mod common;
 
-use hcal::google::{CALENDAR_SCOPE, Google, GoogleSettings, RetryPolicy, ServiceAccountKey};
+use hcal::google::{CALENDAR_SCOPE, Google};
 use hcal::store::{PageUpdate, SqliteStore, Store, StoredMeeting, UserState};
 use hcal::users::{activate, deactivate, retry_delay, retry_due};
 use hcal_emulator::{Emulator, Fault, Seed};
 
 fn google(emulator: &Emulator) -> Google {
-    let settings = GoogleSettings {
-        calendar_url: emulator.calendar_url(),
-        gmail_url: emulator.gmail_url(),
-        retry: RetryPolicy {
-            max_attempts: 2,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(10),
-            budget: Duration::from_secs(5),
-        },
-        ..GoogleSettings::default()
-    };
-    let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
-    Google::new(settings, key).unwrap()
+    common::google_for(emulator)
 }
 
 #[tokio::test(flavor = "multi_thread")]

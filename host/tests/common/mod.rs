@@ -67,3 +67,21 @@ pub fn request() -> ProcessRequest {
         seal_with: None,
     }
 }
+
+/// A Google client for the emulator: its key file, its URLs, quick retries.
+pub fn google_for(emulator: &hcal_emulator::Emulator) -> hcal::google::Google {
+    use hcal::google::{GoogleSettings, RetryPolicy, ServiceAccountKey};
+    let settings = GoogleSettings {
+        calendar_url: emulator.calendar_url(),
+        gmail_url: emulator.gmail_url(),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(20),
+            budget: std::time::Duration::from_secs(10),
+        },
+        ..GoogleSettings::default()
+    };
+    let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
+    hcal::google::Google::new(settings, key).unwrap()
+}
