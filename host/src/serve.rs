@@ -454,6 +454,7 @@ fn router(service: Shared) -> Router {
         .route("/api/v1/users/{email}/meetings/{key}/rsvp", post(rsvp))
         .route("/api/v1/users/{email}/presence", get(presence))
         .route("/api/v1/stream", get(stream))
+        .route("/api/v1/rooms/{email}/availability", get(room_availability))
         .with_state(service)
 }
 
@@ -653,6 +654,7 @@ async fn openapi() -> Json<Value> {
             "/api/v1/users/{email}/meetings/{key}": { "get": { "summary": "One meeting" } },
             "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
             "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } },
+            "/api/v1/rooms/{email}/availability": { "get": { "summary": "A room's busy and free blocks (freeBusy) in a window (from, to)" } },
             "/api/v1/stream": { "get": { "summary": "Server-sent join_button events (target=EMAIL for one invitee or room device)" } }
         }
     }))
@@ -954,6 +956,92 @@ async fn rsvp(
         "changed",
         "the event kept changing; try again",
     )
+}
+
+/// A room's busy and free blocks in a window, from Google's freeBusy (asked
+/// as an activated user, since rooms are reached through ACL rules).
+async fn room_availability(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    Query(query): Query<WindowQuery>,
+) -> Response {
+    if let Err(denied) = authorized(&service, &headers) {
+        return denied.into_response();
+    }
+    let default = service.window();
+    let from = query.from.unwrap_or(default.from);
+    let to = query.to.unwrap_or(default.to);
+    let (Some(start), Some(end)) = (
+        from.parse::<jiff::Timestamp>().ok(),
+        to.parse::<jiff::Timestamp>().ok(),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "from and to must be RFC 3339 times",
+        );
+    };
+    let asker = service
+        .store
+        .users()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|u| u.state == UserState::Activated);
+    let Some(asker) = asker else {
+        return error(
+            StatusCode::CONFLICT,
+            "no_user",
+            "no activated user to ask Google as",
+        );
+    };
+    let answer = match service
+        .google
+        .free_busy(&asker.email, &from, &to, &[room.as_str()])
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, "google", e.to_string()),
+    };
+    let Some(calendar) = answer.get(&room) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no room {room}"),
+        );
+    };
+    if let Some(problem) = calendar.errors.first() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{room}: {}", problem.reason),
+        );
+    }
+    // Free = the window minus the busy blocks (Google sends them merged and sorted).
+    let mut free = Vec::new();
+    let mut cursor = start;
+    for block in &calendar.busy {
+        let (Ok(b_start), Ok(b_end)) = (
+            block.start.parse::<jiff::Timestamp>(),
+            block.end.parse::<jiff::Timestamp>(),
+        ) else {
+            continue;
+        };
+        if b_start > cursor {
+            free.push(json!({ "start": cursor.to_string(), "end": b_start.to_string() }));
+        }
+        cursor = cursor.max(b_end);
+    }
+    if cursor < end {
+        free.push(json!({ "start": cursor.to_string(), "end": end.to_string() }));
+    }
+    let busy: Vec<Value> = calendar
+        .busy
+        .iter()
+        .map(|b| json!({ "start": b.start, "end": b.end }))
+        .collect();
+    Json(json!({ "room": room, "from": from, "to": to, "busy": busy, "free": free }))
+        .into_response()
 }
 
 #[derive(Deserialize)]

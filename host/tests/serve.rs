@@ -214,6 +214,23 @@ async fn the_service_end_to_end() {
         "the sealed form: {sealed}"
     );
 
+    // A room's availability, from freeBusy.
+    let fjord = "/api/v1/rooms/room-fjord@resource.calendar.google.com/availability?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z";
+    let (status, availability) = service.get(fjord).await;
+    assert_eq!(status, 200, "{availability}");
+    assert!(
+        !availability["busy"].as_array().unwrap().is_empty(),
+        "{availability}"
+    );
+    assert!(
+        !availability["free"].as_array().unwrap().is_empty(),
+        "{availability}"
+    );
+    let (status, _) = service
+        .get("/api/v1/rooms/room-nowhere@resource.calendar.google.com/availability")
+        .await;
+    assert_eq!(status, 404);
+
     // A change in Google reaches the API through push, within a second.
     service
         .emulator
