@@ -516,10 +516,7 @@ fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
         let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
         return io.block_on(demo_live(cli, config));
     }
-    let now: jiff::Timestamp = args
-        .now
-        .parse()
-        .with_context(|| format!("--now {:?} is not an RFC 3339 time", args.now))?;
+    let (_, now) = parse_now(Some(&args.now))?;
     let io = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -835,13 +832,7 @@ fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::Result<()> {
     }
     let webex = Webex::new(webex_settings)?;
     let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
-    let now = match &args.now {
-        Some(now) => now.clone(),
-        None => jiff::Timestamp::now().to_string(),
-    };
-    let now_ts: jiff::Timestamp = now
-        .parse()
-        .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+    let (now, now_ts) = parse_now(args.now.as_deref())?;
     let window = Window {
         from: args.from.clone().unwrap_or_else(|| now.clone()),
         to: args
@@ -889,15 +880,18 @@ fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--now` as given (default: the current time), and as an instant.
+fn parse_now(now: Option<&str>) -> anyhow::Result<(String, jiff::Timestamp)> {
+    let text = now.map_or_else(|| jiff::Timestamp::now().to_string(), str::to_string);
+    let at = text
+        .parse()
+        .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?;
+    Ok((text, at))
+}
+
 /// The window and the time to process at, with their defaults.
 fn window(args: &ListArgs) -> anyhow::Result<(String, String, String)> {
-    let now = match &args.now {
-        Some(now) => now.clone(),
-        None => jiff::Timestamp::now().to_string(),
-    };
-    let now_ts: jiff::Timestamp = now
-        .parse()
-        .with_context(|| format!("--now {now:?} is not an RFC 3339 time"))?;
+    let (now, now_ts) = parse_now(args.now.as_deref())?;
     let from = args
         .from
         .clone()

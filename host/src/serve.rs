@@ -521,71 +521,73 @@ async fn metrics(State(service): State<Shared>) -> Response {
     let m = &service.metrics;
     let users = service.store.users().unwrap_or_default();
     let mut text = String::new();
-    let mut counter = |name: &str, help: &str, kind: &str, value: u64| {
+    let series = [
+        (
+            "hcal_syncs_total",
+            "Syncs completed.",
+            "counter",
+            m.syncs.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_sync_errors_total",
+            "Syncs that failed.",
+            "counter",
+            m.sync_errors.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_enrichments_total",
+            "Events whose join details were written.",
+            "counter",
+            m.enrichments.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_push_accepted_total",
+            "Push notifications accepted.",
+            "counter",
+            m.push_accepted.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_push_rejected_total",
+            "Push notifications refused (forged or stale).",
+            "counter",
+            m.push_rejected.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_queue_depth",
+            "Syncs waiting.",
+            "gauge",
+            m.queue_depth.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_sync_seconds_micros_total",
+            "Time spent syncing and enriching, in microseconds.",
+            "counter",
+            m.core_micros.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_join_buttons_delivered_total",
+            "Join buttons delivered.",
+            "counter",
+            m.buttons_delivered.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_join_button_failures_total",
+            "Join-button deliveries the webhook refused (retried).",
+            "counter",
+            m.button_failures.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_google_requests_total",
+            "HTTP requests sent to Google.",
+            "counter",
+            service.google.requests_sent(),
+        ),
+    ];
+    for (name, help, kind, value) in series {
         text.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
-    };
-    counter(
-        "hcal_syncs_total",
-        "Syncs completed.",
-        "counter",
-        m.syncs.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_sync_errors_total",
-        "Syncs that failed.",
-        "counter",
-        m.sync_errors.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_enrichments_total",
-        "Events whose join details were written.",
-        "counter",
-        m.enrichments.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_push_accepted_total",
-        "Push notifications accepted.",
-        "counter",
-        m.push_accepted.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_push_rejected_total",
-        "Push notifications refused (forged or stale).",
-        "counter",
-        m.push_rejected.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_queue_depth",
-        "Syncs waiting.",
-        "gauge",
-        m.queue_depth.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_sync_seconds_micros_total",
-        "Time spent syncing and enriching, in microseconds.",
-        "counter",
-        m.core_micros.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_join_buttons_delivered_total",
-        "Join buttons delivered.",
-        "counter",
-        m.buttons_delivered.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_join_button_failures_total",
-        "Join-button deliveries the webhook refused (retried).",
-        "counter",
-        m.button_failures.load(Ordering::Relaxed),
-    );
-    counter(
-        "hcal_google_requests_total",
-        "HTTP requests sent to Google.",
-        "counter",
-        service.google.requests_sent(),
-    );
+    }
     for state in ["pending", "activated", "error", "deactivated"] {
         let n = users
             .iter()
@@ -760,6 +762,45 @@ fn seconds(text: &str) -> Option<i64> {
     text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
+/// Meetings are served only for activated users.
+fn require_activated(service: &Service, email: &str) -> Result<(), ApiError> {
+    match service.store.user(email) {
+        Ok(Some(user)) if user.state == UserState::Activated => Ok(()),
+        Ok(_) => Err(api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{email} is not an activated user"),
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
+    }
+}
+
+/// One stored meeting of an activated user.
+fn stored_meeting(
+    service: &Service,
+    email: &str,
+    key: &str,
+) -> Result<crate::store::StoredMeeting, ApiError> {
+    require_activated(service, email)?;
+    match service.store.meeting(email, key) {
+        Ok(Some(meeting)) => Ok(meeting),
+        Ok(None) => Err(api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no meeting {key}"),
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
+    }
+}
+
 /// The user's stored meetings in a window, opened unless `sealed`.
 fn stored_list(
     service: &Service,
@@ -767,23 +808,7 @@ fn stored_list(
     window: &Window,
     sealed: bool,
 ) -> Result<Value, ApiError> {
-    match service.store.user(email) {
-        Ok(Some(user)) if user.state == UserState::Activated => {}
-        Ok(_) => {
-            return Err(api_error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{email} is not an activated user"),
-            ));
-        }
-        Err(e) => {
-            return Err(api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store",
-                e.to_string(),
-            ));
-        }
-    }
+    require_activated(service, email)?;
     let (Some(from), Some(to)) = (seconds(&window.from), seconds(&window.to)) else {
         return Err(api_error(
             StatusCode::BAD_REQUEST,
@@ -837,23 +862,19 @@ async fn meeting(
     if let Err(denied) = authorized(&service, &headers) {
         return denied.into_response();
     }
-    let all = Window {
-        from: "0001-01-01T00:00:00Z".into(),
-        to: "9999-01-01T00:00:00Z".into(),
+    let stored = match stored_meeting(&service, &email, &key) {
+        Ok(stored) => stored,
+        Err(e) => return e.into_response(),
     };
-    match stored_list(&service, &email, &all, false) {
-        Ok(list) => match list["meetings"]
-            .as_array()
-            .and_then(|m| m.iter().find(|m| m["key"] == key.as_str()))
-        {
-            Some(found) => Json(found.clone()).into_response(),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no meeting {key}"),
-            ),
-        },
-        Err(e) => e.into_response(),
+    let meeting: hcal_core::model::Meeting = match serde_json::from_str(&stored.sealed_json) {
+        Ok(meeting) => meeting,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    };
+    let kms = service.kms();
+    let key_for = |url: &str| kms.key(url).ok();
+    match crate::meetings::open_meeting(&service.runtime, meeting, &key_for) {
+        Ok(meeting) => Json(meeting).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "open", e.to_string()),
     }
 }
 
@@ -881,28 +902,14 @@ async fn rsvp(
             "response must be accepted, declined or tentative",
         );
     }
-    let all = Window {
-        from: "0001-01-01T00:00:00Z".into(),
-        to: "9999-01-01T00:00:00Z".into(),
-    };
-    let list = match stored_list(&service, &email, &all, true) {
-        Ok(list) => list,
+    let stored = match stored_meeting(&service, &email, &key) {
+        Ok(stored) => stored,
         Err(e) => return e.into_response(),
     };
-    let Some(stored) = list["meetings"]
-        .as_array()
-        .and_then(|m| m.iter().find(|m| m["key"] == key.as_str()))
-    else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no meeting {key}"),
-        );
-    };
     // An instance of a series is answered on the instance's own id.
-    let event_id = match stored["series_id"].as_str() {
+    let event_id = match stored.series_id {
         Some(_) => key.clone(),
-        None => stored["event_id"].as_str().unwrap_or(&key).to_string(),
+        None => stored.event_id,
     };
     // Read, change the user's own answer, write back guarded by the etag.
     for _ in 0..3 {

@@ -200,6 +200,8 @@ pub trait Store: Send + Sync {
     /// Apply one sync page and its token atomically.
     fn apply_page(&self, email: &str, calendar: &str, page: &PageUpdate) -> Result<(), StoreError>;
     fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError>;
+    /// One meeting by its key.
+    fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError>;
     /// Meetings overlapping [from, to) (Unix seconds), by start.
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError>;
     fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError>;
@@ -558,6 +560,18 @@ impl Store for SqliteStore {
             )
             .optional()?
             .flatten())
+    }
+
+    fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
+                 WHERE email = ?1 AND key = ?2",
+                params![email.trim().to_ascii_lowercase(), key],
+                meeting_from,
+            )
+            .optional()?)
     }
 
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
