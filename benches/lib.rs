@@ -74,3 +74,5 @@ pub fn request() -> ProcessRequest {
         seal_with: None,
     }
 }
+
+pub mod scale;

@@ -170,6 +170,20 @@ impl Seed {
         })
     }
 
+    /// Add a user to the domain before starting (benchmarks, tests): UTC,
+    /// English, delegation granted.
+    pub fn with_user(mut self, email: &str, name: &str) -> Seed {
+        self.domain.users.push(UserSeed {
+            email: email.to_ascii_lowercase(),
+            name: Some(name.to_string()),
+            time_zone: utc(),
+            locale: english(),
+            admin: false,
+            delegation: true,
+        });
+        self
+    }
+
     /// Add events to a calendar before starting (benchmarks, tests).
     pub fn with_events(mut self, calendar_id: &str, events: Vec<Value>) -> Seed {
         self.events.push((calendar_id.to_string(), events));

@@ -56,6 +56,8 @@ pub struct ServeConfig {
     pub window_days_ahead: i64,
     /// Join buttons are also POSTed here.
     pub join_button_webhook: Option<String>,
+    /// Users synced at the same time.
+    pub sync_concurrency: usize,
 }
 
 impl Default for ServeConfig {
@@ -68,6 +70,7 @@ impl Default for ServeConfig {
             window_days_back: 7,
             window_days_ahead: 31,
             join_button_webhook: None,
+            sync_concurrency: 8,
         }
     }
 }
@@ -277,6 +280,9 @@ impl Config {
         }
         if config.serve.poll_seconds == 0 {
             return Err("serve.poll_seconds must be above 0".into());
+        }
+        if !(1..=256).contains(&config.serve.sync_concurrency) {
+            return Err("serve.sync_concurrency must be between 1 and 256".into());
         }
         if config.webex.timeout_seconds == 0 || config.webex.max_attempts == 0 {
             return Err("webex.timeout_seconds and webex.max_attempts must be above 0".into());

@@ -29,7 +29,8 @@ use crate::runtime::{CallError, Runtime};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct EnrichReport {
     pub user: String,
-    /// Events read from Google.
+    /// Events read from Google (from given pages: the window's meetings and
+    /// unusable events).
     pub events: usize,
     /// Events whose join details were written.
     pub patched: Vec<String>,
@@ -101,7 +102,8 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
         }
     }
 
-    /// Enrich `user`'s keyword events in `window`, at `now` (RFC 3339).
+    /// Enrich `user`'s keyword events in `window`, at `now` (RFC 3339):
+    /// the window read from Google, then [`Enricher::enrich_pages`].
     pub async fn run(
         &self,
         user: &str,
@@ -118,10 +120,42 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             return Err(EnrichError::SyncRestarted);
         };
         let pages: Vec<String> = pages.into_iter().map(|p| p.raw).collect();
-        let locale = self.google.setting(user, "locale").await.ok();
+        let mut report = self.enrich_pages(user, &pages, window, now).await?;
+        report.events = events;
+        Ok(report)
+    }
+
+    /// Whether a meeting list the core made of `user`'s window (sealed or
+    /// not) shows work for [`Enricher::enrich_pages`]: a keyword event that
+    /// needs a Personal Room, a space or a one-time meeting, a join block to
+    /// write, or one-time meetings known for the user whose events may be
+    /// gone. Lets the service skip enrichment for the many users with none.
+    pub fn has_work(&self, user: &str, list: &MeetingList) -> bool {
+        !list.provisioning.is_empty()
+            || !list.enrichments.is_empty()
+            || list
+                .errors
+                .iter()
+                .any(|e| e.error.code == "no-personal-room")
+            || self
+                .one_time
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .any(|(owner, _)| owner == user)
+    }
+
+    /// Enrich `user`'s keyword events in `window` from pages already read
+    /// from Google (the sync's own listing: no second read).
+    pub async fn enrich_pages(
+        &self,
+        user: &str,
+        pages: &[String],
+        window: &Window,
+        now: &str,
+    ) -> Result<EnrichReport, EnrichError> {
         let mut report = EnrichReport {
             user: user.to_string(),
-            events,
             ..EnrichReport::default()
         };
         let mut request = ProcessRequest {
@@ -131,10 +165,12 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             options: self.options.clone(),
             profiles: Vec::new(),
             provided: Vec::new(),
-            locale,
+            // Only the join block's words need it: read when there is one to write.
+            locale: None,
             seal_with: None,
         };
-        let first = self.runtime.process_isolating_traps(&pages, &request)?;
+        let first = self.runtime.process_isolating_traps(pages, &request)?;
+        report.events = first.meetings.len() + first.errors.len();
 
         // The user's Personal Room, when their events ask for it.
         let wants_room = first
@@ -284,10 +320,14 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             });
         }
 
-        let second = if request.profiles.is_empty() && request.provided.is_empty() {
+        let second = if request.profiles.is_empty()
+            && request.provided.is_empty()
+            && first.enrichments.is_empty()
+        {
             first
         } else {
-            self.runtime.process_isolating_traps(&pages, &request)?
+            request.locale = self.google.setting(user, "locale").await.ok();
+            self.runtime.process_isolating_traps(pages, &request)?
         };
         for error in &second.errors {
             let deferred = error

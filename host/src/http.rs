@@ -101,6 +101,19 @@ pub struct Http {
     client: reqwest::Client,
     settings: HttpSettings,
     requests: AtomicU64,
+    retries: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// What an [`Http`] has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpCounts {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Requests that were retries of an earlier one.
+    pub retries: u64,
+    /// Calls that failed for good (retries used up, or not retryable).
+    pub failures: u64,
 }
 
 impl Http {
@@ -117,6 +130,8 @@ impl Http {
             client,
             settings,
             requests: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
         })
     }
 
@@ -131,6 +146,15 @@ impl Http {
     /// HTTP requests sent so far, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests, retries and failed calls so far.
+    pub fn counts(&self) -> HttpCounts {
+        HttpCounts {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            failures: self.failures.load(Ordering::Relaxed),
+        }
     }
 
     /// Send until an answer that `transient` does not flag, within the retry
@@ -149,8 +173,15 @@ impl Http {
         let policy = &self.settings.retry;
         let started = Instant::now();
         let mut attempt = 0;
+        let failed = |failure: Failure| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            Err(failure)
+        };
         loop {
             attempt += 1;
+            if attempt > 1 {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+            }
             let (last, retry_after) = match self.send(build()).await {
                 Ok(answer) if !transient(&answer) => return Ok(answer),
                 Ok(answer) => {
@@ -158,20 +189,21 @@ impl Http {
                     (Last::Answer(answer), retry_after)
                 }
                 Err(error @ TransportError::TooLarge { .. }) => {
-                    return Err(Failure::Transport(error));
+                    return failed(Failure::Transport(error));
                 }
                 Err(error) if idempotent => (Last::Transport(error), None),
-                Err(error) => return Err(Failure::Transport(error)),
+                Err(error) => return failed(Failure::Transport(error)),
             };
             let delay = policy.delay(attempt, retry_after);
             let elapsed = started.elapsed();
             if attempt >= policy.max_attempts || elapsed + delay > policy.budget {
-                return Err(Failure::Exhausted {
+                return failed(Failure::Exhausted {
                     attempts: attempt,
                     elapsed_ms: elapsed.as_millis(),
                     last,
                 });
             }
+            tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, "retrying");
             tokio::time::sleep(delay).await;
         }
     }

@@ -295,7 +295,32 @@ fn rfc3339_offset(now: jiff::Timestamp, days: i64) -> String {
     (now + jiff::SignedDuration::from_hours(24 * days)).to_string()
 }
 
+/// Logs go to stderr; `HCAL_LOG` (or `RUST_LOG`) picks what, in
+/// tracing's filter syntax (`hcal=debug`, `warn`). The service logs its work
+/// at `info`; the other commands print their results and log warnings only.
+fn init_logs(command: &Command) {
+    let default = match command {
+        Command::Serve(_) => "hcal=info,warn",
+        // The demo prints its own account of what happens.
+        Command::Demo(_) => "error",
+        _ => "warn",
+    };
+    let filter = std::env::var("HCAL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("hcal: HCAL_LOG {filter:?} is not a log filter ({e}); using {default:?}");
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logs(&cli.command);
     let config = match &cli.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -405,6 +430,7 @@ fn serve_settings(
             config.serve.window_days_ahead,
         ),
         join_button_webhook: config.serve.join_button_webhook.clone(),
+        sync_concurrency: config.serve.sync_concurrency,
     })
 }
 

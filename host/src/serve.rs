@@ -21,6 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use hcal_core::model::{Options, OrgKey, Window};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,6 +53,8 @@ pub struct ServeSettings {
     pub window_days: (i64, i64),
     /// Join buttons are also POSTed here (JSON, with an `Idempotency-Key`).
     pub join_button_webhook: Option<String>,
+    /// Users synced at the same time.
+    pub sync_concurrency: usize,
 }
 
 /// A join button as it is delivered (webhook body and stream event).
@@ -74,7 +77,9 @@ pub struct Metrics {
     pub push_accepted: AtomicU64,
     pub push_rejected: AtomicU64,
     pub queue_depth: AtomicU64,
-    pub core_micros: AtomicU64,
+    /// Users being synced now.
+    pub syncing: AtomicU64,
+    pub sync_micros: AtomicU64,
     pub buttons_delivered: AtomicU64,
     pub button_failures: AtomicU64,
 }
@@ -95,6 +100,8 @@ pub struct Service {
     webhooks: reqwest::Client,
     queue: mpsc::UnboundedSender<String>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// When each user's window was last checked for enrichment.
+    enrichment_checked: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +147,7 @@ impl Service {
                 .unwrap_or_default(),
             queue,
             receiver: Mutex::new(Some(receiver)),
+            enrichment_checked: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -208,36 +216,27 @@ impl Service {
             )
             .await
             {
-                eprintln!("hcal: push channel for {user}: {error}");
+                tracing::warn!(%user, %error, "push channel not made; the poll still syncs");
             }
         }
     }
 
-    /// Enrich then sync one user (what a notification or the poll asks for).
+    /// Sync one user (what a notification or the poll asks for), then
+    /// enrich their keyword events from the same listing: Google is read
+    /// once per change, and users without keyword work cost no more. When
+    /// join details were written, sync again so the store has them.
     async fn sync_user(&self, enricher: &Enricher<'_, Webex>, user: &str) {
         let window = self.window();
         let now_text = now().to_string();
         let key = match self.kms().active_key() {
             Ok(key) => key,
             Err(error) => {
-                eprintln!("hcal: cannot get the org key: {error}");
+                tracing::error!(%error, "cannot get the org key");
                 self.metrics.sync_errors.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
         let started = std::time::Instant::now();
-        let enrich_window = Window {
-            from: now_text.clone(),
-            to: window.to.clone(),
-        };
-        match enricher.run(user, &enrich_window, &now_text).await {
-            Ok(report) => {
-                self.metrics
-                    .enrichments
-                    .fetch_add(report.patched.len() as u64, Ordering::Relaxed);
-            }
-            Err(error) => eprintln!("hcal: enriching {user}: {error}"),
-        }
         let syncer = Syncer {
             google: &self.google,
             store: self.store.as_ref(),
@@ -245,18 +244,122 @@ impl Service {
             options: &self.options,
             key: &key,
         };
-        match syncer.sync(user, &window, &now_text).await {
-            Ok(_) => {
+        let enrich_window = Window {
+            from: now_text.clone(),
+            to: window.to.clone(),
+        };
+        let mut report = self.sync_once(&syncer, user, &window, &now_text).await;
+        let enriched = match report.as_mut() {
+            // Read just now: enrich from the same pages when there is work.
+            Some(synced) if synced.list.is_some() => {
+                let work = synced
+                    .list
+                    .as_ref()
+                    .is_some_and(|list| enricher.has_work(user, list));
+                let pages = std::mem::take(&mut synced.pages);
+                self.mark_enrichment_checked(user);
+                if work {
+                    Some(
+                        enricher
+                            .enrich_pages(user, &pages, &enrich_window, &now_text)
+                            .await,
+                    )
+                } else {
+                    None
+                }
+            }
+            // Nothing changed; still look now and then, for keyword events
+            // that time brings into the window.
+            Some(_) if self.enrichment_check_due(user) => {
+                self.mark_enrichment_checked(user);
+                Some(enricher.run(user, &enrich_window, &now_text).await)
+            }
+            _ => None,
+        };
+        match enriched {
+            Some(Ok(enrichment)) => {
+                self.metrics
+                    .enrichments
+                    .fetch_add(enrichment.patched.len() as u64, Ordering::Relaxed);
+                if !enrichment.patched.is_empty() || !enrichment.created.is_empty() {
+                    tracing::info!(
+                        %user,
+                        enriched = enrichment.patched.len(),
+                        made = enrichment.created.len(),
+                        deferred = enrichment.deferred.len(),
+                        "join details written"
+                    );
+                }
+                if !enrichment.patched.is_empty() {
+                    self.sync_once(&syncer, user, &window, &now_text).await;
+                }
+            }
+            Some(Err(error)) => {
+                tracing::warn!(%user, %error, "enrichment failed; the next sync retries")
+            }
+            None => {}
+        }
+        self.metrics
+            .sync_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// One sync, counted and logged.
+    async fn sync_once(
+        &self,
+        syncer: &Syncer<'_, dyn Store>,
+        user: &str,
+        window: &Window,
+        now_text: &str,
+    ) -> Option<crate::sync::SyncReport> {
+        let started = std::time::Instant::now();
+        match syncer.sync(user, window, now_text).await {
+            Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
+                if report.kind != crate::sync::SyncKind::Unchanged {
+                    tracing::info!(
+                        %user,
+                        kind = ?report.kind,
+                        events = report.events,
+                        meetings = report.meetings,
+                        join_buttons = report.join_buttons,
+                        unusable = report.errors.len(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "synced"
+                    );
+                } else {
+                    tracing::debug!(%user, "unchanged");
+                }
+                Some(report)
             }
             Err(error) => {
                 self.metrics.sync_errors.fetch_add(1, Ordering::Relaxed);
-                eprintln!("hcal: syncing {user}: {error}");
+                tracing::warn!(%user, %error, "sync failed");
+                None
             }
         }
-        self.metrics
-            .core_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn enrichment_check_due(&self, user: &str) -> bool {
+        self.enrichment_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            .is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
+    }
+
+    fn mark_enrichment_checked(&self, user: &str) {
+        self.enrichment_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), std::time::Instant::now());
+    }
+
+    /// Whether nothing is queued or being synced (benchmarks and tests wait
+    /// for this).
+    pub fn idle(&self) -> bool {
+        self.metrics.queue_depth.load(Ordering::Relaxed) == 0
+            && self.metrics.syncing.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -283,10 +386,21 @@ async fn worker(service: Arc<Service>) {
         while let Ok(more) = receiver.try_recv() {
             users.insert(more);
         }
+        service
+            .metrics
+            .syncing
+            .store(users.len() as u64, Ordering::Relaxed);
         service.metrics.queue_depth.store(0, Ordering::Relaxed);
-        for user in users {
-            service.sync_user(&enricher, &user).await;
-        }
+        // Users are independent: their Google round trips overlap.
+        futures_util::stream::iter(users)
+            .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
+                let (service, enricher) = (&service, &enricher);
+                async move {
+                    service.sync_user(enricher, &user).await;
+                    service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
+                }
+            })
+            .await;
     }
 }
 
@@ -300,7 +414,7 @@ async fn scheduler(service: Arc<Service>) {
         let due = match service.store.due_buttons(now_s) {
             Ok(due) => due,
             Err(error) => {
-                eprintln!("hcal: join buttons: {error}");
+                tracing::error!(%error, "join buttons: the store failed");
                 continue;
             }
         };
@@ -312,7 +426,7 @@ async fn scheduler(service: Arc<Service>) {
                 Ok(true) => {}
                 Ok(false) => continue, // another instance has it
                 Err(error) => {
-                    eprintln!("hcal: join buttons: {error}");
+                    tracing::error!(%error, "join buttons: the store failed");
                     continue;
                 }
             }
@@ -336,12 +450,23 @@ async fn scheduler(service: Arc<Service>) {
                     .metrics
                     .buttons_delivered
                     .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    user = %delivered.user,
+                    meeting = %delivered.meeting_key,
+                    targets = delivered.targets.len(),
+                    "join button delivered"
+                );
                 let _ = service.buttons.send(delivered);
             } else {
                 service
                     .metrics
                     .button_failures
                     .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    user = %button.email,
+                    meeting = %button.meeting_key,
+                    "the join-button webhook refused a button; it is retried"
+                );
                 let _ = service
                     .store
                     .release_button(&button.email, &button.meeting_key, button.at);
@@ -356,10 +481,10 @@ impl Service {
         match crate::presence::presence(&self.google, user, now().as_millisecond()).await {
             Ok(presence) => {
                 if let Err(error) = self.store_presence(&presence) {
-                    eprintln!("hcal: storing the presence of {user}: {error}");
+                    tracing::error!(%user, %error, "cannot store presence");
                 }
             }
-            Err(error) => eprintln!("hcal: presence of {user}: {error}"),
+            Err(error) => tracing::warn!(%user, %error, "cannot read presence"),
         }
     }
 
@@ -424,14 +549,20 @@ async fn poller(service: Arc<Service>) {
         if let Err(error) =
             crate::users::retry_due(service.store.as_ref(), &service.google, now_s).await
         {
-            eprintln!("hcal: retrying activations: {error}");
+            tracing::warn!(%error, "retrying activations failed");
         }
         let users = service.store.users().unwrap_or_default();
-        for user in users.iter().filter(|u| u.state == UserState::Activated) {
-            service.watch(&user.email).await;
-            service.refresh_presence(&user.email).await;
-            service.enqueue(&user.email);
-        }
+        let activated = users.iter().filter(|u| u.state == UserState::Activated);
+        futures_util::stream::iter(activated)
+            .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
+                let service = &service;
+                async move {
+                    service.watch(&user.email).await;
+                    service.refresh_presence(&user.email).await;
+                    service.enqueue(&user.email);
+                }
+            })
+            .await;
         tokio::time::sleep(service.settings.poll_interval).await;
     }
 }
@@ -520,6 +651,8 @@ fn same_secret(a: &str, b: &str) -> bool {
 async fn metrics(State(service): State<Shared>) -> Response {
     let m = &service.metrics;
     let users = service.store.users().unwrap_or_default();
+    let (component_calls, component_time) = service.runtime.usage();
+    let (google, webex) = (service.google.counts(), service.webex.counts());
     let mut text = String::new();
     let series = [
         (
@@ -559,10 +692,28 @@ async fn metrics(State(service): State<Shared>) -> Response {
             m.queue_depth.load(Ordering::Relaxed),
         ),
         (
-            "hcal_sync_seconds_micros_total",
-            "Time spent syncing and enriching, in microseconds.",
+            "hcal_syncing",
+            "Users being synced now.",
+            "gauge",
+            m.syncing.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_sync_micros_total",
+            "Time spent enriching and syncing users, in microseconds.",
             "counter",
-            m.core_micros.load(Ordering::Relaxed),
+            m.sync_micros.load(Ordering::Relaxed),
+        ),
+        (
+            "hcal_component_calls_total",
+            "Calls into the core component.",
+            "counter",
+            component_calls,
+        ),
+        (
+            "hcal_component_micros_total",
+            "Time spent inside the core component, in microseconds.",
+            "counter",
+            component_time.as_micros() as u64,
         ),
         (
             "hcal_join_buttons_delivered_total",
@@ -578,9 +729,39 @@ async fn metrics(State(service): State<Shared>) -> Response {
         ),
         (
             "hcal_google_requests_total",
-            "HTTP requests sent to Google.",
+            "HTTP requests sent to Google, retries included.",
             "counter",
-            service.google.requests_sent(),
+            google.requests,
+        ),
+        (
+            "hcal_google_retries_total",
+            "Requests to Google that retried an earlier one (429, 5xx, transport).",
+            "counter",
+            google.retries,
+        ),
+        (
+            "hcal_google_failures_total",
+            "Calls to Google that failed for good.",
+            "counter",
+            google.failures,
+        ),
+        (
+            "hcal_webex_requests_total",
+            "HTTP requests sent to Webex, retries included.",
+            "counter",
+            webex.requests,
+        ),
+        (
+            "hcal_webex_retries_total",
+            "Requests to Webex that retried an earlier one.",
+            "counter",
+            webex.retries,
+        ),
+        (
+            "hcal_webex_failures_total",
+            "Calls to Webex that failed for good.",
+            "counter",
+            webex.failures,
         ),
     ];
     for (name, help, kind, value) in series {
@@ -612,6 +793,7 @@ async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
                 .push_accepted
                 .fetch_add(1, Ordering::Relaxed);
             if notification.state != "sync" {
+                tracing::debug!(user = %notification.user, state = %notification.state, "push");
                 service.enqueue(&notification.user);
             }
             StatusCode::OK.into_response()
@@ -628,6 +810,7 @@ async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
                 .metrics
                 .push_rejected
                 .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(reason = rejection.as_str(), "push notification refused");
             error(StatusCode::FORBIDDEN, "rejected", rejection.as_str())
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),

@@ -34,6 +34,13 @@ pub struct SyncReport {
     pub join_buttons: usize,
     /// Events the core could not use (with reasons, for the admin).
     pub errors: Vec<(Option<String>, String)>,
+    /// The window as Google sent it, when it was read (not `Unchanged`):
+    /// enrichment works on the same pages instead of reading them again.
+    #[serde(skip)]
+    pub pages: Vec<String>,
+    /// The core's list of the window (sealed), when it was read.
+    #[serde(skip)]
+    pub list: Option<MeetingList>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -119,6 +126,8 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                         meetings: stored,
                         join_buttons: 0,
                         errors: Vec::new(),
+                        pages: Vec::new(),
+                        list: None,
                     });
                 }
                 SyncOutcome::Complete {
@@ -191,6 +200,8 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                     )
                 })
                 .collect(),
+            pages,
+            list: Some(list),
         })
     }
 

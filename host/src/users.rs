@@ -45,8 +45,12 @@ pub async fn activate<S: Store + ?Sized>(
     let user = store.add_user(email)?;
     let email = user.email.clone();
     match check(google, &email).await {
-        Ok(()) => store.set_user_state(&email, UserState::Activated, None, None),
+        Ok(()) => {
+            tracing::info!(user = %email, "activated");
+            store.set_user_state(&email, UserState::Activated, None, None)
+        }
         Err(why) => {
+            tracing::warn!(user = %email, reason = %why, "activation failed; retried with backoff");
             let next = jiff::Timestamp::now().as_second() + retry_delay(user.attempts + 1);
             store.set_user_state(&email, UserState::Error, Some(&why), Some(next))
         }

@@ -59,6 +59,7 @@ fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
             poll_interval: Duration::from_secs(3600),
             window_days: (7, 31),
             join_button_webhook: None,
+            sync_concurrency: 4,
         },
     )
     .unwrap()
@@ -270,6 +271,20 @@ async fn the_service_end_to_end() {
         metrics.contains("hcal_users{state=\"activated\"} 2"),
         "{metrics}"
     );
+    // Time in the component, Google calls and their retries are counted.
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from {metrics}"))
+    };
+    assert!(value("hcal_component_calls_total") > 0);
+    assert!(value("hcal_component_micros_total") > 0);
+    assert!(value("hcal_google_requests_total") > 0);
+    assert_eq!(value("hcal_google_failures_total"), 0);
+    value("hcal_google_retries_total");
+    value("hcal_webex_requests_total");
 
     // RSVP: alice accepts the design critique; Google has it, and so does the API after the sync.
     let (status, _) = service

@@ -291,6 +291,11 @@ impl Google {
         self.http.requests_sent()
     }
 
+    /// Requests, retries and failed calls so far.
+    pub fn counts(&self) -> crate::http::HttpCounts {
+        self.http.counts()
+    }
+
     fn token_url(&self) -> &str {
         self.settings
             .token_url

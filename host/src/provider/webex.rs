@@ -192,6 +192,11 @@ impl Webex {
         self.http.requests_sent()
     }
 
+    /// Requests, retries and failed calls so far.
+    pub fn counts(&self) -> crate::http::HttpCounts {
+        self.http.counts()
+    }
+
     /// One call: `Ok(None)` for 404, the JSON answer otherwise.
     async fn call<T: DeserializeOwned>(
         &self,

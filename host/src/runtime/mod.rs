@@ -256,6 +256,9 @@ pub struct Runtime {
     config: RuntimeConfig,
     load: (LoadKind, Duration),
     peak_memory: Arc<AtomicUsize>,
+    /// Time spent inside the component, for the service's metrics.
+    busy_micros: std::sync::atomic::AtomicU64,
+    calls: std::sync::atomic::AtomicU64,
     _ticker: Ticker,
 }
 
@@ -294,6 +297,8 @@ impl Runtime {
             config,
             load,
             peak_memory: Arc::new(AtomicUsize::new(0)),
+            busy_micros: Default::default(),
+            calls: Default::default(),
         };
 
         // Ask the component which contract it implements.
@@ -324,6 +329,14 @@ impl Runtime {
 
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    /// Calls into the component so far, and the time they took in all.
+    pub fn usage(&self) -> (u64, Duration) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            Duration::from_micros(self.busy_micros.load(Ordering::Relaxed)),
+        )
     }
 
     fn instantiate(&self) -> Result<Pooled, CallError> {
@@ -359,7 +372,11 @@ impl Runtime {
         };
         let ticks = (self.config.deadline.as_millis() / TICK.as_millis()).max(1) as u64;
         pooled.store.set_epoch_deadline(ticks);
+        let started = Instant::now();
         let outcome = f(&pooled.core, &mut pooled.store);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.busy_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         match outcome {
             Ok(result) => {
                 let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,350 @@
+//! The service at organisation scale: many users, each with a realistic
+//! calendar, on the emulator in-process (real HTTP on loopback), a real
+//! SQLite file, the real component. Used by `benches/service.rs`.
+//!
+//! One [`Scale`] is one service over one emulated domain: [`Scale::start`]
+//! activates the users and starts `hcal serve`'s tasks, whose first poll
+//! makes every user's push channel, reads presence and queues a full sync;
+//! [`Scale::wait_synced`] waits until all of it is done;
+//! [`Scale::change_users`] changes one event of some users in the emulator
+//! (Google then pushes) and [`Scale::wait_idle`] waits for the service to
+//! catch up. The emulator's audit log says which Google calls were made.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use hcal::google::{Google, GoogleSettings, ServiceAccountKey};
+use hcal::kms::MasterKey;
+use hcal::provider::webex::{Webex, WebexSettings};
+use hcal::runtime::{Runtime, RuntimeConfig};
+use hcal::serve::{ServeSettings, Service};
+use hcal::store::{SqliteStore, Store};
+use hcal_emulator::{Emulator, Seed};
+use serde_json::{Value, json};
+
+/// The `i`th synthetic user.
+pub fn user_email(i: usize) -> String {
+    format!("user{i:04}@example.com")
+}
+
+/// `events` meetings for `email` around `now`: a few days back to four
+/// weeks ahead, ~1 KB HTML descriptions with links, external invitees, a
+/// room on every fourth, Meet conference data on every third, one weekly
+/// series, and (for every tenth user) one `@webex` meeting to enrich.
+pub fn calendar(email: &str, user_index: usize, events: usize, now: jiff::Timestamp) -> Vec<Value> {
+    let day0 = now
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_sub(jiff::Span::new().days(5))
+        .expect("a date five days back");
+    (0..events)
+        .map(|i| {
+            let date = day0
+                .checked_add(jiff::Span::new().days((i % 32) as i64))
+                .expect("a date in range");
+            let hour = 8 + (i % 9);
+            let mut attendees: Vec<Value> = (0..4)
+                .map(|a| json!({"email": format!("guest{a}.{i}@partner.example.org"), "displayName": format!("Guest {a}"), "responseStatus": "needsAction"}))
+                .collect();
+            attendees.push(json!({"email": email, "self": true, "organizer": true, "responseStatus": "accepted"}));
+            if i % 4 == 0 {
+                attendees.push(json!({"email": "room-1@resource.calendar.google.com", "resource": true, "responseStatus": "accepted"}));
+            }
+            let keyword = user_index.is_multiple_of(10) && i == 7;
+            let mut event = json!({
+                "id": format!("ev{i:03}"),
+                "status": "confirmed",
+                "summary": format!("Project {i} review"),
+                "location": if keyword { "Room 2 @webex".to_string() } else { format!("Room {}", i % 5) },
+                // A keyword event has no join link yet: hcal writes it.
+                "description": if keyword {
+                    format!("<p>Planning for quarter {i}.</p><p>{}</p>", "Background and context for the discussion. ".repeat(14))
+                } else {
+                    format!(
+                        "<p>Agenda for meeting {i}:</p><ul><li>Status &amp; risks</li><li>Decisions</li></ul>\
+                         <p>Notes: <a href=\"https://docs.example.com/notes/{i}\">notes</a>. Join: \
+                         <a href=\"https://www.google.com/url?q=https%3A%2F%2Facme.webex.com%2Fmeet%2Fu{user_index}&amp;sa=D\">Webex</a>; \
+                         dial tel:+1-415-555-{i:04}.</p><p>{}</p>",
+                        "Background and context for the discussion. ".repeat(14)
+                    )
+                },
+                "start": {"dateTime": format!("{date}T{hour:02}:00:00Z"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{date}T{hour:02}:45:00Z"), "timeZone": "UTC"},
+                "organizer": {"email": email, "self": true},
+                "creator": {"email": email, "self": true},
+                "attendees": attendees,
+            });
+            if i % 3 == 0 {
+                event["conferenceData"] = json!({"entryPoints": [
+                    {"entryPointType": "video", "uri": format!("https://meet.google.com/abc-defg-{:03}", i % 1000)}]});
+            }
+            if i == 0 {
+                event["recurrence"] = json!(["RRULE:FREQ=WEEKLY;COUNT=8"]);
+            }
+            event
+        })
+        .collect()
+}
+
+/// Google calls seen by the emulator, by Google method id.
+#[derive(Debug, Clone, Default)]
+pub struct Calls {
+    pub by_route: BTreeMap<String, usize>,
+    /// Distinct users the calls acted as.
+    pub users: usize,
+}
+
+impl Calls {
+    pub fn total(&self) -> usize {
+        self.by_route.values().sum()
+    }
+}
+
+/// One service over one emulated domain of `users` users.
+pub struct Scale {
+    pub emulator: Emulator,
+    pub service: Arc<Service>,
+    pub store: Arc<SqliteStore>,
+    pub users: usize,
+    pub events_per_user: usize,
+    /// How long the activation checks of every user took.
+    pub activation: Duration,
+    dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    started: Option<Instant>,
+}
+
+/// A directory removed on drop (for the SQLite file).
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The seed of a domain of `users` users with `events` events each.
+pub fn seed(users: usize, events: usize) -> Seed {
+    let now = jiff::Timestamp::now();
+    let mut seed = Seed::demo().expect("the demo seed");
+    for i in 0..users {
+        let email = user_email(i);
+        let calendar = calendar(&email, i, events, now);
+        seed = seed
+            .with_user(&email, &format!("User {i}"))
+            .with_events(&email, calendar);
+    }
+    seed
+}
+
+impl Scale {
+    /// Start the emulator with `seed`, activate the `users` synthetic users
+    /// in a new SQLite file, and start the service (not yet running: see
+    /// [`Scale::run`]).
+    pub async fn start(seed: Seed, users: usize, events_per_user: usize) -> Scale {
+        let emulator = Emulator::start(seed, "127.0.0.1:0")
+            .await
+            .expect("emulator");
+        let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
+        let google = Google::new(
+            GoogleSettings {
+                calendar_url: emulator.calendar_url(),
+                gmail_url: emulator.gmail_url(),
+                ..GoogleSettings::default()
+            },
+            key,
+        )
+        .unwrap();
+        let mut webex_settings = WebexSettings::new(emulator.webex_token().unwrap_or_default());
+        webex_settings.base_url = emulator.webex_url();
+        let webex = Webex::new(webex_settings).unwrap();
+        let runtime = Runtime::new(RuntimeConfig::new(hcal::runtime::default_component_path()))
+            .expect("the core component (run `make guest` first)");
+        let dir = std::env::temp_dir().join(format!(
+            "hcal-scale-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.join("hcal.db")).unwrap());
+
+        let started = Instant::now();
+        let emails: Vec<String> = (0..users).map(user_email).collect();
+        futures_util::future::join_all(emails.chunks(users.div_ceil(8).max(1)).map(|chunk| {
+            let (store, google) = (store.clone(), &google);
+            async move {
+                for email in chunk {
+                    let user = hcal::users::activate(store.as_ref(), google, email)
+                        .await
+                        .unwrap();
+                    assert_eq!(user.state, hcal::store::UserState::Activated, "{email}");
+                }
+            }
+        }))
+        .await;
+        let activation = started.elapsed();
+
+        let settings = ServeSettings {
+            listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+            public_url: None,
+            push: true,
+            api_tokens: vec!["bench".into()],
+            poll_interval: Duration::from_secs(3600),
+            window_days: (7, 31),
+            join_button_webhook: None,
+            sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
+        };
+        let service = Service::new(
+            google,
+            webex,
+            runtime,
+            store.clone(),
+            MasterKey::random().unwrap(),
+            hcal::config::Config::default().core,
+            settings,
+        )
+        .unwrap();
+        Scale {
+            emulator,
+            service,
+            store,
+            users,
+            events_per_user,
+            activation,
+            dir: TempDir(dir),
+            stop: None,
+            started: None,
+        }
+    }
+
+    /// Start serving: the first poll queues every user for a full sync.
+    pub async fn run(&mut self) {
+        self.emulator.clear_audit();
+        let (bound, address) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        self.started = Some(Instant::now());
+        tokio::spawn(self.service.clone().run(bound, async {
+            let _ = stopped.await;
+        }));
+        address.await.expect("the service binds");
+        self.stop = Some(stop);
+    }
+
+    /// Wait until every user has been synced once and nothing is queued;
+    /// the time since [`Scale::run`].
+    pub async fn wait_synced(&self) -> Duration {
+        self.wait_until(self.users as u64).await;
+        self.started.expect("run first").elapsed()
+    }
+
+    /// Wait until `syncs` syncs have completed in all and the service is idle.
+    pub async fn wait_until(&self, syncs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let done = self.service.metrics.syncs.load(Ordering::Relaxed)
+                + self.service.metrics.sync_errors.load(Ordering::Relaxed);
+            if done >= syncs && self.service.idle() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the service did not catch up");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Wait until the service has had nothing to do for `quiet`.
+    pub async fn settle(&self, quiet: Duration) {
+        let mut last = self.syncs();
+        let mut since = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let now = self.syncs();
+            if now != last || !self.service.idle() {
+                last = now;
+                since = Instant::now();
+            } else if since.elapsed() >= quiet {
+                return;
+            }
+        }
+    }
+
+    /// Syncs completed (or failed) so far.
+    pub fn syncs(&self) -> u64 {
+        self.service.metrics.syncs.load(Ordering::Relaxed)
+            + self.service.metrics.sync_errors.load(Ordering::Relaxed)
+    }
+
+    /// Change one event of each of `users` in the emulator, as they would in
+    /// Calendar's UI (Google pushes a notification per change).
+    pub fn change_users(&self, users: &[usize], round: usize) {
+        for &i in users {
+            self.emulator
+                .change_event(
+                    &user_email(i),
+                    json!({"id": format!("ev{:03}", 3 + round % 40), "summary": format!("Moved, round {round}")}),
+                )
+                .expect("change an event");
+        }
+    }
+
+    /// The Google calls made since the audit was last cleared.
+    pub fn calls(&self) -> Calls {
+        let audit = self.emulator.audit();
+        let mut calls = Calls::default();
+        let mut users = std::collections::BTreeSet::new();
+        for entry in audit {
+            if entry.route.starts_with("emulator.") {
+                continue;
+            }
+            *calls.by_route.entry(entry.route).or_default() += 1;
+            if let Some(user) = entry.user {
+                users.insert(user);
+            }
+        }
+        calls.users = users.len();
+        calls
+    }
+
+    /// The SQLite file's size on disk (with its write-ahead log).
+    pub fn store_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.dir.0)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Stop the service and the emulator.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.emulator.stop().await;
+    }
+}
+
+/// The peak resident set of this process so far (`VmHWM`), in bytes; `None`
+/// off Linux.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Meetings stored for all users (instances of series counted each).
+pub fn stored_meetings(store: &SqliteStore, users: usize) -> usize {
+    (0..users)
+        .map(|i| {
+            store
+                .meetings(&user_email(i), i64::MIN / 2, i64::MAX / 2)
+                .map(|m| m.len())
+                .unwrap_or(0)
+        })
+        .sum()
+}

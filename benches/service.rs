@@ -1,0 +1,148 @@
+//! The service at organisation scale (issue 6): 1,000 users × 50 events on
+//! the emulator in-process, a SQLite file, the component.
+//!
+//! - `service_1000x50/full_sync`: from `hcal serve`'s start to every user
+//!   synced (push channel made, presence read, join details written where a
+//!   keyword asks, the window listed, processed by the component in one batch
+//!   per page and stored sealed), a fresh emulator and store each time;
+//! - `service_1000x50/incremental_1pct`: 10 users (1%) change one event each;
+//!   from the changes to the service idle again (push → coalesced queue →
+//!   enrichment check → incremental sync → store).
+//!
+//! Besides criterion's medians it prints, and writes to
+//! `target/criterion/service_1000x50/figures.json` for `report.py`, the
+//! Google calls each phase made (by method, from the emulator's audit log:
+//! the incremental cycle must make calls for the changed users only), the
+//! meetings stored and the process's peak RSS (emulator included).
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hcal_benches::scale::{Scale, peak_rss, seed, stored_meetings};
+use serde_json::json;
+
+const USERS: usize = 1000;
+const EVENTS: usize = 50;
+/// 1% of the users.
+const CHANGED: usize = USERS / 100;
+
+fn changed_users() -> Vec<usize> {
+    (0..CHANGED).map(|k| k * (USERS / CHANGED) + 3).collect()
+}
+
+fn service(c: &mut Criterion) {
+    let io = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let made = Instant::now();
+    let seed = seed(USERS, EVENTS);
+    eprintln!(
+        "service bench: seeded {USERS} users × {EVENTS} events in {:.1?}",
+        made.elapsed()
+    );
+
+    // One run first, for the figures criterion does not keep.
+    let mut figures = json!({"users": USERS, "events_per_user": EVENTS, "changed_users": CHANGED});
+    io.block_on(async {
+        figures["rss_before_bytes"] = json!(peak_rss());
+        let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+        figures["rss_emulator_started_bytes"] = json!(peak_rss());
+        figures["activation_seconds"] = json!(scale.activation.as_secs_f64());
+        scale.run().await;
+        let took = scale.wait_synced().await;
+        scale.settle(Duration::from_millis(500)).await;
+        let calls = scale.calls();
+        let (component_calls, component_time) = scale.service.runtime.usage();
+        let meetings = stored_meetings(&scale.store, USERS);
+        figures["full_sync"] = json!({
+            "seconds": took.as_secs_f64(),
+            "events_per_second": (USERS * EVENTS) as f64 / took.as_secs_f64(),
+            "meetings_stored": meetings,
+            "google_calls": calls.total(),
+            "google_calls_by_method": calls.by_route,
+            "users_called_as": calls.users,
+            "component_calls": component_calls,
+            "component_seconds": component_time.as_secs_f64(),
+            "peak_rss_bytes": peak_rss(),
+        });
+        scale.emulator.clear_audit();
+        let before = scale.syncs();
+        let started = Instant::now();
+        scale.change_users(&changed_users(), 0);
+        scale.wait_until(before + CHANGED as u64).await;
+        let took = started.elapsed();
+        scale.settle(Duration::from_millis(300)).await;
+        let calls = scale.calls();
+        figures["incremental_1pct"] = json!({
+            "seconds": took.as_secs_f64(),
+            "syncs": scale.syncs() - before,
+            "google_calls": calls.total(),
+            "google_calls_by_method": calls.by_route,
+            "users_called_as": calls.users,
+        });
+        figures["peak_rss_bytes"] = json!(peak_rss());
+        figures["store_bytes"] = json!(scale.store_bytes());
+        scale.stop().await;
+    });
+    println!(
+        "service figures: {}",
+        serde_json::to_string_pretty(&figures).unwrap()
+    );
+    let dir = std::path::Path::new("target/criterion/service_1000x50");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join("figures.json"), figures.to_string());
+
+    let mut group = c.benchmark_group("service_1000x50");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(60));
+    group.throughput(Throughput::Elements((USERS * EVENTS) as u64));
+    group.bench_function("full_sync", |b| {
+        b.iter_custom(|iterations| {
+            io.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+                    scale.run().await;
+                    total += scale.wait_synced().await;
+                    scale.stop().await;
+                }
+                total
+            })
+        })
+    });
+
+    group.throughput(Throughput::Elements(CHANGED as u64));
+    group.measurement_time(Duration::from_secs(10));
+    let scale = io.block_on(async {
+        let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+        scale.run().await;
+        scale.wait_synced().await;
+        scale.settle(Duration::from_millis(500)).await;
+        scale
+    });
+    let mut round = 1;
+    group.bench_function("incremental_1pct", |b| {
+        b.iter_custom(|iterations| {
+            io.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    round += 1;
+                    let before = scale.syncs();
+                    let started = Instant::now();
+                    scale.change_users(&changed_users(), round);
+                    scale.wait_until(before + CHANGED as u64).await;
+                    total += started.elapsed();
+                    scale.settle(Duration::from_millis(100)).await;
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+    io.block_on(scale.stop());
+}
+
+criterion_group!(benches, service);
+criterion_main!(benches);
