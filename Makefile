@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-cli demo-offline test interop lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -22,10 +22,16 @@ build: guest
 	@echo "built target/release/hcal and target/release/hcal_core.wasm"
 
 # The main job on the embedded defaults: the demo organisation on the
-# emulated Google and Webex (in-process, loopback HTTP): users activated,
-# keyword events enriched, calendars synced sealed into the store, presence,
-# a summary and the busiest user's week read back from the store.
+# emulated Google and Webex (in-process, loopback HTTP) served by hcal:
+# users activated, everyone synced into the store (SQLite, sealed), each
+# agenda printed, the API's URL, then two meetings booked live whose join
+# buttons are printed as they fire. `hcal demo` alone runs until Ctrl-C;
+# `make demo-once` is one cycle with a summary.
 demo: guest
+	$(CARGO) build -p hcal
+	./target/debug/hcal --config fixtures/demo/hcal.toml demo --duration 30
+
+demo-once: guest
 	$(CARGO) build -p hcal
 	./target/debug/hcal --config fixtures/demo/hcal.toml demo --once
 

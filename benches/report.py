@@ -46,3 +46,21 @@ if sync in medians:
           f"{pages / (medians[sync] / 1e9):,.0f} requests/s ({elements[sync]} events in {pages} pages of 250)")
 if "google_request/settings_get" in medians:
     print(f"google single request (settings.get): {per_second('google_request/settings_get'):,.0f} requests/s")
+
+figures_file = root / "service_1000x50" / "figures.json"
+if figures_file.exists():
+    f = json.loads(figures_file.read_text())
+    full, inc = f["full_sync"], f["incremental_1pct"]
+    events = f["users"] * f["events_per_user"]
+    print(f"\nservice, {f['users']} users x {f['events_per_user']} events (emulator in-process, SQLite file):")
+    for bench, label in (("service_1000x50/full_sync", "full sync"), ("service_1000x50/incremental_1pct", "incremental, 1% of users changed")):
+        if bench in medians:
+            print(f"  {label}: median {show(medians[bench])}")
+    print(f"  full sync (first run): {full['seconds']:.2f} s, {events / full['seconds']:,.0f} events/s, "
+          f"{full['google_calls']} Google calls {full['google_calls_by_method']}")
+    print(f"  incremental (first run): {inc['seconds'] * 1000:.0f} ms, {inc['syncs']} syncs, "
+          f"{inc['google_calls']} Google calls for {inc['users_called_as']} users {inc['google_calls_by_method']}")
+    rss, base = f.get("peak_rss_bytes"), f.get("rss_emulator_started_bytes")
+    if rss and base:
+        print(f"  peak RSS {rss / 2**20:,.0f} MiB (emulator with its {events:,} events included; "
+              f"the service's part {(rss - base) / 2**20:,.0f} MiB); store {f['store_bytes'] / 2**20:,.0f} MiB")

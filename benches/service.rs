@@ -89,12 +89,15 @@ fn service(c: &mut Criterion) {
         "service figures: {}",
         serde_json::to_string_pretty(&figures).unwrap()
     );
-    let dir = std::path::Path::new("target/criterion/service_1000x50");
-    let _ = std::fs::create_dir_all(dir);
+    // Beside criterion's own files (benches run in the package's directory).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/criterion/service_1000x50");
+    let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("figures.json"), figures.to_string());
 
     let mut group = c.benchmark_group("service_1000x50");
     group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(60));
     group.throughput(Throughput::Elements((USERS * EVENTS) as u64));

@@ -20,7 +20,7 @@ echo "Google and Webex emulator at $url (domain example.com)" >&2
 echo "== hcal enrich: join details for alice's keyword events" >&2
 ./target/debug/hcal --config fixtures/demo/hcal.toml enrich \
   --google-url "$url" --google-key "$work/service-account.json" --webex-url "$url/v1" \
-  --user alice@example.com \
+  --store "$work/hcal.db" --user alice@example.com \
   --from 2026-11-30T00:00:00Z --to 2026-12-07T00:00:00Z --now 2026-11-30T08:00:00Z
 echo "== hcal fetch: alice's week" >&2
 ./target/debug/hcal --config fixtures/demo/hcal.toml fetch \

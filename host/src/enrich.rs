@@ -11,7 +11,6 @@
 //! was and the next run tries again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 
 use hcal_core::model::{
     MEETING_ID_PROPERTY, MeetingList, MeetingType, Options, ProcessRequest, Profile,
@@ -24,6 +23,7 @@ use crate::google::calendar::{SyncFrom, SyncOutcome};
 use crate::google::{Google, GoogleError};
 use crate::provider::{MeetingProvider, MeetingSpec, SpaceSpec};
 use crate::runtime::{CallError, Runtime};
+use crate::store::Store;
 
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +55,8 @@ pub enum EnrichError {
     Core(#[from] CallError),
     #[error("Google asked for a full sync in the middle of one; run again")]
     SyncRestarted,
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Runs enrichment for users of one organisation.
@@ -63,11 +65,17 @@ pub struct Enricher<'a, P: MeetingProvider> {
     provider: &'a P,
     runtime: &'a Runtime,
     options: &'a Options,
-    /// Spaces of 1:1 meetings by the pair, so a pair keeps one space.
-    pairs: Mutex<HashMap<(String, String), String>>,
-    /// One-time meetings by (user, event id), to cancel them with the event:
-    /// Google's tombstones do not carry the event's properties.
-    one_time: Mutex<HashMap<(String, String), String>>,
+    /// Where 1:1 pairs' spaces and one-time meetings are remembered.
+    ledger: &'a dyn Store,
+}
+
+/// A 1:1 pair's key in the ledger: the SHA-256 of the two addresses, in order.
+fn pair_digest(pair: &(String, String)) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("{}\n{}", pair.0, pair.1).as_bytes(),
+    );
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl<'a, P: MeetingProvider> Enricher<'a, P> {
@@ -76,14 +84,14 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
         provider: &'a P,
         runtime: &'a Runtime,
         options: &'a Options,
+        ledger: &'a dyn Store,
     ) -> Self {
         Enricher {
             google,
             provider,
             runtime,
             options,
-            pairs: Mutex::new(HashMap::new()),
-            one_time: Mutex::new(HashMap::new()),
+            ledger,
         }
     }
 
@@ -138,11 +146,9 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 .iter()
                 .any(|e| e.error.code == "no-personal-room")
             || self
-                .one_time
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .keys()
-                .any(|(owner, _)| owner == user)
+                .ledger
+                .one_time_meetings(user)
+                .map_or(true, |known| !known.is_empty())
     }
 
     /// Enrich `user`'s keyword events in `window` from pages already read
@@ -199,7 +205,7 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
         }
 
         self.cancel_one_time_meetings(user, &first, &mut report)
-            .await;
+            .await?;
         let domains = self.org_domains(user);
         let in_org = |email: &str| {
             email
@@ -220,13 +226,10 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 .then(|| (members[0].clone(), members[1].clone()));
             let outcome = match need.meeting_type {
                 MeetingType::Space => {
-                    let known_pair = pair.as_ref().and_then(|p| {
-                        self.pairs
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get(p)
-                            .cloned()
-                    });
+                    let known_pair = match &pair {
+                        Some(p) => self.ledger.pair_space(&pair_digest(p))?,
+                        None => None,
+                    };
                     let spec = SpaceSpec {
                         existing_id: need.existing_id.clone().or(known_pair),
                         title: need.title.clone(),
@@ -257,26 +260,24 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                     continue;
                 }
             };
+            // The event carries the id too, so a failed write here costs
+            // only reuse across events (pairs) or a cancellation.
             if need.meeting_type == MeetingType::Space
-                && let Some(pair) = pair
+                && let Some(pair) = &pair
+                && let Err(error) = self.ledger.put_pair_space(&pair_digest(pair), &provided.id)
             {
-                self.pairs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(pair, provided.id.clone());
+                tracing::warn!(%error, "cannot remember a pair's space");
             }
             let kind = match need.meeting_type {
                 MeetingType::Space => "space",
                 _ => "one_time",
             };
-            if need.meeting_type == MeetingType::OneTime {
-                self.one_time
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(
-                        (user.to_string(), need.event_id.clone()),
-                        provided.id.clone(),
-                    );
+            if need.meeting_type == MeetingType::OneTime
+                && let Err(error) =
+                    self.ledger
+                        .put_one_time_meeting(user, &need.event_id, &provided.id)
+            {
+                tracing::warn!(%user, %error, "cannot remember a one-time meeting");
             }
             if provided.created {
                 report
@@ -378,7 +379,7 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
         user: &str,
         list: &MeetingList,
         report: &mut EnrichReport,
-    ) {
+    ) -> Result<(), EnrichError> {
         let live: BTreeSet<&str> = list
             .meetings
             .iter()
@@ -386,12 +387,10 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             .chain(list.provisioning.iter().map(|p| p.event_id.as_str()))
             .collect();
         let known: Vec<(String, String)> = self
-            .one_time
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|((owner, event), _)| owner == user && !live.contains(event.as_str()))
-            .map(|((_, event), meeting)| (event.clone(), meeting.clone()))
+            .ledger
+            .one_time_meetings(user)?
+            .into_iter()
+            .filter(|(event, _)| !live.contains(event.as_str()))
             .collect();
         for (event_id, meeting_id) in known {
             let gone = match self.google.get_event(user, "primary", &event_id).await {
@@ -404,10 +403,7 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
             }
             match self.provider.delete_meeting(&meeting_id).await {
                 Ok(()) => {
-                    self.one_time
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&(user.to_string(), event_id.clone()));
+                    self.ledger.delete_one_time_meeting(user, &event_id)?;
                     report.deleted.push((event_id, meeting_id));
                 }
                 Err(error) => report.deferred.push((
@@ -416,5 +412,6 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 )),
             }
         }
+        Ok(())
     }
 }

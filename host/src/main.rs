@@ -93,9 +93,13 @@ struct DemoArgs {
     /// One full cycle (activate, enrich, sync, presence), a summary, exit.
     #[arg(long)]
     once: bool,
-    /// The time to act at (RFC 3339); the demo week is 2026-11-30..12-06.
+    /// With --once: the time to act at (RFC 3339); the demo week is
+    /// 2026-11-30..12-06. The live demo runs on the real clock.
     #[arg(long, default_value = "2026-11-30T08:00:00Z")]
     now: String,
+    /// Live demo: stop after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -161,6 +165,10 @@ struct EnrichArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// The SQLite file where spaces of 1:1 pairs and one-time meetings are
+    /// remembered between runs; default: store.path in the config.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
 }
 
 /// Where Google is and who we are to it.
@@ -540,7 +548,7 @@ fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
 fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
     if !args.once {
         let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
-        return io.block_on(demo_live(cli, config));
+        return io.block_on(demo_live(cli, config, args.duration));
     }
     let (_, now) = parse_now(Some(&args.now))?;
     let io = tokio::runtime::Builder::new_multi_thread()
@@ -583,8 +591,14 @@ async fn demo_parts(cli: &Cli, config: &Config) -> anyhow::Result<DemoParts> {
     })
 }
 
-/// `hcal demo`: the service live over the in-process emulator until Ctrl-C.
-async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
+/// `hcal demo`: the service live over the in-process emulator: users
+/// activated, everyone synced through the real service tasks, each user's
+/// agenda printed from the store, then two meetings booked a few minutes
+/// ahead (Google pushes, hcal writes the join details, schedules the join
+/// buttons) and each button printed as it fires. Until Ctrl-C or `duration`.
+async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow::Result<()> {
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
     let DemoParts {
         emulator,
         google,
@@ -592,13 +606,16 @@ async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         runtime,
         master,
     } = demo_parts(cli, config).await?;
+    let base = emulator.base_url().to_string();
+    println!(
+        "hcal demo: the organisation {} on Google and Webex emulated at {base}",
+        emulator.domain()
+    );
     let store = std::sync::Arc::new(SqliteStore::in_memory()?);
     let mut settings = serve_settings(config, Some("127.0.0.1:0"), None)?;
     settings.api_tokens = vec!["demo-api-token".into()];
-    settings.poll_interval = std::time::Duration::from_secs(60);
-    for email in emulator.users() {
-        store.add_user(&email)?;
-    }
+    settings.poll_interval = Duration::from_secs(60);
+    let lead = config.core.lead_time_seconds as i64;
     let service = Service::new(
         google,
         webex,
@@ -608,19 +625,208 @@ async fn demo_live(cli: &Cli, config: &Config) -> anyhow::Result<()> {
         config.core.clone(),
         settings,
     )?;
-    // Activate everyone before serving, so the first poll syncs them.
+
+    println!("\n== Activation (the checks of PRODUCT.md, per user)");
     for email in emulator.users() {
         print_user(&hcal::users::activate(store.as_ref(), &service.google, &email).await?);
     }
-    let base = emulator.base_url().to_string();
-    run_service(service, |address| {
-        println!("\nhcal demo: serving the demo organisation at http://{address} (Google and Webex emulated at {base})");
-        println!("  curl -H 'Authorization: Bearer demo-api-token' 'http://{address}/api/v1/users'");
-        println!("  curl -H 'Authorization: Bearer demo-api-token' 'http://{address}/api/v1/users/alice@example.com/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z'");
-        println!("  curl -X POST '{base}/emulator/calendars/alice%40example.com/events' -d '{{\"id\": \"retro\", \"summary\": \"Moved\"}}'   # a change, pushed");
-        println!("  http://{address}/metrics · http://{address}/api/v1/openapi.json · Ctrl-C stops");
+    let activated: Vec<String> = store
+        .users()?
+        .into_iter()
+        .filter(|u| u.state == UserState::Activated)
+        .map(|u| u.email)
+        .collect();
+
+    let mut buttons = service.join_buttons();
+    let (bound, address) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(service.clone().run(bound, async {
+        let _ = stopped.await;
+    }));
+    let address = match address.await {
+        Ok(address) => address,
+        Err(_) => return Ok(running.await??),
+    };
+    let api = format!("http://{address}");
+
+    println!("\n== Sync: push channels, presence, enrichment, calendars sealed into the store");
+    let progress = Instant::now();
+    loop {
+        let done = service
+            .metrics
+            .syncs
+            .load(std::sync::atomic::Ordering::Relaxed) as usize;
+        print!("\r  {done}/{} users synced", activated.len());
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        if done >= activated.len() && service.idle() {
+            break;
+        }
+        anyhow::ensure!(
+            progress.elapsed() < Duration::from_secs(60),
+            "the first sync did not finish in a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(" in {:.1?}", progress.elapsed());
+
+    let kms = hcal::kms::Kms::new(store.as_ref(), service.master.clone());
+    let now = jiff::Timestamp::now();
+    let week = Window {
+        from: now.to_string(),
+        to: rfc3339_offset(now, 8),
+    };
+    for user in &activated {
+        let stored = store.meetings(user, now.as_second(), now.as_second() + 8 * 86_400)?;
+        let key_for = |url: &str| kms.key(url).ok();
+        let list = hcal::meetings::meeting_list(&service.runtime, user, &week, &stored, &key_for)?;
+        println!("\n== {user}'s agenda, opened from the store");
+        print!("{}", hcal::render::agenda(&list));
+        if let Some(presence) = service_presence(store.as_ref(), user) {
+            println!("  presence: {presence}");
+        }
+    }
+
+    println!("\n== Explore the API (token demo-api-token)");
+    println!("  curl -H 'Authorization: Bearer demo-api-token' '{api}/api/v1/users'");
+    println!(
+        "  curl -H 'Authorization: Bearer demo-api-token' '{api}/api/v1/users/alice@example.com/meetings'"
+    );
+    println!(
+        "  curl -N -H 'Authorization: Bearer demo-api-token' '{api}/api/v1/stream?target=bob@example.com'   # join buttons, live"
+    );
+    println!("  {api}/metrics · {api}/api/v1/openapi.json");
+
+    // Two meetings booked now, starting just after the join-button lead
+    // time: their buttons fire in a few seconds.
+    println!("\n== Live: alice books two meetings; Google pushes, hcal enriches and schedules");
+    for (id, offset, title, location, invitees) in [
+        (
+            "livedemo1",
+            12,
+            "Design sync",
+            "Room 1 @webex",
+            vec!["bob@example.com", "room-1@resource.calendar.google.com"],
+        ),
+        (
+            "livedemo2",
+            24,
+            "1:1 with dan",
+            "@meet",
+            vec!["dan@example.com"],
+        ),
+    ] {
+        let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(lead + offset);
+        let end = start + jiff::SignedDuration::from_mins(30);
+        let mut attendees: Vec<serde_json::Value> = invitees
+            .iter()
+            .map(|email| serde_json::json!({"email": email, "resource": email.contains("resource.calendar"), "responseStatus": "needsAction"}))
+            .collect();
+        attendees.push(serde_json::json!({"email": "alice@example.com", "organizer": true, "responseStatus": "accepted"}));
+        emulator.change_event(
+            "alice@example.com",
+            serde_json::json!({
+                "id": id, "status": "confirmed", "summary": title, "location": location,
+                "start": {"dateTime": start.to_string()}, "end": {"dateTime": end.to_string()},
+                "organizer": {"email": "alice@example.com"}, "attendees": attendees,
+            }),
+        )?;
+        println!("  {title} ({location}) at {start}; its join button in {offset} s");
+    }
+
+    println!(
+        "\n== Join buttons as they fire{}",
+        match duration {
+            Some(seconds) => format!(" (for {seconds} s)"),
+            None => " (Ctrl-C stops)".to_string(),
+        }
+    );
+    let until = duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    loop {
+        let next = buttons.recv();
+        let outcome = tokio::select! {
+            button = next => Some(button),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = async {
+                match until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => None,
+        };
+        match outcome {
+            Some(Ok(button)) => {
+                let meeting = store
+                    .meeting(&button.user, &button.meeting_key)
+                    .ok()
+                    .flatten();
+                let key_for = |url: &str| kms.key(url).ok();
+                let title = meeting
+                    .and_then(|m| {
+                        hcal::meetings::meeting_list(
+                            &service.runtime,
+                            &button.user,
+                            &week,
+                            &[m],
+                            &key_for,
+                        )
+                        .ok()
+                    })
+                    .and_then(|list| list.meetings.into_iter().next())
+                    .map(|m| {
+                        let title = m
+                            .title
+                            .as_ref()
+                            .and_then(|t| t.plain())
+                            .unwrap_or("(untitled)")
+                            .to_string();
+                        let join = m.join.map(|j| j.uri).unwrap_or_else(|| "-".into());
+                        format!("{title} — join {join}")
+                    })
+                    .unwrap_or_else(|| button.meeting_key.clone());
+                println!(
+                    "  {} {}'s {title} → {}",
+                    jiff::Timestamp::now().strftime("%H:%M:%S"),
+                    button.user,
+                    button.targets.join(", ")
+                );
+            }
+            Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            _ => break,
+        }
+    }
+
+    let users = store.users()?;
+    let count = |state: UserState| users.iter().filter(|u| u.state == state).count();
+    let m = &service.metrics;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "\nSummary: {} users ({} activated, {} in error), {} syncs, {} events enriched, {} push notifications, {} join buttons delivered, {} Google calls; {:.1?}",
+        users.len(),
+        count(UserState::Activated),
+        count(UserState::Error),
+        load(&m.syncs),
+        load(&m.enrichments),
+        load(&m.push_accepted),
+        load(&m.buttons_delivered),
+        service.google.requests_sent(),
+        started.elapsed()
+    );
+    let _ = stop.send(());
+    running.await??;
+    emulator.stop().await;
+    Ok(())
+}
+
+/// A user's stored presence in a few words (the message stays sealed).
+fn service_presence(store: &dyn hcal::store::Store, user: &str) -> Option<String> {
+    let text = store.presence(user).ok()??;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["out_of_office"].as_bool()?.then(|| {
+        format!(
+            "out of office until {}",
+            value["until"].as_str().unwrap_or("further notice")
+        )
     })
-    .await
 }
 
 async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<()> {
@@ -664,7 +870,7 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
         .collect();
 
     println!("\n== Enrichment (join details written into Google)");
-    let enricher = Enricher::new(&google, &webex, &runtime, &options);
+    let enricher = Enricher::new(&google, &webex, &runtime, &options, &store);
     let (mut enriched, mut made) = (0, 0);
     for user in &activated {
         let report = enricher.run(user, &enrich_window, &now_text).await?;
@@ -870,7 +1076,13 @@ fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the I/O runtime")?;
-    let enricher = Enricher::new(&google, &webex, &runtime, &config.core);
+    // Spaces of 1:1 pairs and one-time meetings are remembered here.
+    let store_path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| config.store.path.clone());
+    let store = SqliteStore::open(&store_path)?;
+    let enricher = Enricher::new(&google, &webex, &runtime, &config.core, &store);
     let report = io.block_on(enricher.run(&args.user, &window, &now))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

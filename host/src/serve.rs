@@ -164,6 +164,11 @@ impl Service {
         }
     }
 
+    /// Join buttons as they are delivered (what `/api/v1/stream` sends).
+    pub fn join_buttons(&self) -> tokio::sync::broadcast::Receiver<DeliveredButton> {
+        self.buttons.subscribe()
+    }
+
     /// Ask for a sync of `user` soon (bursts are coalesced).
     pub fn enqueue(&self, user: &str) {
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
@@ -378,6 +383,7 @@ async fn worker(service: Arc<Service>) {
         &service.webex,
         &service.runtime,
         &service.options,
+        service.store.as_ref(),
     );
     while let Some(first) = receiver.recv().await {
         // A burst of notifications for one user is one sync.
@@ -418,27 +424,46 @@ async fn scheduler(service: Arc<Service>) {
                 continue;
             }
         };
+        // A meeting several users are in is in each of their calendars, so
+        // each schedules its button: they go out as one, to all targets.
+        let mut meetings: Vec<((String, i64), Vec<crate::store::StoredButton>)> = Vec::new();
         for button in due {
-            match service
-                .store
-                .claim_button(&button.email, &button.meeting_key, button.at, now_s)
-            {
-                Ok(true) => {}
-                Ok(false) => continue, // another instance has it
-                Err(error) => {
-                    tracing::error!(%error, "join buttons: the store failed");
-                    continue;
+            let key = (button.meeting_key.clone(), button.at);
+            match meetings.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, same)) => same.push(button),
+                None => meetings.push((key, vec![button])),
+            }
+        }
+        for ((meeting_key, at), buttons) in meetings {
+            let mut claimed = Vec::new();
+            for button in buttons {
+                match service.store.claim_button(
+                    &button.email,
+                    &button.meeting_key,
+                    button.at,
+                    now_s,
+                ) {
+                    Ok(true) => claimed.push(button),
+                    Ok(false) => {} // another instance has it
+                    Err(error) => tracing::error!(%error, "join buttons: the store failed"),
                 }
             }
-            let delivered = service.open_button(&button);
+            let Some(first) = claimed.first() else {
+                continue;
+            };
+            let mut delivered = service.open_button(first);
+            for other in &claimed[1..] {
+                for target in service.open_button(other).targets {
+                    if !delivered.targets.contains(&target) {
+                        delivered.targets.push(target);
+                    }
+                }
+            }
             let accepted = match &service.settings.join_button_webhook {
                 Some(url) => service
                     .webhooks
                     .post(url)
-                    .header(
-                        "Idempotency-Key",
-                        format!("{}/{}/{}", button.email, button.meeting_key, button.at),
-                    )
+                    .header("Idempotency-Key", format!("{meeting_key}/{at}"))
                     .json(&delivered)
                     .send()
                     .await
@@ -463,13 +488,15 @@ async fn scheduler(service: Arc<Service>) {
                     .button_failures
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    user = %button.email,
-                    meeting = %button.meeting_key,
+                    meeting = %meeting_key,
                     "the join-button webhook refused a button; it is retried"
                 );
-                let _ = service
-                    .store
-                    .release_button(&button.email, &button.meeting_key, button.at);
+                for button in &claimed {
+                    let _ =
+                        service
+                            .store
+                            .release_button(&button.email, &button.meeting_key, button.at);
+                }
             }
         }
     }

@@ -230,6 +230,21 @@ pub trait Store: Send + Sync {
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
+    /// One-time meetings made for a user's events: (event id, meeting id),
+    /// kept to cancel each with its event (Google's tombstones do not carry
+    /// the event's properties).
+    fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError>;
+    fn put_one_time_meeting(
+        &self,
+        email: &str,
+        event_id: &str,
+        meeting_id: &str,
+    ) -> Result<(), StoreError>;
+    fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError>;
+    /// The space of a 1:1 pair, by the pair's digest (the two addresses are
+    /// not kept), so a pair keeps one space.
+    fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError>;
+    fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError>;
 }
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
@@ -294,6 +309,17 @@ const MIGRATIONS: &[&str] = &[
         email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
         sealed TEXT NOT NULL,
         updated_at INTEGER NOT NULL
+    );",
+    // 5: what enrichment made with the meeting provider, across restarts.
+    "CREATE TABLE one_time_meetings (
+        email TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        meeting_id TEXT NOT NULL,
+        PRIMARY KEY (email, event_id)
+    );
+    CREATE TABLE pair_spaces (
+        pair_sha256 TEXT PRIMARY KEY,
+        space_id TEXT NOT NULL
     );",
 ];
 
@@ -484,6 +510,10 @@ impl Store for SqliteStore {
         transaction.execute("DELETE FROM channels WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM presence WHERE email = ?1", params![email])?;
+        transaction.execute(
+            "DELETE FROM one_time_meetings WHERE email = ?1",
+            params![email],
+        )?;
         transaction.commit()?;
         Ok(())
     }
@@ -693,6 +723,61 @@ impl Store for SqliteStore {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = ?1 ORDER BY event_id",
+        )?;
+        let rows = statement
+            .query_map(params![email.trim().to_ascii_lowercase()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn put_one_time_meeting(
+        &self,
+        email: &str,
+        event_id: &str,
+        meeting_id: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO one_time_meetings (email, event_id, meeting_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (email, event_id) DO UPDATE SET meeting_id = excluded.meeting_id",
+            params![email.trim().to_ascii_lowercase(), event_id, meeting_id],
+        )?;
+        Ok(())
+    }
+
+    fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "DELETE FROM one_time_meetings WHERE email = ?1 AND event_id = ?2",
+            params![email.trim().to_ascii_lowercase(), event_id],
+        )?;
+        Ok(())
+    }
+
+    fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT space_id FROM pair_spaces WHERE pair_sha256 = ?1",
+                params![pair_sha256],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO pair_spaces (pair_sha256, space_id) VALUES (?1, ?2)
+             ON CONFLICT (pair_sha256) DO UPDATE SET space_id = excluded.space_id",
+            params![pair_sha256, space_id],
+        )?;
+        Ok(())
     }
 
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {

@@ -293,6 +293,8 @@ fn enrich_writes_join_details_once() {
     let key = tmp("enrich-service-account.json");
     std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
     let webex_url = emulator.webex_url();
+    let store = tmp("enrich-ledger.db");
+    let _ = std::fs::remove_file(&store);
     let run = |token: &str| {
         Command::new(env!("CARGO_BIN_EXE_hcal"))
             .args([
@@ -303,6 +305,8 @@ fn enrich_writes_join_details_once() {
             ])
             .arg(&key)
             .args(["--webex-url", &webex_url, "--user", "alice@example.com"])
+            .arg("--store")
+            .arg(&store)
             .args([
                 "--from",
                 "2026-11-30T00:00:00Z",

@@ -62,7 +62,8 @@ async fn run(emulator: &Emulator, user: &str) -> EnrichReport {
     let google = google(emulator);
     let webex = webex_client(emulator);
     let options = options();
-    let enricher = Enricher::new(&google, &webex, common::runtime(), &options);
+    let store = hcal::store::SqliteStore::in_memory().unwrap();
+    let enricher = Enricher::new(&google, &webex, common::runtime(), &options, &store);
     enricher.run(user, &window(), NOW).await.unwrap()
 }
 
@@ -485,13 +486,17 @@ async fn cancelling_an_event_deletes_its_one_time_meeting() {
     let google = google(&emulator);
     let webex = webex_client(&emulator);
     let options = options();
-    let enricher = Enricher::new(&google, &webex, common::runtime(), &options);
+    let store = hcal::store::SqliteStore::in_memory().unwrap();
+    let enricher = Enricher::new(&google, &webex, common::runtime(), &options, &store);
     let first = enricher.run(BOB, &window(), NOW).await.unwrap();
     assert_eq!(first.created.len(), 2, "{first:#?}");
     let cancelled = meeting_id(&event(&emulator, BOB, "cancel01").await)
         .unwrap()
         .to_string();
 
+    // A restart in between: what was made is remembered in the store.
+    let _ = enricher;
+    let enricher = Enricher::new(&google, &webex, common::runtime(), &options, &store);
     emulator.delete_event(BOB, "cancel01").unwrap();
     let second = enricher.run(BOB, &window(), NOW).await.unwrap();
     assert_eq!(

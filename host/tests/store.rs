@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 4);
+        assert_eq!(store.schema_version().unwrap(), 5);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
