@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -53,6 +53,7 @@ test: guest
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(MAKE) interop
+	$(MAKE) browser-test
 
 # Google's own Python client (google-api-python-client, google-auth) against
 # the emulator: it must not notice it is not talking to Google.
@@ -63,6 +64,32 @@ interop:
 	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check --retries 5 --timeout 60 \
 	  -r emulator/interop/requirements.txt
 	emulator/interop/run.sh $(PYVENV)/bin/python target/debug/hcal-emulator
+
+# The core in JavaScript (browser/): the component `make guest` built,
+# transpiled by jco into ES modules, with a small JS API; tested in Node and
+# in Debian's headless Chromium (installed here if missing; playwright-core
+# drives it, no browser download).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-setup: guest
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+	  || { echo "hcal: the browser package needs Node.js 20 or newer with npm" >&2; exit 1; }
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the headless tests" >&2; \
+	  $(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 \
+	  || { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+	  || { echo "hcal: cannot install chromium: apt-get install chromium, or set CHROMIUM=/path/to/chromium" >&2; exit 1; }; }
+	cd browser && npm ci --no-audit --no-fund --loglevel=error
+	cd browser && node scripts/build.mjs
+
+browser-test: browser-setup
+	cd browser && node_modules/.bin/tsc -p test/tsconfig.json
+	cd browser && CHROMIUM=$(CHROMIUM) node --test test/node.test.mjs test/chromium.test.mjs
+
+# The core benchmark's page through the transpiled component in Node, beside
+# wasmtime's criterion figure (run `make bench` first for that one).
+browser-bench: browser-setup
+	$(CARGO) run -q --release -p hcal-benches --example bench_page -- target/browser-bench
+	cd browser && node bench/node.mjs
 
 lint: setup
 	$(CARGO) fmt --all -- --check

@@ -21,32 +21,39 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hcal_benches::scale::{Scale, peak_rss, seed, stored_meetings};
 use serde_json::json;
 
-const USERS: usize = 1000;
-const EVENTS: usize = 50;
-/// 1% of the users.
-const CHANGED: usize = USERS / 100;
+/// `cargo bench` passes `--bench`; under `cargo test` (criterion's test
+/// mode, each benchmark run once) a small organisation checks the scenario
+/// without taking minutes.
+fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
 
-fn changed_users() -> Vec<usize> {
-    (0..CHANGED).map(|k| k * (USERS / CHANGED) + 3).collect()
+/// The changed users: 1% of them, spread over the organisation.
+fn changed_users(users: usize, changed: usize) -> Vec<usize> {
+    (0..changed)
+        .map(|k| k * (users / changed) + 3 % (users / changed))
+        .collect()
 }
 
 fn service(c: &mut Criterion) {
+    let (users, events) = if benchmarking() { (1000, 50) } else { (20, 10) };
+    let changed = (users / 100).max(1);
     let io = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let made = Instant::now();
-    let seed = seed(USERS, EVENTS);
+    let seed = seed(users, events);
     eprintln!(
-        "service bench: seeded {USERS} users × {EVENTS} events in {:.1?}",
+        "service bench: seeded {users} users × {events} events in {:.1?}",
         made.elapsed()
     );
 
     // One run first, for the figures criterion does not keep.
-    let mut figures = json!({"users": USERS, "events_per_user": EVENTS, "changed_users": CHANGED});
+    let mut figures = json!({"users": users, "events_per_user": events, "changed_users": changed});
     io.block_on(async {
         figures["rss_before_bytes"] = json!(peak_rss());
-        let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+        let mut scale = Scale::start(seed.clone(), users, events).await;
         figures["rss_emulator_started_bytes"] = json!(peak_rss());
         figures["activation_seconds"] = json!(scale.activation.as_secs_f64());
         scale.run().await;
@@ -54,10 +61,10 @@ fn service(c: &mut Criterion) {
         scale.settle(Duration::from_millis(500)).await;
         let calls = scale.calls();
         let (component_calls, component_time) = scale.service.runtime.usage();
-        let meetings = stored_meetings(&scale.store, USERS);
+        let meetings = stored_meetings(&scale.store, users);
         figures["full_sync"] = json!({
             "seconds": took.as_secs_f64(),
-            "events_per_second": (USERS * EVENTS) as f64 / took.as_secs_f64(),
+            "events_per_second": (users * events) as f64 / took.as_secs_f64(),
             "meetings_stored": meetings,
             "google_calls": calls.total(),
             "google_calls_by_method": calls.by_route,
@@ -69,8 +76,8 @@ fn service(c: &mut Criterion) {
         scale.emulator.clear_audit();
         let before = scale.syncs();
         let started = Instant::now();
-        scale.change_users(&changed_users(), 0);
-        scale.wait_until(before + CHANGED as u64).await;
+        scale.change_users(&changed_users(users, changed), 0);
+        scale.wait_until(before + changed as u64).await;
         let took = started.elapsed();
         scale.settle(Duration::from_millis(300)).await;
         let calls = scale.calls();
@@ -93,20 +100,22 @@ fn service(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/criterion/service_1000x50");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join("figures.json"), figures.to_string());
+    if benchmarking() {
+        let _ = std::fs::write(dir.join("figures.json"), figures.to_string());
+    }
 
     let mut group = c.benchmark_group("service_1000x50");
     group.sample_size(10);
     group.sampling_mode(criterion::SamplingMode::Flat);
     group.warm_up_time(Duration::from_millis(1));
     group.measurement_time(Duration::from_secs(60));
-    group.throughput(Throughput::Elements((USERS * EVENTS) as u64));
+    group.throughput(Throughput::Elements((users * events) as u64));
     group.bench_function("full_sync", |b| {
         b.iter_custom(|iterations| {
             io.block_on(async {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
-                    let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+                    let mut scale = Scale::start(seed.clone(), users, events).await;
                     scale.run().await;
                     total += scale.wait_synced().await;
                     scale.stop().await;
@@ -116,10 +125,10 @@ fn service(c: &mut Criterion) {
         })
     });
 
-    group.throughput(Throughput::Elements(CHANGED as u64));
+    group.throughput(Throughput::Elements(changed as u64));
     group.measurement_time(Duration::from_secs(10));
     let scale = io.block_on(async {
-        let mut scale = Scale::start(seed.clone(), USERS, EVENTS).await;
+        let mut scale = Scale::start(seed.clone(), users, events).await;
         scale.run().await;
         scale.wait_synced().await;
         scale.settle(Duration::from_millis(500)).await;
@@ -134,8 +143,8 @@ fn service(c: &mut Criterion) {
                     round += 1;
                     let before = scale.syncs();
                     let started = Instant::now();
-                    scale.change_users(&changed_users(), round);
-                    scale.wait_until(before + CHANGED as u64).await;
+                    scale.change_users(&changed_users(users, changed), round);
+                    scale.wait_until(before + changed as u64).await;
                     total += started.elapsed();
                     scale.settle(Duration::from_millis(100)).await;
                 }
