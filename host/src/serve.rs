@@ -97,6 +97,8 @@ pub struct Service {
     /// `http://ADDRESS` once bound.
     bound: std::sync::OnceLock<String>,
     buttons: tokio::sync::broadcast::Sender<DeliveredButton>,
+    /// Presence changes (out of office on or off), as the API shows them.
+    presence_changes: tokio::sync::broadcast::Sender<Presence>,
     webhooks: reqwest::Client,
     queue: mpsc::UnboundedSender<String>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
@@ -141,6 +143,7 @@ impl Service {
             metrics: Metrics::default(),
             bound: std::sync::OnceLock::new(),
             buttons: tokio::sync::broadcast::channel(1024).0,
+            presence_changes: tokio::sync::broadcast::channel(1024).0,
             webhooks: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -167,6 +170,12 @@ impl Service {
     /// Join buttons as they are delivered (what `/api/v1/stream` sends).
     pub fn join_buttons(&self) -> tokio::sync::broadcast::Receiver<DeliveredButton> {
         self.buttons.subscribe()
+    }
+
+    /// Presence changes as they are seen (what `/api/v1/stream` sends as
+    /// `presence` events).
+    pub fn presence_changes(&self) -> tokio::sync::broadcast::Receiver<Presence> {
+        self.presence_changes.subscribe()
     }
 
     /// Ask for a sync of `user` soon (bursts are coalesced).
@@ -507,8 +516,16 @@ impl Service {
     async fn refresh_presence(&self, user: &str) {
         match crate::presence::presence(&self.google, user, now().as_millisecond()).await {
             Ok(presence) => {
+                let before = self.stored_presence(user).ok().flatten();
+                let changed = before.as_ref().is_none_or(|b| {
+                    b["out_of_office"] != json!(presence.out_of_office)
+                        || b["until"] != json!(presence.until)
+                });
                 if let Err(error) = self.store_presence(&presence) {
                     tracing::error!(%user, %error, "cannot store presence");
+                } else if changed && (before.is_some() || presence.out_of_office) {
+                    tracing::info!(%user, out_of_office = presence.out_of_office, "presence changed");
+                    let _ = self.presence_changes.send(presence);
                 }
             }
             Err(error) => tracing::warn!(%user, %error, "cannot read presence"),
@@ -867,7 +884,7 @@ async fn openapi() -> Json<Value> {
             "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
             "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } },
             "/api/v1/rooms/{email}/availability": { "get": { "summary": "A room's busy and free blocks (freeBusy) in a window (from, to)" } },
-            "/api/v1/stream": { "get": { "summary": "Server-sent join_button events (target=EMAIL for one invitee or room device)" } }
+            "/api/v1/stream": { "get": { "summary": "Server-sent join_button events as buttons fire and presence events as people go out of office or come back (target=EMAIL: one invitee, room device or user)" } }
         }
     }))
 }
@@ -1267,7 +1284,8 @@ struct StreamQuery {
     target: Option<String>,
 }
 
-/// Server-sent events: `join_button` events as buttons fire.
+/// Server-sent events: `join_button` events as buttons fire, `presence`
+/// events as someone goes out of office or comes back.
 async fn stream(
     State(service): State<Shared>,
     headers: HeaderMap,
@@ -1278,32 +1296,45 @@ async fn stream(
         return denied.into_response();
     }
     let target = query.target.map(|t| t.to_ascii_lowercase());
-    let receiver = service.buttons.subscribe();
-    let events =
-        futures_util::stream::unfold((receiver, target), |(mut receiver, target)| async move {
+    let receivers = (
+        service.buttons.subscribe(),
+        service.presence_changes.subscribe(),
+    );
+    use tokio::sync::broadcast::error::RecvError;
+    let events = futures_util::stream::unfold(
+        (receivers, target),
+        |((mut buttons, mut presence), target)| async move {
             loop {
-                match receiver.recv().await {
-                    Ok(button) => {
-                        let wanted = target.as_ref().is_none_or(|t| {
-                            button.user == *t
-                                || button.targets.iter().any(|b| b.eq_ignore_ascii_case(t))
-                        });
-                        if wanted {
-                            let event = Event::default()
-                                .event("join_button")
-                                .json_data(&button)
-                                .unwrap_or_default();
-                            return Some((
-                                Ok::<_, std::convert::Infallible>(event),
-                                (receiver, target),
-                            ));
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                let event = tokio::select! {
+                    button = buttons.recv() => match button {
+                        Ok(button) => target
+                            .as_ref()
+                            .is_none_or(|t| {
+                                button.user == *t
+                                    || button.targets.iter().any(|b| b.eq_ignore_ascii_case(t))
+                            })
+                            .then(|| Event::default().event("join_button").json_data(&button)),
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return None,
+                    },
+                    change = presence.recv() => match change {
+                        Ok(change) => target
+                            .as_ref()
+                            .is_none_or(|t| change.user.eq_ignore_ascii_case(t))
+                            .then(|| Event::default().event("presence").json_data(&change)),
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return None,
+                    },
+                };
+                if let Some(Ok(event)) = event {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        ((buttons, presence), target),
+                    ));
                 }
             }
-        });
+        },
+    );
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()

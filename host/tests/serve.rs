@@ -29,6 +29,11 @@ struct Running {
 }
 
 fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
+    // Long: anything seen within the test came through push.
+    build_polling(emulator, store, Duration::from_secs(3600))
+}
+
+fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -> Arc<Service> {
     let google = Google::new(
         GoogleSettings {
             calendar_url: emulator.calendar_url(),
@@ -55,8 +60,7 @@ fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
             public_url: None,
             push: true,
             api_tokens: vec![TOKEN.into()],
-            // Long: anything seen within the test came through push.
-            poll_interval: Duration::from_secs(3600),
+            poll_interval: poll,
             window_days: (7, 31),
             join_button_webhook: None,
             sync_concurrency: 4,
@@ -464,4 +468,114 @@ async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
         metrics.contains("hcal_join_buttons_delivered_total 0"),
         "{metrics}"
     );
+}
+
+/// Server-sent events of `kind` from `response`, until one satisfies `done`.
+async fn next_event<B: AsRef<[u8]>>(
+    bytes: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
+    seen: &mut String,
+    kind: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    use futures_util::StreamExt as _;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = seen
+            .split("\n\n")
+            .filter(|event| event.contains(&format!("event: {kind}\n")))
+            .filter_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
+            .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+            .find(|v| done(v));
+        if let Some(found) = found {
+            // What was read so far is used up.
+            seen.clear();
+            return found;
+        }
+        let chunk = tokio::time::timeout_at(deadline.into(), bytes.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event within 15 s: {seen}"))
+            .expect("the stream stays open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn presence_on_and_off_reaches_the_stream() {
+    const CAROL: &str = "carol@example.com";
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let google = common::google_for(&emulator);
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let away = hcal::google::gmail::VacationSettings {
+        enable_auto_reply: true,
+        response_subject: Some("Back tomorrow".into()),
+        start_time: Some((now_ms - 3_600_000).to_string()),
+        end_time: Some((now_ms + 86_400_000).to_string()),
+        ..Default::default()
+    };
+    google.set_vacation(CAROL, &away).await.unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let (api, _stop) = serve(build_polling(&emulator, store, Duration::from_millis(300))).await;
+    let http = reqwest::Client::new();
+    let stream = http
+        .get(format!("{api}/api/v1/stream?target={CAROL}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let mut bytes = stream.bytes_stream();
+    let mut seen = String::new();
+    let added = http
+        .post(format!("{api}/api/v1/users"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "email": CAROL }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 200);
+
+    let on = next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["out_of_office"] == true
+    })
+    .await;
+    assert_eq!(on["user"], CAROL);
+    assert_eq!(on["message"], "Back tomorrow");
+    assert!(on["until"].as_str().is_some(), "{on}");
+
+    // The responder is switched off: the next poll says so, once.
+    let back = hcal::google::gmail::VacationSettings {
+        enable_auto_reply: false,
+        ..away
+    };
+    google.set_vacation(CAROL, &back).await.unwrap();
+    let off = next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["out_of_office"] == false
+    })
+    .await;
+    assert_eq!(off["message"], Value::Null);
+    let presence: Value = http
+        .get(format!("{api}/api/v1/users/{CAROL}/presence"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(presence["out_of_office"], false);
+    // Polls that see no change send nothing more.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(10), {
+        use futures_util::StreamExt as _;
+        bytes.next()
+    })
+    .await;
+    if let Ok(Some(Ok(chunk))) = quiet {
+        assert!(
+            !String::from_utf8_lossy(&chunk).contains("event: presence"),
+            "an unchanged presence was sent again"
+        );
+    }
 }
