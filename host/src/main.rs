@@ -627,15 +627,7 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
     )?;
 
     println!("\n== Activation (the checks of PRODUCT.md, per user)");
-    for email in emulator.users() {
-        print_user(&hcal::users::activate(store.as_ref(), &service.google, &email).await?);
-    }
-    let activated: Vec<String> = store
-        .users()?
-        .into_iter()
-        .filter(|u| u.state == UserState::Activated)
-        .map(|u| u.email)
-        .collect();
+    let activated = activate_everyone(store.as_ref(), &service.google, emulator.users()).await?;
 
     let mut buttons = service.join_buttons();
     let (bound, address) = tokio::sync::oneshot::channel();
@@ -817,6 +809,24 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
     Ok(())
 }
 
+/// Run the activation checks for each of `emails`, printing each outcome;
+/// the activated ones.
+async fn activate_everyone(
+    store: &dyn hcal::store::Store,
+    google: &Google,
+    emails: Vec<String>,
+) -> anyhow::Result<Vec<String>> {
+    let mut activated = Vec::new();
+    for email in emails {
+        let user = hcal::users::activate(store, google, &email).await?;
+        print_user(&user);
+        if user.state == UserState::Activated {
+            activated.push(user.email);
+        }
+    }
+    Ok(activated)
+}
+
 /// A user's stored presence in a few words (the message stays sealed).
 fn service_presence(store: &dyn hcal::store::Store, user: &str) -> Option<String> {
     let text = store.presence(user).ok()??;
@@ -858,16 +868,7 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
     };
 
     println!("\n== Activation");
-    for email in emulator.users() {
-        let user = hcal::users::activate(&store, &google, &email).await?;
-        print_user(&user);
-    }
-    let activated: Vec<String> = store
-        .users()?
-        .into_iter()
-        .filter(|u| u.state == UserState::Activated)
-        .map(|u| u.email)
-        .collect();
+    let activated = activate_everyone(&store, &google, emulator.users()).await?;
 
     println!("\n== Enrichment (join details written into Google)");
     let enricher = Enricher::new(&google, &webex, &runtime, &options, &store);
