@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test browser-bench lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -84,6 +84,12 @@ browser-setup: guest
 browser-test: browser-setup
 	cd browser && node_modules/.bin/tsc -p test/tsconfig.json
 	cd browser && CHROMIUM=$(CHROMIUM) node --test test/node.test.mjs test/chromium.test.mjs
+
+# The demo page on http://127.0.0.1:8000/browser/demo/ (the checkout served
+# as it is, so "Load the demo week" finds fixtures/demo/events.json).
+browser-demo: browser-setup
+	@echo "hcal: open http://127.0.0.1:8000/browser/demo/ (Ctrl-C stops)"
+	python3 -m http.server 8000 --bind 127.0.0.1
 
 # The core benchmark's page through the transpiled component in Node, beside
 # wasmtime's criterion figure (run `make bench` first for that one).
