@@ -18,10 +18,12 @@
 //! - [`presence`]: out of office from the Gmail vacation responder.
 //! - [`render`]: the human-readable agenda the demo prints.
 
+pub mod api;
 pub mod config;
 pub mod enrich;
 pub mod google;
 pub mod http;
+pub mod join_buttons;
 pub mod kms;
 pub mod meetings;
 pub mod notify;

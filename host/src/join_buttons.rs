@@ -1,0 +1,101 @@
+//! Join buttons: each is delivered at its time, exactly once, to its
+//! targets (invitees and room devices), by the configured webhook and on the
+//! server-sent-events stream.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::serve::{Service, now};
+
+/// Deliver join buttons when they are due, each exactly once: a button is
+/// claimed in the store before it goes out and given back if the webhook
+/// refuses it; a claimed button is never sent again, across restarts.
+pub(crate) async fn scheduler(service: Arc<Service>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now_s = now().as_second();
+        let due = match service.store.due_buttons(now_s) {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "join buttons: the store failed");
+                continue;
+            }
+        };
+        // A meeting several users are in is in each of their calendars, so
+        // each schedules its button: they go out as one, to all targets.
+        let mut meetings: Vec<((String, i64), Vec<crate::store::StoredButton>)> = Vec::new();
+        for button in due {
+            let key = (button.meeting_key.clone(), button.at);
+            match meetings.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, same)) => same.push(button),
+                None => meetings.push((key, vec![button])),
+            }
+        }
+        for ((meeting_key, at), buttons) in meetings {
+            let mut claimed = Vec::new();
+            for button in buttons {
+                match service.store.claim_button(
+                    &button.email,
+                    &button.meeting_key,
+                    button.at,
+                    now_s,
+                ) {
+                    Ok(true) => claimed.push(button),
+                    Ok(false) => {} // another instance has it
+                    Err(error) => tracing::error!(%error, "join buttons: the store failed"),
+                }
+            }
+            let Some(first) = claimed.first() else {
+                continue;
+            };
+            let mut delivered = service.open_button(first);
+            for other in &claimed[1..] {
+                for target in service.open_button(other).targets {
+                    if !delivered.targets.contains(&target) {
+                        delivered.targets.push(target);
+                    }
+                }
+            }
+            let accepted = match &service.settings.join_button_webhook {
+                Some(url) => service
+                    .webhooks
+                    .post(url)
+                    .header("Idempotency-Key", format!("{meeting_key}/{at}"))
+                    .json(&delivered)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success()),
+                None => true,
+            };
+            if accepted {
+                service
+                    .metrics
+                    .buttons_delivered
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    user = %delivered.user,
+                    meeting = %delivered.meeting_key,
+                    targets = delivered.targets.len(),
+                    "join button delivered"
+                );
+                let _ = service.buttons.send(delivered);
+            } else {
+                service
+                    .metrics
+                    .button_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    meeting = %meeting_key,
+                    "the join-button webhook refused a button; it is retried"
+                );
+                for button in &claimed {
+                    let _ =
+                        service
+                            .store
+                            .release_button(&button.email, &button.meeting_key, button.at);
+                }
+            }
+        }
+    }
+}
