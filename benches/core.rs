@@ -55,6 +55,23 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
+    // As the service stores it: title, location, agenda and e-mails sealed.
+    let mut sealed = request.clone();
+    sealed.seal_with = Some(hcal_core::model::OrgKey {
+        key_url: "kms://bench/keys/1".into(),
+        key: vec![7; 32],
+    });
+    let mut group = c.benchmark_group("process_page_sealed");
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.sample_size(30);
+    group.bench_function("component", |b| {
+        b.iter(|| runtime.process(&pages, &sealed).unwrap())
+    });
+    group.bench_function("native", |b| {
+        b.iter(|| hcal_core::process(&[page.as_str()], &sealed).unwrap())
+    });
+    group.finish();
+
     let empty = vec![r#"{"items":[]}"#.to_string()];
     c.benchmark_group("empty_batch")
         .bench_function("component", |b| {

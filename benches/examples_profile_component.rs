@@ -2,7 +2,14 @@
 //! (`HCAL_PERFMAP=1`) or a quick events/s figure.
 fn main() {
     let page = vec![hcal_benches::realistic_page(250)];
-    let request = hcal_benches::request();
+    let mut request = hcal_benches::request();
+    // HCAL_SEAL=1: seal the sensitive fields too, as the service stores them.
+    if std::env::var_os("HCAL_SEAL").is_some() {
+        request.seal_with = Some(hcal_core::model::OrgKey {
+            key_url: "kms://bench/keys/1".into(),
+            key: vec![7; 32],
+        });
+    }
     let mut config = hcal::runtime::RuntimeConfig::new(hcal::runtime::default_component_path());
     config.cache_dir = Some(std::env::temp_dir().join("hcal-bench-cache"));
     let runtime = hcal::runtime::Runtime::new(config).unwrap();
