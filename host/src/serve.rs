@@ -296,11 +296,16 @@ impl Service {
                         "join details written"
                     );
                 }
+                if !enrichment.deferred.is_empty() {
+                    // A provider outage or a stale etag: the next sync retries.
+                    self.forget_enrichment_check(user);
+                }
                 if !enrichment.patched.is_empty() {
                     self.sync_once(&syncer, user, &window, &now_text).await;
                 }
             }
             Some(Err(error)) => {
+                self.forget_enrichment_check(user);
                 tracing::warn!(%user, %error, "enrichment failed; the next sync retries")
             }
             None => {}
@@ -351,7 +356,16 @@ impl Service {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(user)
-            .is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
+            // A little early, so that a poll arriving just before the
+            // interval is up still looks.
+            .is_none_or(|at| at.elapsed() >= self.settings.poll_interval.mul_f64(0.9))
+    }
+
+    fn forget_enrichment_check(&self, user: &str) {
+        self.enrichment_checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
     }
 
     fn mark_enrichment_checked(&self, user: &str) {

@@ -45,6 +45,9 @@ fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -
     .unwrap();
     let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
     webex.base_url = emulator.webex_url();
+    // Outages in these tests are meant: give up fast.
+    webex.retry.max_attempts = 2;
+    webex.retry.base_delay = Duration::from_millis(10);
     Service::new(
         google,
         Webex::new(webex).unwrap(),
@@ -577,5 +580,67 @@ async fn presence_on_and_off_reaches_the_stream() {
             !String::from_utf8_lossy(&chunk).contains("event: presence"),
             "an unchanged presence was sent again"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_outage_defers_enrichment_to_the_next_sync() {
+    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(26);
+    let end = start + jiff::SignedDuration::from_mins(30);
+    emulator
+        .change_event(
+            ALICE,
+            json!({
+                "id": "outage1", "summary": "Planning", "location": "@webex",
+                "start": { "dateTime": start.to_string() }, "end": { "dateTime": end.to_string() },
+                "organizer": { "email": ALICE },
+                "attendees": [{ "email": ALICE, "organizer": true }, { "email": "bob@example.com" }],
+            }),
+        )
+        .unwrap();
+    emulator.set_faults(vec![hcal_emulator::Fault {
+        route: "webex.*".into(),
+        rate_503: 1.0,
+        retry_after: Some(0),
+        ..hcal_emulator::Fault::default()
+    }]);
+    let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
+    let (api, _stop) = serve(service.clone()).await;
+    let added = reqwest::Client::new()
+        .post(format!("{api}/api/v1/users"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "email": ALICE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 200);
+    let google = common::google_for(&emulator);
+    let processed = || async {
+        google.get_event(ALICE, "primary", "outage1").await.unwrap()["extendedProperties"]["private"]
+            ["hcalProcessed"]
+            == "1"
+    };
+
+    // Webex is down: the sync lands, the event is left as it was.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while service.webex.counts().failures == 0 || !service.idle() {
+        assert!(Instant::now() < deadline, "no enrichment attempt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!processed().await);
+
+    // Webex is back. A sync with nothing new in Google still retries it.
+    emulator.set_faults(Vec::new());
+    service.enqueue(ALICE);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processed().await {
+        assert!(
+            Instant::now() < deadline,
+            "the deferred enrichment was not retried"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
