@@ -372,7 +372,6 @@ async fn the_service_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
-    use futures_util::StreamExt as _;
     let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
         .await
         .unwrap();
@@ -415,25 +414,11 @@ async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
     assert_eq!(activated.status().as_u16(), 200);
 
     let mut bytes = stream.bytes_stream();
-    let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let button: Value = loop {
-        let chunk = tokio::time::timeout_at(deadline.into(), bytes.next())
-            .await
-            .unwrap_or_else(|_| panic!("no join button within 15 s: {text}"))
-            .expect("the stream stays open")
-            .unwrap();
-        text.push_str(&String::from_utf8_lossy(&chunk));
-        if let Some(data) = text
-            .split("\n\n")
-            .filter(|event| event.contains("event: join_button"))
-            .find_map(|event| event.lines().find_map(|l| l.strip_prefix("data: ")))
-            .and_then(|data| serde_json::from_str::<Value>(data).ok())
-            .filter(|b| b["meeting_key"] == "soonmeet1")
-        {
-            break data;
-        }
-    };
+    let mut seen = String::new();
+    let button = next_event(&mut bytes, &mut seen, "join_button", |b| {
+        b["meeting_key"] == "soonmeet1"
+    })
+    .await;
     let targets: Vec<&str> = button["targets"]
         .as_array()
         .unwrap()
