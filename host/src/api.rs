@@ -108,117 +108,29 @@ async fn metrics(State(service): State<Shared>) -> Response {
     let (component_calls, component_time) = service.runtime.usage();
     let (google, webex) = (service.google.counts(), service.webex.counts());
     let mut text = String::new();
-    let series = [
-        (
-            "hcal_syncs_total",
-            "Syncs completed.",
-            "counter",
-            m.syncs.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_sync_errors_total",
-            "Syncs that failed.",
-            "counter",
-            m.sync_errors.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_enrichments_total",
-            "Events whose join details were written.",
-            "counter",
-            m.enrichments.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_push_accepted_total",
-            "Push notifications accepted.",
-            "counter",
-            m.push_accepted.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_push_rejected_total",
-            "Push notifications refused (forged or stale).",
-            "counter",
-            m.push_rejected.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_queue_depth",
-            "Syncs waiting.",
-            "gauge",
-            m.queue_depth.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_syncing",
-            "Users being synced now.",
-            "gauge",
-            m.syncing.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_sync_micros_total",
-            "Time spent enriching and syncing users, in microseconds.",
-            "counter",
-            m.sync_micros.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_component_calls_total",
-            "Calls into the core component.",
-            "counter",
-            component_calls,
-        ),
-        (
-            "hcal_component_micros_total",
-            "Time spent inside the core component, in microseconds.",
-            "counter",
-            component_time.as_micros() as u64,
-        ),
-        (
-            "hcal_join_buttons_delivered_total",
-            "Join buttons delivered.",
-            "counter",
-            m.buttons_delivered.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_join_button_failures_total",
-            "Join-button deliveries the webhook refused (retried).",
-            "counter",
-            m.button_failures.load(Ordering::Relaxed),
-        ),
-        (
-            "hcal_google_requests_total",
-            "HTTP requests sent to Google, retries included.",
-            "counter",
-            google.requests,
-        ),
-        (
-            "hcal_google_retries_total",
-            "Requests to Google that retried an earlier one (429, 5xx, transport).",
-            "counter",
-            google.retries,
-        ),
-        (
-            "hcal_google_failures_total",
-            "Calls to Google that failed for good.",
-            "counter",
-            google.failures,
-        ),
-        (
-            "hcal_webex_requests_total",
-            "HTTP requests sent to Webex, retries included.",
-            "counter",
-            webex.requests,
-        ),
-        (
-            "hcal_webex_retries_total",
-            "Requests to Webex that retried an earlier one.",
-            "counter",
-            webex.retries,
-        ),
-        (
-            "hcal_webex_failures_total",
-            "Calls to Webex that failed for good.",
-            "counter",
-            webex.failures,
-        ),
+    let n = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    #[rustfmt::skip]
+    let series: [(&str, &str, u64, &str); 18] = [
+        ("hcal_syncs_total", "counter", n(&m.syncs), "Syncs completed."),
+        ("hcal_sync_errors_total", "counter", n(&m.sync_errors), "Syncs that failed."),
+        ("hcal_enrichments_total", "counter", n(&m.enrichments), "Events whose join details were written."),
+        ("hcal_push_accepted_total", "counter", n(&m.push_accepted), "Push notifications accepted."),
+        ("hcal_push_rejected_total", "counter", n(&m.push_rejected), "Push notifications refused (forged or stale)."),
+        ("hcal_queue_depth", "gauge", n(&m.queue_depth), "Syncs waiting."),
+        ("hcal_syncing", "gauge", n(&m.syncing), "Users being synced now."),
+        ("hcal_sync_micros_total", "counter", n(&m.sync_micros), "Time spent enriching and syncing users, in microseconds."),
+        ("hcal_component_calls_total", "counter", component_calls, "Calls into the core component."),
+        ("hcal_component_micros_total", "counter", component_time.as_micros() as u64, "Time spent inside the core component, in microseconds."),
+        ("hcal_join_buttons_delivered_total", "counter", n(&m.buttons_delivered), "Join buttons delivered."),
+        ("hcal_join_button_failures_total", "counter", n(&m.button_failures), "Join-button deliveries the webhook refused (retried)."),
+        ("hcal_google_requests_total", "counter", google.requests, "HTTP requests sent to Google, retries included."),
+        ("hcal_google_retries_total", "counter", google.retries, "Requests to Google that retried an earlier one (429, 5xx, transport)."),
+        ("hcal_google_failures_total", "counter", google.failures, "Calls to Google that failed for good."),
+        ("hcal_webex_requests_total", "counter", webex.requests, "HTTP requests sent to Webex, retries included."),
+        ("hcal_webex_retries_total", "counter", webex.retries, "Requests to Webex that retried an earlier one."),
+        ("hcal_webex_failures_total", "counter", webex.failures, "Calls to Webex that failed for good."),
     ];
-    for (name, help, kind, value) in series {
+    for (name, kind, value, help) in series {
         text.push_str(&format!(
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
