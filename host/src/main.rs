@@ -696,8 +696,8 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
             "livedemo1",
             12,
             "Design sync",
-            "Room 1 @webex",
-            vec!["bob@example.com", "room-1@resource.calendar.google.com"],
+            "Fjord @webex",
+            vec!["bob@example.com", "room-fjord@resource.calendar.google.com"],
         ),
         (
             "livedemo2",
