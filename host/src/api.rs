@@ -22,13 +22,11 @@ use crate::store::UserState;
 
 type Shared = Arc<Service>;
 
-/// Every route of the service: the API, `/push`, `/healthz`, `/metrics`.
+/// Every route of the service: the API (behind the bearer token), `/push`
+/// (checked against the stored channels), `/healthz`, `/metrics` and the
+/// OpenAPI document.
 pub(crate) fn router(service: Shared) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .route("/push", post(push))
-        .route("/api/v1/openapi.json", get(openapi))
+    let api = Router::new()
         .route("/api/v1/users", get(list_users).post(add_user))
         .route(
             "/api/v1/users/{email}",
@@ -40,7 +38,29 @@ pub(crate) fn router(service: Shared) -> Router {
         .route("/api/v1/users/{email}/presence", get(presence))
         .route("/api/v1/stream", get(stream))
         .route("/api/v1/rooms/{email}/availability", get(room_availability))
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            require_token,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .route("/push", post(push))
+        .route("/api/v1/openapi.json", get(openapi))
+        .merge(api)
         .with_state(service)
+}
+
+/// Every API route needs one of the organisation's bearer tokens.
+async fn require_token(
+    State(service): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorized(&service, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => denied.into_response(),
+    }
 }
 
 /// An API error: `{"error": {"code", "message"}}`.
@@ -211,10 +231,7 @@ async fn openapi() -> Json<Value> {
     }))
 }
 
-async fn list_users(State(service): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
+async fn list_users(State(service): State<Shared>) -> Response {
     match service.store.users() {
         Ok(users) => Json(users).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
@@ -226,14 +243,7 @@ struct NewUser {
     email: String,
 }
 
-async fn add_user(
-    State(service): State<Shared>,
-    headers: HeaderMap,
-    Json(body): Json<NewUser>,
-) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
+async fn add_user(State(service): State<Shared>, Json(body): Json<NewUser>) -> Response {
     if !body.email.contains('@') {
         return error(
             StatusCode::BAD_REQUEST,
@@ -254,14 +264,7 @@ async fn add_user(
     }
 }
 
-async fn get_user(
-    State(service): State<Shared>,
-    headers: HeaderMap,
-    Path(email): Path<String>,
-) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
+async fn get_user(State(service): State<Shared>, Path(email): Path<String>) -> Response {
     match service.store.user(&email) {
         Ok(Some(user)) => Json(user).into_response(),
         Ok(None) => error(
@@ -273,14 +276,7 @@ async fn get_user(
     }
 }
 
-async fn deactivate_user(
-    State(service): State<Shared>,
-    headers: HeaderMap,
-    Path(email): Path<String>,
-) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
+async fn deactivate_user(State(service): State<Shared>, Path(email): Path<String>) -> Response {
     let stopped =
         crate::notify::stop_channels(&service.google, service.store.as_ref(), &email).await;
     match (
@@ -385,13 +381,9 @@ fn stored_list(
 
 async fn meetings(
     State(service): State<Shared>,
-    headers: HeaderMap,
     Path(email): Path<String>,
     Query(query): Query<WindowQuery>,
 ) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
     let default = service.window();
     let window = Window {
         from: query.from.unwrap_or(default.from),
@@ -405,12 +397,8 @@ async fn meetings(
 
 async fn meeting(
     State(service): State<Shared>,
-    headers: HeaderMap,
     Path((email, key)): Path<(String, String)>,
 ) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
     let stored = match stored_meeting(&service, &email, &key) {
         Ok(stored) => stored,
         Err(e) => return e.into_response(),
@@ -434,13 +422,9 @@ struct Rsvp {
 
 async fn rsvp(
     State(service): State<Shared>,
-    headers: HeaderMap,
     Path((email, key)): Path<(String, String)>,
     Json(body): Json<Rsvp>,
 ) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
     if !matches!(
         body.response.as_str(),
         "accepted" | "declined" | "tentative"
@@ -518,13 +502,9 @@ async fn rsvp(
 /// as an activated user, since rooms are reached through ACL rules).
 async fn room_availability(
     State(service): State<Shared>,
-    headers: HeaderMap,
     Path(room): Path<String>,
     Query(query): Query<WindowQuery>,
 ) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
     let default = service.window();
     let from = query.from.unwrap_or(default.from);
     let to = query.to.unwrap_or(default.to);
@@ -608,15 +588,8 @@ struct StreamQuery {
 
 /// Server-sent events: `join_button` events as buttons fire, `presence`
 /// events as someone goes out of office or comes back.
-async fn stream(
-    State(service): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
-) -> Response {
+async fn stream(State(service): State<Shared>, Query(query): Query<StreamQuery>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
     let target = query.target.map(|t| t.to_ascii_lowercase());
     let receivers = (service.join_buttons(), service.presence_changes());
     use tokio::sync::broadcast::error::RecvError;
@@ -659,14 +632,7 @@ async fn stream(
         .into_response()
 }
 
-async fn presence(
-    State(service): State<Shared>,
-    headers: HeaderMap,
-    Path(email): Path<String>,
-) -> Response {
-    if let Err(denied) = authorized(&service, &headers) {
-        return denied.into_response();
-    }
+async fn presence(State(service): State<Shared>, Path(email): Path<String>) -> Response {
     match service.stored_presence(&email) {
         Ok(Some(presence)) => Json(presence).into_response(),
         Ok(None) => error(

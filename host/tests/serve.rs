@@ -165,6 +165,31 @@ async fn the_service_end_to_end() {
         .await
         .unwrap();
     assert_eq!(unauthorized.status().as_u16(), 401);
+    // Every API route, whatever its method; a wrong token too.
+    for (method, path) in [
+        ("GET", "/api/v1/users/alice@example.com/meetings"),
+        ("GET", "/api/v1/users/alice@example.com/meetings/retro"),
+        (
+            "POST",
+            "/api/v1/users/alice@example.com/meetings/retro/rsvp",
+        ),
+        ("GET", "/api/v1/users/alice@example.com/presence"),
+        ("DELETE", "/api/v1/users/alice@example.com"),
+        ("GET", "/api/v1/stream"),
+        (
+            "GET",
+            "/api/v1/rooms/room-fjord@resource.calendar.google.com/availability",
+        ),
+    ] {
+        let refused = service
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", service.api))
+            .bearer_auth("not-the-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status().as_u16(), 401, "{method} {path}");
+    }
 
     // Activation through the API.
     let (status, user) = service
