@@ -254,17 +254,16 @@ impl Service {
             from: now_text.clone(),
             to: window.to.clone(),
         };
-        let mut report = self.sync_once(&syncer, user, &window, &now_text).await;
-        let enriched = match report.as_mut() {
+        let report = self.sync_once(&syncer, user, &window, &now_text).await;
+        let enriched = match report {
             // Read just now: enrich from the same pages when there is work.
-            Some(synced) if synced.list.is_some() => {
-                let work = synced
-                    .list
-                    .as_ref()
-                    .is_some_and(|list| enricher.has_work(user, list));
-                let pages = std::mem::take(&mut synced.pages);
+            Some(crate::sync::SyncReport {
+                list: Some(list),
+                pages,
+                ..
+            }) => {
                 self.mark_enrichment_checked(user);
-                if work {
+                if enricher.has_work(user, &list) {
                     Some(
                         enricher
                             .enrich_pages(user, &pages, &enrich_window, &now_text)
