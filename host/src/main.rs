@@ -673,7 +673,7 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
         let list = hcal::meetings::meeting_list(&service.runtime, user, &week, &stored, &key_for)?;
         println!("\n== {user}'s agenda, opened from the store");
         print!("{}", hcal::render::agenda(&list));
-        if let Some(presence) = service_presence(store.as_ref(), user) {
+        if let Some(presence) = presence_in_words(store.as_ref(), user) {
             println!("  presence: {presence}");
         }
     }
@@ -828,7 +828,7 @@ async fn activate_everyone(
 }
 
 /// A user's stored presence in a few words (the message stays sealed).
-fn service_presence(store: &dyn hcal::store::Store, user: &str) -> Option<String> {
+fn presence_in_words(store: &dyn hcal::store::Store, user: &str) -> Option<String> {
     let text = store.presence(user).ok()??;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
     value["out_of_office"].as_bool()?.then(|| {
