@@ -34,6 +34,8 @@ const { files } = await transpile(wasm, {
 await writeFiles(files);
 const shims = join(here, 'node_modules', '@bytecodealliance', 'preview2-shim', 'dist', 'browser');
 mkdirSync(join(out, 'shim'), { recursive: true });
+// The shims travel with their licence (Apache-2.0 WITH LLVM-exception).
+cpSync(join(shims, '..', '..', 'LICENSE'), join(out, 'shim', 'LICENSE'));
 // The three the component imports, and what they import in turn.
 const copied = new Set();
 const pending = ['cli.js', 'io.js', 'random.js'];
