@@ -64,12 +64,23 @@ fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -
             push: true,
             api_tokens: vec![TOKEN.into()],
             poll_interval: poll,
-            window_days: (7, 31),
+            window_days: (days_back_to_the_demo_week(), 31),
             join_button_webhook: None,
             sync_concurrency: 4,
         },
     )
     .unwrap()
+}
+
+/// The service's window is relative to the real clock, and the demo week
+/// (2026-11-30..12-06) is fixed: reach back far enough to keep it in.
+fn days_back_to_the_demo_week() -> i64 {
+    let since = jiff::Timestamp::now().as_second()
+        - "2026-11-23T00:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second();
+    (since / 86_400 + 1).max(7)
 }
 
 /// Serve `service`; the API's base URL and what stops it.
