@@ -615,6 +615,11 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
     let mut settings = serve_settings(config, Some("127.0.0.1:0"), None)?;
     settings.api_tokens = vec!["demo-api-token".into()];
     settings.poll_interval = Duration::from_secs(60);
+    // The seeded week is fixed and the service's window follows the clock:
+    // reach back far enough to keep the week in it, whatever the date.
+    let (week_start, _) = demo_week();
+    let days_since = (jiff::Timestamp::now().as_second() - week_start.as_second()) / 86_400;
+    settings.window_days.0 = settings.window_days.0.max(days_since + 8);
     let lead = config.core.lead_time_seconds as i64;
     let service = Service::new(
         google,
@@ -662,16 +667,16 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
     println!(" in {:.1?}", progress.elapsed());
 
     let kms = hcal::kms::Kms::new(store.as_ref(), service.master.clone());
-    let now = jiff::Timestamp::now();
+    let (from, to) = demo_week();
     let week = Window {
-        from: now.to_string(),
-        to: rfc3339_offset(now, 8),
+        from: from.to_string(),
+        to: to.to_string(),
     };
     for user in &activated {
-        let stored = store.meetings(user, now.as_second(), now.as_second() + 8 * 86_400)?;
+        let stored = store.meetings(user, from.as_second(), to.as_second())?;
         let key_for = |url: &str| kms.key(url).ok();
         let list = hcal::meetings::meeting_list(&service.runtime, user, &week, &stored, &key_for)?;
-        println!("\n== {user}'s agenda, opened from the store");
+        println!("\n== {user}'s demo week, opened from the store");
         print!("{}", hcal::render::agenda(&list));
         if let Some(presence) = presence_in_words(store.as_ref(), user) {
             println!("  presence: {presence}");
@@ -807,6 +812,12 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
     running.await??;
     emulator.stop().await;
     Ok(())
+}
+
+/// The demo organisation's seeded week (fixtures/demo/events.json).
+fn demo_week() -> (jiff::Timestamp, jiff::Timestamp) {
+    let from: jiff::Timestamp = "2026-11-30T00:00:00Z".parse().expect("a fixed instant");
+    (from, from + jiff::SignedDuration::from_hours(7 * 24))
 }
 
 /// Run the activation checks for each of `emails`, printing each outcome;
