@@ -429,7 +429,14 @@ impl Service {
     pub(crate) async fn refresh_presence(&self, user: &str) {
         match crate::presence::presence(&self.google, user, now().as_millisecond()).await {
             Ok(presence) => {
-                let before = self.stored_presence(user).ok().flatten();
+                // What was stored, as stored: only whether and until when
+                // matter here, so the message stays sealed.
+                let before: Option<Value> = self
+                    .store
+                    .presence(user)
+                    .ok()
+                    .flatten()
+                    .and_then(|text| serde_json::from_str(&text).ok());
                 let changed = before.as_ref().is_none_or(|b| {
                     b["out_of_office"] != json!(presence.out_of_office)
                         || b["until"] != json!(presence.until)
