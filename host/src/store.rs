@@ -204,6 +204,8 @@ pub trait Store: Send + Sync {
     fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError>;
     /// Meetings overlapping [from, to) (Unix seconds), by start.
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError>;
+    /// How many meetings are stored for a user.
+    fn meeting_count(&self, email: &str) -> Result<usize, StoreError>;
     fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError>;
     fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError>;
     /// A user's channels (all users with `None`).
@@ -723,6 +725,15 @@ impl Store for SqliteStore {
                 |row| row.get(0),
             )
             .optional()?)
+    }
+
+    fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
+        let count: i64 = self.lock().query_row(
+            "SELECT COUNT(*) FROM meetings WHERE email = ?1",
+            params![email.trim().to_ascii_lowercase()],
+            |row| row.get(0),
+        )?;
+        Ok(count as usize)
     }
 
     fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {

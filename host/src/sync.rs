@@ -118,7 +118,7 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                         ..PageUpdate::default()
                     };
                     self.store.apply_page(user, CALENDAR, &update)?;
-                    let stored = self.store.meetings(user, i64::MIN, i64::MAX)?.len();
+                    let stored = self.store.meeting_count(user)?;
                     return Ok(SyncReport {
                         user: user.to_string(),
                         kind: SyncKind::Unchanged,

@@ -135,6 +135,11 @@ fn pages_apply_atomically_with_their_sync_token() {
         .unwrap();
     let left = store.meetings("alice@example.com", 0, 10_000).unwrap();
     assert_eq!(
+        store.meeting_count("Alice@Example.com").unwrap(),
+        left.len()
+    );
+    assert_eq!(store.meeting_count("nobody@example.com").unwrap(), 0);
+    assert_eq!(
         left.iter()
             .map(|m| (m.key.as_str(), m.starts_at))
             .collect::<Vec<_>>(),
