@@ -13,7 +13,7 @@ use hcal::google::{Google, RetryPolicy};
 use hcal::provider::MeetingProvider;
 use hcal::provider::webex::{Webex, WebexSettings};
 use hcal_core::model::{Options, Window};
-use hcal_emulator::{Emulator, Fault, Seed};
+use hcal_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 
 const ALICE: &str = "alice@example.com";
@@ -100,9 +100,7 @@ fn meeting_id(event: &Value) -> Option<&str> {
 }
 
 async fn emulator_with(events: Vec<(&str, Value)>) -> Emulator {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     for (calendar, event) in events {
         emulator.change_event(calendar, event).unwrap();
     }

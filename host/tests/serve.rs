@@ -8,14 +8,13 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hcal::google::{Google, GoogleSettings, ServiceAccountKey};
 use hcal::kms::MasterKey;
 use hcal::provider::webex::{Webex, WebexSettings};
 use hcal::runtime::Runtime;
 use hcal::serve::{ServeSettings, Service};
 use hcal::store::{SqliteStore, Store};
 use hcal_core::model::Options;
-use hcal_emulator::{Emulator, Seed};
+use hcal_emulator::Emulator;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-api-token";
@@ -34,15 +33,7 @@ fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
 }
 
 fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -> Arc<Service> {
-    let google = Google::new(
-        GoogleSettings {
-            calendar_url: emulator.calendar_url(),
-            gmail_url: emulator.gmail_url(),
-            ..GoogleSettings::default()
-        },
-        ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap(),
-    )
-    .unwrap();
+    let google = common::google_for(emulator);
     let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
     webex.base_url = emulator.webex_url();
     // Outages in these tests are meant: give up fast.
@@ -94,9 +85,7 @@ async fn serve(service: Arc<Service>) -> (String, tokio::sync::oneshot::Sender<(
 }
 
 async fn start() -> Running {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
     let (api, stop) = serve(service).await;
     Running {
@@ -408,9 +397,7 @@ async fn the_service_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let (api, stop) = serve(build(&emulator, store.clone())).await;
     let http = reqwest::Client::new();
@@ -527,9 +514,7 @@ async fn next_event<B: AsRef<[u8]>>(
 #[tokio::test(flavor = "multi_thread")]
 async fn presence_on_and_off_reaches_the_stream() {
     const CAROL: &str = "carol@example.com";
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let google = common::google_for(&emulator);
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let away = hcal::google::gmail::VacationSettings {
@@ -606,9 +591,7 @@ async fn presence_on_and_off_reaches_the_stream() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_outage_defers_enrichment_to_the_next_sync() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(26);
     let end = start + jiff::SignedDuration::from_mins(30);
     emulator

@@ -9,7 +9,7 @@ use hcal::kms::{Kms, MasterKey};
 use hcal::store::{SqliteStore, Store, UserState};
 use hcal::sync::{SyncError, SyncKind, Syncer};
 use hcal_core::model::{Meeting, Options, OrgKey, Text, Window};
-use hcal_emulator::{Emulator, Seed};
+use hcal_emulator::Emulator;
 use serde_json::json;
 
 const ALICE: &str = "alice@example.com";
@@ -57,9 +57,7 @@ fn list_calls(emulator: &Emulator) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn full_then_unchanged_then_changed_then_410() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let google = google(&emulator);
     let store = SqliteStore::in_memory().unwrap();
     store.add_user(ALICE).unwrap();
@@ -125,9 +123,7 @@ async fn full_then_unchanged_then_changed_then_410() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn only_activated_users_are_touched() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let google = google(&emulator);
     let store = SqliteStore::in_memory().unwrap();
     store.add_user(ALICE).unwrap();

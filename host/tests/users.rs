@@ -6,7 +6,7 @@ mod common;
 use hcal::google::{CALENDAR_SCOPE, Google};
 use hcal::store::{PageUpdate, SqliteStore, Store, StoredMeeting, UserState};
 use hcal::users::{activate, deactivate, retry_delay, retry_due};
-use hcal_emulator::{Emulator, Fault, Seed};
+use hcal_emulator::{Emulator, Fault};
 
 fn google(emulator: &Emulator) -> Google {
     common::google_for(emulator)
@@ -14,9 +14,7 @@ fn google(emulator: &Emulator) -> Google {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn activation_succeeds_or_says_why_not() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let google = google(&emulator);
     let store = SqliteStore::in_memory().unwrap();
 
@@ -134,9 +132,7 @@ fn deactivation_purges_what_is_stored() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn presence_follows_the_vacation_responder() {
-    let emulator = Emulator::start(Seed::demo().unwrap(), "127.0.0.1:0")
-        .await
-        .unwrap();
+    let emulator = common::demo_emulator().await;
     let google = google(&emulator);
     // 2026-12-01: carol's responder (27 Nov to 4 Dec) is on.
     let inside = 1_796_083_200_000;

@@ -68,6 +68,13 @@ pub fn request() -> ProcessRequest {
     }
 }
 
+/// The emulator with the demo organisation, on a free loopback port.
+pub async fn demo_emulator() -> hcal_emulator::Emulator {
+    hcal_emulator::Emulator::start(hcal_emulator::Seed::demo().unwrap(), "127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
 /// A Google client for the emulator: its key file, its URLs, quick retries.
 pub fn google_for(emulator: &hcal_emulator::Emulator) -> hcal::google::Google {
     use hcal::google::{GoogleSettings, RetryPolicy, ServiceAccountKey};
