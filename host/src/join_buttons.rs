@@ -24,15 +24,14 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         };
         // A meeting several users are in is in each of their calendars, so
         // each schedules its button: they go out as one, to all targets.
-        let mut meetings: Vec<((String, i64), Vec<crate::store::StoredButton>)> = Vec::new();
+        let mut meetings: std::collections::BTreeMap<(i64, String), Vec<_>> = Default::default();
         for button in due {
-            let key = (button.meeting_key.clone(), button.at);
-            match meetings.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, same)) => same.push(button),
-                None => meetings.push((key, vec![button])),
-            }
+            meetings
+                .entry((button.at, button.meeting_key.clone()))
+                .or_default()
+                .push(button);
         }
-        for ((meeting_key, at), buttons) in meetings {
+        for ((at, meeting_key), buttons) in meetings {
             let mut claimed = Vec::new();
             for button in buttons {
                 match service.store.claim_button(
