@@ -403,14 +403,13 @@ async fn meeting(
         Ok(stored) => stored,
         Err(e) => return e.into_response(),
     };
-    let meeting: hcal_core::model::Meeting = match serde_json::from_str(&stored.sealed_json) {
-        Ok(meeting) => meeting,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-    };
     let kms = service.kms();
     let key_for = |url: &str| kms.key(url).ok();
-    match crate::meetings::open_meeting(&service.runtime, meeting, &key_for) {
+    match crate::meetings::open_stored(&service.runtime, &stored, &key_for) {
         Ok(meeting) => Json(meeting).into_response(),
+        Err(e @ crate::meetings::OpenError::Corrupt { .. }) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+        }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "open", e.to_string()),
     }
 }

@@ -758,17 +758,7 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
                     .flatten();
                 let key_for = |url: &str| kms.key(url).ok();
                 let title = meeting
-                    .and_then(|m| {
-                        hcal::meetings::meeting_list(
-                            &service.runtime,
-                            &button.user,
-                            &week,
-                            &[m],
-                            &key_for,
-                        )
-                        .ok()
-                    })
-                    .and_then(|list| list.meetings.into_iter().next())
+                    .and_then(|m| hcal::meetings::open_stored(&service.runtime, &m, &key_for).ok())
                     .map(|m| {
                         let title = m
                             .title

@@ -54,6 +54,20 @@ pub enum OpenError {
     Core(#[from] CallError),
 }
 
+/// One stored meeting, read back and opened.
+pub fn open_stored(
+    runtime: &Runtime,
+    stored: &StoredMeeting,
+    key_for: &dyn Fn(&str) -> Option<OrgKey>,
+) -> Result<Meeting, OpenError> {
+    let parsed: Meeting =
+        serde_json::from_str(&stored.sealed_json).map_err(|e| OpenError::Corrupt {
+            key: stored.key.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(open_meeting(runtime, parsed, key_for)?)
+}
+
 /// A user's stored meetings as a meeting list (for rendering or the API).
 pub fn meeting_list(
     runtime: &Runtime,
@@ -62,15 +76,10 @@ pub fn meeting_list(
     stored: &[StoredMeeting],
     key_for: &dyn Fn(&str) -> Option<OrgKey>,
 ) -> Result<MeetingList, OpenError> {
-    let mut meetings = Vec::with_capacity(stored.len());
-    for meeting in stored {
-        let parsed: Meeting =
-            serde_json::from_str(&meeting.sealed_json).map_err(|e| OpenError::Corrupt {
-                key: meeting.key.clone(),
-                message: e.to_string(),
-            })?;
-        meetings.push(open_meeting(runtime, parsed, key_for)?);
-    }
+    let meetings = stored
+        .iter()
+        .map(|meeting| open_stored(runtime, meeting, key_for))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(MeetingList {
         user: user.to_string(),
         window: window.clone(),
