@@ -33,6 +33,12 @@
 
 pub mod model;
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod allocator;
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: allocator::SizeClasses = allocator::SizeClasses::new();
+
 #[cfg(feature = "engine")]
 mod bytes;
 #[cfg(feature = "engine")]
