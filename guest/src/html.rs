@@ -57,8 +57,8 @@ pub fn flatten(html: &str) -> Flattened {
     let mut anchor: Option<(String, usize)> = None;
     while i < bytes.len() {
         // Jump to the next `<` (memchr), not byte by byte.
-        match html[i..].find('<') {
-            Some(offset) => i += offset,
+        match crate::bytes::find_byte(bytes, i, b'<') {
+            Some(at) => i = at,
             None => break,
         }
         let next = bytes.get(i + 1).copied().unwrap_or(b' ');
@@ -273,8 +273,13 @@ fn newline(text: &mut String) {
 fn tidy(text: &str, trim: fn(&str) -> &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut blank_run = 0;
-    for line in text.lines() {
-        let line = trim(line);
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start <= text.len() {
+        // Lines end at `\n`; a `\r` before it is white space to `trim`.
+        let end = crate::bytes::find_byte(bytes, start, b'\n').unwrap_or(text.len());
+        let line = trim(&text[start..end]);
+        start = end + 1;
         if line.is_empty() {
             blank_run += 1;
             if blank_run > 1 || out.is_empty() {
@@ -301,12 +306,13 @@ fn tidy(text: &str, trim: fn(&str) -> &str) -> String {
 /// assert_eq!(hcal_core::html::decode_entities("&#x68;ttps &amp; &bogus;"), "https & &bogus;");
 /// ```
 pub fn decode_entities(text: &str) -> Cow<'_, str> {
-    if !text.contains('&') {
+    let find_amp = |text: &str| crate::bytes::find_byte(text.as_bytes(), 0, b'&');
+    if find_amp(text).is_none() {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find('&') {
+    while let Some(at) = find_amp(rest) {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
         let end = rest.as_bytes().iter().take(12).position(|&b| b == b';');
