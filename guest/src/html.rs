@@ -248,6 +248,20 @@ fn push_text(text: &mut String, run: &str) {
                 continue;
             }
         };
+        // A lone space after text is kept where it is: the run is copied
+        // whole at the next cut, not word by word (small copies are costly
+        // in wasm, where each is a call out of the guest).
+        if b == b' ' {
+            let before = if i > start {
+                Some(bytes[i - 1])
+            } else {
+                text.as_bytes().last().copied()
+            };
+            if !matches!(before, None | Some(b' ' | b'\n')) {
+                i += 1;
+                continue;
+            }
+        }
         // Both cut points are at ASCII bytes or at the start of U+00A0.
         text.push_str(&decoded[start..i]);
         // A non-breaking space always stays; other white space collapses.
