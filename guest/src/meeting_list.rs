@@ -552,16 +552,22 @@ impl<'r> Context<'r> {
             let Text::Plain(email) = &a.email else {
                 continue;
             };
-            let email = email.to_ascii_lowercase();
             let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-            let ours = a.room || self.org_domains.iter().any(|d| d == domain);
-            if ours && a.response != Response::Declined && !targets.contains(&email) {
-                targets.push(email);
+            let ours = a.room
+                || self
+                    .org_domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(domain));
+            if ours
+                && a.response != Response::Declined
+                && !targets.iter().any(|t| t.eq_ignore_ascii_case(email))
+            {
+                targets.push(email.to_ascii_lowercase());
             }
         }
         let button = JoinButton {
             meeting_key: m.key.clone(),
-            at: at.to_string(),
+            at: crate::time::utc(at),
             targets: targets.into_iter().map(Text::Plain).collect(),
         };
         Some((at, button))

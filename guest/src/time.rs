@@ -115,11 +115,59 @@ pub fn date_of_day(day: i32) -> Option<Date> {
 
 /// `2026-12-01T09:00:00+01:00` (seconds always, fractions only when present).
 pub fn rfc3339(zoned: &ZonedDateTime) -> String {
-    if zoned.subsec_nanosecond() == 0 {
-        zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-    } else {
-        zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
+    let offset = zoned.offset().seconds();
+    let fast = (offset % 60 == 0)
+        .then(|| whole_seconds(zoned.datetime(), zoned.subsec_nanosecond()))
+        .flatten();
+    let Some(mut out) = fast else {
+        return zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string();
+    };
+    out.push(if offset < 0 { '-' } else { '+' });
+    push_two_digits(&mut out, offset.abs() / 3600);
+    out.push(':');
+    push_two_digits(&mut out, offset.abs() % 3600 / 60);
+    out
+}
+
+/// `2026-12-01T08:55:00Z`: an instant in UTC, as jiff displays a timestamp.
+pub fn utc(at: Timestamp) -> String {
+    match whole_seconds(Offset::UTC.to_datetime(at), at.subsec_nanosecond()) {
+        Some(mut out) => {
+            out.push('Z');
+            out
+        }
+        None => at.to_string(),
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` for a whole second in years 0 to 9999; `None`
+/// for the rest, which the general formatter writes. Every meeting's start,
+/// end and join button goes through here, so it is written directly rather
+/// than through a format string.
+fn whole_seconds(civil: DateTime, subsec_nanosecond: i32) -> Option<String> {
+    let year = i32::from(civil.year());
+    if subsec_nanosecond != 0 || !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut out = String::with_capacity(25);
+    push_two_digits(&mut out, year / 100);
+    push_two_digits(&mut out, year % 100);
+    for (separator, n) in [
+        ('-', civil.month()),
+        ('-', civil.day()),
+        ('T', civil.hour()),
+        (':', civil.minute()),
+        (':', civil.second()),
+    ] {
+        out.push(separator);
+        push_two_digits(&mut out, i32::from(n));
+    }
+    Some(out)
+}
+
+fn push_two_digits(out: &mut String, n: i32) {
+    out.push(char::from(b'0' + (n / 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// Look an IANA name up in the bundled database.
@@ -187,6 +235,41 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rfc3339_agrees_with_strftime() {
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/St_Johns",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "America/Los_Angeles",
+        ];
+        for name in zones {
+            let zone = super::zone(name).unwrap();
+            for step in 0..2000i64 {
+                let at = jiff::Timestamp::from_second(-2_000_000_000 + step * 4_000_003).unwrap();
+                let zoned = at.to_zoned_datetime(zone.clone());
+                assert_eq!(
+                    rfc3339(&zoned),
+                    zoned.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    "{name} {at}"
+                );
+            }
+        }
+        // Fractions and years outside 0000-9999 take the general path.
+        let at = jiff::Timestamp::new(1_800_000_000, 5_000_000).unwrap();
+        assert_eq!(
+            rfc3339(&at.to_zoned_datetime(jiff::tz::TimeZone::UTC)),
+            "2027-01-15T08:00:00.005+00:00"
+        );
+        assert_eq!(utc(at), at.to_string());
+        for step in 0..2000i64 {
+            let at = jiff::Timestamp::from_second(-70_000_000_000 + step * 99_000_001).unwrap();
+            assert_eq!(utc(at), at.to_string(), "{at}");
+        }
+    }
+
     use super::*;
 
     #[test]
