@@ -341,14 +341,32 @@ struct Parts<'a> {
 }
 
 fn split_url(uri: &str) -> Option<Parts<'_>> {
-    let (scheme, after) = uri.split_once("://")?;
-    let host_end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    use crate::bytes::{equal_to, find, find_byte};
+    // The first `://` (every found token is split here, some twice: no
+    // substring searcher for three bytes).
+    let bytes = uri.as_bytes();
+    let mut from = 0;
+    let colon = loop {
+        let colon = find_byte(bytes, from, b':')?;
+        if bytes[colon + 1..].starts_with(b"//") {
+            break colon;
+        }
+        from = colon + 1;
+    };
+    let (scheme, after) = (&uri[..colon], &uri[colon + 3..]);
+    let host_end = find(
+        after.as_bytes(),
+        0,
+        |w| equal_to(w, b'/') | equal_to(w, b'?') | equal_to(w, b'#'),
+        |b| matches!(b, b'/' | b'?' | b'#'),
+    )
+    .unwrap_or(after.len());
     let authority = &after[..host_end];
     let authority = authority
         .rsplit_once('@')
         .map(|(_, h)| h)
         .unwrap_or(authority);
-    let host = authority.split(':').next().unwrap_or("");
+    let host = &authority[..find_byte(authority.as_bytes(), 0, b':').unwrap_or(authority.len())];
     if host.is_empty() {
         return None;
     }
