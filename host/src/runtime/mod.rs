@@ -269,10 +269,14 @@ impl Runtime {
         let mut wasm_config = Config::new();
         wasm_config.wasm_component_model(true);
         wasm_config.epoch_interruption(true);
-        if std::env::var_os("HCAL_PERFMAP").is_some() {
-            // For `perf record`: name the JIT-compiled guest functions.
-            wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
+        // For `perf record`: HCAL_PERFMAP=1 names the JIT-compiled guest
+        // functions; HCAL_PERFMAP=jitdump also keeps their code, for
+        // `perf inject --jit` and `perf annotate`.
+        match std::env::var("HCAL_PERFMAP").as_deref() {
+            Ok("jitdump") => wasm_config.profiler(wasmtime::ProfilingStrategy::JitDump),
+            Ok(_) => wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap),
+            Err(_) => &mut wasm_config,
+        };
         let engine = Engine::new(&wasm_config).map_err(|e| LoadError::Engine(e.to_string()))?;
 
         let started = Instant::now();
