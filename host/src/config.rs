@@ -10,6 +10,7 @@
 //! [component]                  # how the host runs it
 //! memory_limit_mib = 256
 //! deadline_ms = 10000
+//! recycle_above_mib = 64       # an instance that grew past this is not reused
 //!
 //! [google]                     # where Google is (defaults: Google's production URLs)
 //! key_file = "/etc/hcal/service-account.json"   # or GOOGLE_APPLICATION_CREDENTIALS
@@ -224,6 +225,9 @@ pub struct ComponentConfig {
     pub cache_dir: Option<PathBuf>,
     pub memory_limit_mib: usize,
     pub deadline_ms: u64,
+    /// An instance whose memory grew past this is dropped after its call
+    /// (WebAssembly memory never shrinks).
+    pub recycle_above_mib: usize,
 }
 
 impl Default for ComponentConfig {
@@ -233,6 +237,7 @@ impl Default for ComponentConfig {
             cache_dir: None,
             memory_limit_mib: 256,
             deadline_ms: 10_000,
+            recycle_above_mib: 64,
         }
     }
 }
@@ -316,6 +321,7 @@ impl Config {
         }
         runtime.memory_limit_bytes = self.component.memory_limit_mib << 20;
         runtime.deadline = std::time::Duration::from_millis(self.component.deadline_ms);
+        runtime.recycle_above_bytes = self.component.recycle_above_mib << 20;
         runtime
     }
 }

@@ -47,6 +47,29 @@ fn the_memory_limit_is_enforced_and_the_runtime_survives() {
 }
 
 #[test]
+fn an_instance_that_grew_is_not_kept() {
+    let mut config = common::test_config();
+    config.recycle_above_bytes = 16 << 20;
+    let runtime = Runtime::new(config).unwrap();
+    serves_a_small_page(&runtime);
+    assert_eq!(runtime.idle_instances(), 1);
+    // A 24 MB page grows the instance past the threshold: it serves its
+    // call, then goes, and with it the memory it can never give back.
+    let big = page(vec![event(1, &"x".repeat(24 << 20))]);
+    assert_eq!(
+        runtime
+            .process(&[big], &common::request())
+            .unwrap()
+            .meetings
+            .len(),
+        1
+    );
+    assert_eq!(runtime.idle_instances(), 0);
+    serves_a_small_page(&runtime);
+    assert_eq!(runtime.idle_instances(), 1);
+}
+
+#[test]
 fn the_deadline_is_enforced_and_the_runtime_survives() {
     let mut config = common::test_config();
     // Ten epoch ticks: the heavy call below takes far longer, the small one

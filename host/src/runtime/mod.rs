@@ -54,11 +54,15 @@ pub struct RuntimeConfig {
     pub deadline: Duration,
     /// Most idle instances kept for reuse.
     pub max_idle_instances: usize,
+    /// An instance whose linear memory grew past this is dropped after its
+    /// call instead of going back to the pool: linear memory never shrinks,
+    /// so one huge page would otherwise pin its memory for good.
+    pub recycle_above_bytes: usize,
 }
 
 impl RuntimeConfig {
-    /// Defaults for `component`: 256 MiB, 10 s, cache under `target/` or the
-    /// user's cache directory.
+    /// Defaults for `component`: 256 MiB, 10 s, instances past 64 MiB not
+    /// kept, cache under `target/` or the user's cache directory.
     pub fn new(component: impl Into<PathBuf>) -> RuntimeConfig {
         RuntimeConfig {
             component: component.into(),
@@ -68,6 +72,7 @@ impl RuntimeConfig {
             max_idle_instances: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            recycle_above_bytes: 64 << 20,
         }
     }
 }
@@ -155,6 +160,8 @@ impl CallError {
 struct MemoryLimiter {
     limit: usize,
     refused: bool,
+    /// This instance's linear memory now.
+    size: usize,
     peak: Arc<AtomicUsize>,
 }
 
@@ -176,6 +183,7 @@ impl ResourceLimiter for MemoryLimiter {
                 self.limit
             );
         }
+        self.size = desired;
         Ok(true)
     }
 
@@ -350,6 +358,7 @@ impl Runtime {
             limiter: MemoryLimiter {
                 limit: self.config.memory_limit_bytes,
                 refused: false,
+                size: 0,
                 peak: self.peak_memory.clone(),
             },
         };
@@ -383,8 +392,9 @@ impl Runtime {
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         match outcome {
             Ok(result) => {
+                let grown = pooled.store.data().limiter.size > self.config.recycle_above_bytes;
                 let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-                if pool.len() < self.config.max_idle_instances {
+                if !grown && pool.len() < self.config.max_idle_instances {
                     pool.push(pooled);
                 }
                 result.map_err(CallError::Core)
