@@ -84,6 +84,27 @@ async fn serve(service: Arc<Service>) -> (String, tokio::sync::oneshot::Sender<(
     (format!("http://{}", address.await.unwrap()), stop)
 }
 
+/// Activate `email` through the API, as an admin would; the status.
+async fn activate(http: &reqwest::Client, api: &str, email: &str) -> u16 {
+    http.post(format!("{api}/api/v1/users"))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Open `target`'s stream of join buttons and presence.
+async fn open_stream(http: &reqwest::Client, api: &str, target: &str) -> reqwest::Response {
+    http.get(format!("{api}/api/v1/stream?target={target}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn start() -> Running {
     let emulator = common::demo_emulator().await;
     let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
@@ -420,21 +441,9 @@ async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
         .unwrap();
 
     // The room device listens before anything is due.
-    let stream = http
-        .get(format!("{api}/api/v1/stream?target={room}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let stream = open_stream(&http, &api, room).await;
     assert_eq!(stream.status().as_u16(), 200);
-    let activated = http
-        .post(format!("{api}/api/v1/users"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "email": ALICE }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(activated.status().as_u16(), 200);
+    assert_eq!(activate(&http, &api, ALICE).await, 200);
 
     let mut bytes = stream.bytes_stream();
     let mut seen = String::new();
@@ -528,22 +537,9 @@ async fn presence_on_and_off_reaches_the_stream() {
     let store = Arc::new(SqliteStore::in_memory().unwrap());
     let (api, _stop) = serve(build_polling(&emulator, store, Duration::from_millis(300))).await;
     let http = reqwest::Client::new();
-    let stream = http
-        .get(format!("{api}/api/v1/stream?target={CAROL}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let mut bytes = stream.bytes_stream();
+    let mut bytes = open_stream(&http, &api, CAROL).await.bytes_stream();
     let mut seen = String::new();
-    let added = http
-        .post(format!("{api}/api/v1/users"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "email": CAROL }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status().as_u16(), 200);
+    assert_eq!(activate(&http, &api, CAROL).await, 200);
 
     let on = next_event(&mut bytes, &mut seen, "presence", |p| {
         p["out_of_office"] == true
@@ -613,14 +609,7 @@ async fn a_provider_outage_defers_enrichment_to_the_next_sync() {
     }]);
     let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
     let (api, _stop) = serve(service.clone()).await;
-    let added = reqwest::Client::new()
-        .post(format!("{api}/api/v1/users"))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "email": ALICE }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status().as_u16(), 200);
+    assert_eq!(activate(&reqwest::Client::new(), &api, ALICE).await, 200);
     let google = common::google_for(&emulator);
     let processed = || async {
         google.get_event(ALICE, "primary", "outage1").await.unwrap()["extendedProperties"]["private"]
