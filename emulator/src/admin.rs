@@ -7,6 +7,7 @@
 //! | `GET /emulator` | base URL, API roots, domain, users, rooms |
 //! | `GET /emulator/key-file` | a service-account key file for the domain |
 //! | `POST /emulator/calendars/{id}/events` | insert or merge-patch an event as its owner (fires push) |
+//! | `GET /emulator/calendars/{id}/events/{eventId}` | the stored event, as `events.get` answers its owner |
 //! | `DELETE /emulator/calendars/{id}/events/{eventId}` | delete as its owner |
 //! | `POST /emulator/sync-tokens/expire` | `{"calendar": id?}`: later syncs get 410 |
 //! | `POST /emulator/access-tokens/expire` | every issued token becomes invalid |
@@ -15,13 +16,14 @@
 //! | `GET/DELETE /emulator/audit` | the request log |
 //! | `POST /emulator/clock` | `{"advance_seconds": n}` |
 //! | `GET /emulator/push-log` | push notifications delivered or dropped |
+//! | `POST /emulator/oidc/rotate-key` | the next ID-token signing key signs (JWKS lists both) |
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
@@ -35,7 +37,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/emulator/calendars/{calendarId}/events", post(change))
         .route(
             "/emulator/calendars/{calendarId}/events/{eventId}",
-            delete(remove),
+            get(read).delete(remove),
         )
         .route("/emulator/sync-tokens/expire", post(expire_sync))
         .route("/emulator/access-tokens/expire", post(expire_access))
@@ -47,6 +49,7 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/emulator/audit", get(audit).delete(clear_audit))
         .route("/emulator/clock", post(clock))
         .route("/emulator/push-log", get(push_log))
+        .route("/emulator/oidc/rotate-key", post(rotate_oidc_key))
 }
 
 /// Change an event as its owner would (see [`crate::Emulator::change_event`]).
@@ -124,6 +127,11 @@ async fn info(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
         "gmail_url": format!("{base}/gmail/v1/"),
         "token_url": format!("{base}/token"),
         "webex_url": format!("{base}/v1"),
+        "oidc_issuer": base,
+        "oauth_clients": state.oidc.clients.iter().map(|c| json!({
+            "client_id": c.client_id,
+            "redirect_uris": c.redirect_uris,
+        })).collect::<Vec<Value>>(),
         "domain": state.domain,
         "service_account": state.service_account.client_email,
         "users": users,
@@ -143,6 +151,23 @@ async fn change(
     body: String,
 ) -> Response {
     answer(body_json(&body).and_then(|event| change_event(&shared, &calendar_id, event)))
+}
+
+/// The event as Google's `events.get` answers its owner (404 in Google's
+/// envelope if the calendar or the event is unknown).
+async fn read(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path((calendar_id, event_id)): Path<(String, String)>,
+) -> Response {
+    let calendar_id = calendar_id.to_ascii_lowercase();
+    let state = shared.lock();
+    if !state.calendars.contains_key(&calendar_id) {
+        return ApiError::not_found().into_response();
+    }
+    match state.get_event(&calendar_id, &event_id) {
+        Ok(event) => Json(event).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 async fn remove(
@@ -228,4 +253,10 @@ async fn clock(AxumState(shared): AxumState<Arc<Shared>>, body: String) -> Respo
 
 async fn push_log(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
     Json(shared.push.log()).into_response()
+}
+
+async fn rotate_oidc_key(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
+    let mut state = shared.lock();
+    state.oidc.rotate();
+    Json(json!({ "kids": state.oidc.kids() })).into_response()
 }

@@ -1,6 +1,7 @@
 //! OAuth 2.0 as Google does it for service accounts with domain-wide
 //! delegation: the jwt-bearer grant at `/token`, and bearer tokens bound to a
-//! user and scopes on every API call.
+//! user and scopes on every API call. (`/token`'s other grant, the
+//! authorization code of OpenID Connect sign-in, is in `oidc`.)
 
 use std::collections::BTreeSet;
 
@@ -35,7 +36,7 @@ pub fn public_key_of(pem: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The base64 body of the first `-----BEGIN {label}-----` block.
-fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
+pub(crate) fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let start = pem.find(&begin)? + begin.len();
@@ -47,8 +48,13 @@ fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
     STANDARD.decode(text).ok()
 }
 
-/// `POST /token` (form-encoded `grant_type` and `assertion`).
-pub async fn token(AxumState(shared): AxumState<Arc<Shared>>, body: String) -> Response {
+/// `POST /token` (form-encoded): `grant_type` jwt-bearer with `assertion`,
+/// or `authorization_code` (see [`crate::oidc::exchange_code`]).
+pub async fn token(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     let form: Vec<(String, String)> = match serde_urlencoded_pairs(&body) {
         Some(form) => form,
         None => {
@@ -66,6 +72,9 @@ pub async fn token(AxumState(shared): AxumState<Arc<Shared>>, body: String) -> R
             .map(|(_, v)| v.as_str())
     };
     let grant = field("grant_type").unwrap_or("");
+    if grant == "authorization_code" {
+        return crate::oidc::exchange_code(&shared, &headers, &form);
+    }
     if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
         return OAuthError {
             code: 400,
@@ -91,7 +100,7 @@ pub async fn token(AxumState(shared): AxumState<Arc<Shared>>, body: String) -> R
 }
 
 /// Decode `a=b&c=d` (the only body shape the token endpoint takes).
-fn serde_urlencoded_pairs(body: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn serde_urlencoded_pairs(body: &str) -> Option<Vec<(String, String)>> {
     let mut pairs = Vec::new();
     for part in body.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').unwrap_or((part, ""));

@@ -6,6 +6,17 @@
 //! Google client library with `token_uri` and the API endpoint set to the
 //! emulator) cannot tell it from Google for the calls hcal makes.
 //!
+//! It also signs people in as Google's OpenID Connect provider does, with the
+//! emulator's base URL as the issuer: discovery at
+//! `/.well-known/openid-configuration`, the authorization endpoint
+//! `/o/oauth2/v2/auth` (an account chooser listing the domain's users, or
+//! straight back with a code for a `login_hint`), the authorization-code
+//! grant at `/token` (PKCE, `client_secret_post` or `_basic`), RS256 ID tokens
+//! whose keys are at `/oauth2/v3/certs` (rotated with
+//! [`Emulator::rotate_oidc_key`]) and userinfo at `/v1/userinfo`. The OAuth
+//! clients come from the seed (`oauth_clients` in `domain.json`; the demo
+//! organisation's is `hcal-demo.apps.googleusercontent.com`).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), hcal_emulator::EmulatorError> {
 //! let emulator = hcal_emulator::Emulator::start(hcal_emulator::Seed::demo()?, "127.0.0.1:0").await?;
@@ -16,7 +27,8 @@
 //!
 //! Tests drive it through [`Emulator`]'s methods (or the same operations over
 //! HTTP under `/emulator/`): change an event as its owner would, expire sync or
-//! access tokens, inject faults per route, read the audit log, move the clock.
+//! access tokens, inject faults per route, read the audit log, move the clock,
+//! mint ID tokens good and bad ([`Emulator::mint_id_token`]).
 
 mod admin;
 mod auth;
@@ -25,6 +37,7 @@ mod errors;
 mod events;
 mod faults;
 mod gmail;
+mod oidc;
 mod push;
 mod quick_add;
 mod seed;
@@ -228,6 +241,48 @@ impl Emulator {
     /// number), oldest first; for tests of the push protocol.
     pub fn push_log(&self) -> Vec<push::Delivery> {
         self.shared.push.log()
+    }
+
+    /// The OpenID Connect issuer: the base URL (`iss` of its ID tokens;
+    /// discovery at `{issuer}/.well-known/openid-configuration`).
+    pub fn oidc_issuer(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The seed's first OAuth client: `(client_id, client_secret)`.
+    pub fn oauth_client(&self) -> Option<(String, String)> {
+        self.shared
+            .lock()
+            .oidc
+            .clients
+            .first()
+            .map(|c| (c.client_id.clone(), c.client_secret.clone()))
+    }
+
+    /// `claims` (any JSON, as given) as an RS256 JWT signed with the current
+    /// ID-token signing key, with `kid` in the header (the current key's
+    /// when `None`): for tests of expired, wrong-audience, wrong-issuer,
+    /// wrong-nonce or other-domain tokens, or of an unknown `kid`.
+    pub fn mint_id_token(&self, claims: Value, kid: Option<&str>) -> String {
+        self.shared.lock().oidc.mint(&claims, kid)
+    }
+
+    /// `claims` signed validly, but by a key the JWKS never lists (its own
+    /// kid in the header).
+    pub fn mint_id_token_unpublished(&self, claims: Value) -> String {
+        self.shared.lock().oidc.mint_unpublished(&claims)
+    }
+
+    /// Rotate the ID-token signing key: the next key signs from now on, and
+    /// the JWKS lists it first and keeps the old one. (There are two; a
+    /// second rotation goes back to the first, both still listed.)
+    pub fn rotate_oidc_key(&self) {
+        self.shared.lock().oidc.rotate();
+    }
+
+    /// The key ids the JWKS lists, the signing key's first.
+    pub fn oidc_kids(&self) -> Vec<String> {
+        self.shared.lock().oidc.kids()
     }
 
     /// Stop serving and wait for the server to finish.

@@ -45,11 +45,12 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("{}", emulator.base_url());
     eprintln!(
-        "hcal-emulator: domain {} — Calendar {} · Gmail {} · token {} · admin {}/emulator (Ctrl-C stops)",
+        "hcal-emulator: domain {} — Calendar {} · Gmail {} · token {} · OpenID issuer {} · admin {}/emulator (Ctrl-C stops)",
         emulator.domain(),
         emulator.calendar_url(),
         emulator.gmail_url(),
         emulator.token_url(),
+        emulator.oidc_issuer(),
         emulator.base_url()
     );
     tokio::signal::ctrl_c()

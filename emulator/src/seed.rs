@@ -7,7 +7,10 @@
 //!   "users": [{"email","name","time_zone","locale","admin"}],
 //!   "rooms": [{"email","name","capacity","time_zone"}],
 //!   "acl": [{"calendar","role","scope":{"type","value"}}],
-//!   "webex": {"site", "access_tokens": [..], "without_personal_room": [..]}}`;
+//!   "webex": {"site", "access_tokens": [..], "without_personal_room": [..]},
+//!   "oauth_clients": [{"client_id","client_secret","redirect_uris":[..],"name"}]}`
+//!   (OAuth clients for OpenID Connect sign-in; `name` is what the account
+//!   chooser says the user continues to, `hcal` if absent);
 //! - `service-account.pem`: the service account's PKCS#8 RSA private key (the
 //!   emulator verifies assertions with its public half and writes it into the
 //!   key file it hands out);
@@ -50,6 +53,21 @@ pub(crate) struct DomainSeed {
     /// The Webex site, its bot tokens, who has no Personal Room.
     #[serde(default)]
     pub webex: crate::webex::WebexSeed,
+    /// OAuth clients that may sign people in with OpenID Connect.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClientSeed>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct OAuthClientSeed {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Matched exactly, except that a loopback URI without a port matches
+    /// any port (RFC 8252 §7.3).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +154,33 @@ impl Seed {
         })
     }
 
+    /// The same organisation with its calendars moved by whole weeks so that
+    /// the demo week (2026-11-30, a Monday, in the seed) is the week of
+    /// `now`: its meetings still lie ahead whatever the date. Event times,
+    /// instance ids (`standup_20261202T080000Z`), recurrence rules and
+    /// vacation dates all move together; weekdays and wall-clock times stay.
+    pub fn shifted_to_week_of(mut self, now: jiff::Timestamp) -> Seed {
+        let base: jiff::Timestamp = "2026-11-30T00:00:00Z".parse().expect("a fixed instant");
+        let weeks = (now.as_second() - base.as_second()).div_euclid(7 * 86_400);
+        if weeks == 0 {
+            return self;
+        }
+        let days = weeks * 7;
+        for (_, events) in &mut self.events {
+            for event in events.iter_mut() {
+                shift_value(event, days);
+            }
+        }
+        for (_, vacation) in &mut self.vacations {
+            for field in ["startTime", "endTime"] {
+                if let Some(ms) = vacation[field].as_str().and_then(|t| t.parse::<i64>().ok()) {
+                    vacation[field] = Value::String((ms + days * 86_400_000).to_string());
+                }
+            }
+        }
+        self
+    }
+
     /// Read a seed directory (see the module documentation for its layout).
     pub fn from_dir(dir: &Path) -> Result<Seed, EmulatorError> {
         let read = |path: &Path| {
@@ -181,6 +226,33 @@ impl Seed {
             admin: false,
             delegation: true,
         });
+        self
+    }
+
+    /// Register an OAuth client for OpenID Connect sign-in (after the seed's
+    /// own; one with the same `client_id` is replaced). A loopback redirect
+    /// URI without a port (`http://127.0.0.1/cb`) matches any port.
+    pub fn with_oauth_client(
+        mut self,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uris: &[&str],
+    ) -> Seed {
+        let client = OAuthClientSeed {
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            redirect_uris: redirect_uris.iter().map(|u| u.to_string()).collect(),
+            name: None,
+        };
+        match self
+            .domain
+            .oauth_clients
+            .iter_mut()
+            .find(|c| c.client_id == client_id)
+        {
+            Some(existing) => *existing = client,
+            None => self.domain.oauth_clients.push(client),
+        }
         self
     }
 
@@ -237,5 +309,98 @@ fn seed_error(path: &dyn std::fmt::Display, message: impl std::fmt::Display) -> 
     EmulatorError::Seed {
         path: path.to_string(),
         message: message.to_string(),
+    }
+}
+
+/// Move every date in an event by `days`: `date` and `dateTime` values,
+/// ids and recurrence lines with `YYYYMMDD` in them.
+fn shift_value(value: &mut Value, days: i64) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                match (key.as_str(), &*item) {
+                    ("date" | "dateTime", Value::String(text)) => {
+                        *item = Value::String(shift_iso(text, days));
+                    }
+                    ("id" | "recurringEventId", Value::String(text)) => {
+                        *item = Value::String(shift_compact(text, days));
+                    }
+                    _ => shift_value(item, days),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                if let Value::String(text) = item {
+                    // Recurrence lines: RRULE UNTIL=, EXDATE and RDATE values.
+                    if text.starts_with("RRULE") || text.starts_with("EXDATE") || text.starts_with("RDATE") {
+                        *text = shift_compact(text, days);
+                    }
+                } else {
+                    shift_value(item, days);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `2026-12-01` or `2026-12-01T10:00:00+01:00`: the date part moved.
+fn shift_iso(text: &str, days: i64) -> String {
+    let Some(date) = text.get(..10).and_then(|d| d.parse::<jiff::civil::Date>().ok()) else {
+        return text.to_string();
+    };
+    match date.checked_add(jiff::Span::new().days(days)) {
+        Ok(moved) => format!("{moved}{}", &text[10..]),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// Every run of eight digits that is a date (`20261202`) moved.
+fn shift_compact(text: &str, days: i64) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if run == 0 {
+            let c = text[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+            continue;
+        }
+        let digits = &text[i..i + run];
+        let moved = (run == 8)
+            .then(|| {
+                let iso = format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..]);
+                let date: jiff::civil::Date = iso.parse().ok()?;
+                let moved = date.checked_add(jiff::Span::new().days(days)).ok()?;
+                Some(moved.strftime("%Y%m%d").to_string())
+            })
+            .flatten();
+        out.push_str(moved.as_deref().unwrap_or(digits));
+        i += run;
+    }
+    out
+}
+
+#[cfg(test)]
+mod shift_tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_week_moves_to_this_week() {
+        let now: jiff::Timestamp = "2027-03-10T12:00:00Z".parse().unwrap();
+        let seed = Seed::demo().unwrap().shifted_to_week_of(now);
+        let text = serde_json::to_string(&seed.events).unwrap();
+        assert!(!text.contains("2026-12-01"), "{text}");
+        // 2026-11-30 + 14 weeks = 2027-03-08, a Monday.
+        assert!(text.contains("standup_20270310T080000Z"), "{text}");
+        assert!(text.contains("2027-03-"), "{text}");
+        assert_eq!(shift_iso("2026-12-01T10:00:00+01:00", 7), "2026-12-08T10:00:00+01:00");
+        assert_eq!(shift_compact("EXDATE;TZID=Europe/Berlin:20261127T090000", 7), "EXDATE;TZID=Europe/Berlin:20261204T090000");
+        assert_eq!(shift_compact("RRULE:FREQ=WEEKLY;COUNT=10", 7), "RRULE:FREQ=WEEKLY;COUNT=10");
+        let same = Seed::demo().unwrap().shifted_to_week_of("2026-12-02T00:00:00Z".parse().unwrap());
+        assert_eq!(serde_json::to_string(&same.events).unwrap(), serde_json::to_string(&Seed::demo().unwrap().events).unwrap());
     }
 }

@@ -17,7 +17,7 @@ use crate::errors::ApiError;
 use crate::events::Changed;
 use crate::faults::Outcome;
 use crate::state::{AuditEntry, State};
-use crate::{Shared, admin, auth, calendar, gmail, webex};
+use crate::{Shared, admin, auth, calendar, gmail, oidc, webex};
 
 /// The user a request acted as, for the audit log.
 #[derive(Clone)]
@@ -27,6 +27,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let calendar_v3 = "/calendar/v3";
     let api = Router::new()
         .route("/token", post(auth::token))
+        .route("/.well-known/openid-configuration", get(oidc::discovery))
+        .route("/o/oauth2/v2/auth", get(oidc::authorize))
+        .route("/o/oauth2/v2/auth/choose", get(oidc::choose))
+        .route("/oauth2/v3/certs", get(oidc::certs))
+        .route("/v1/userinfo", get(oidc::userinfo).post(oidc::userinfo))
+        .route(
+            "/oauth2/v3/userinfo",
+            get(oidc::userinfo).post(oidc::userinfo),
+        )
+        .route("/revoke", post(oidc::revoke))
         .route(
             &format!("{calendar_v3}/calendars/{{calendarId}}"),
             get(calendar::get_calendar),
@@ -94,6 +104,12 @@ fn route_id(method: &Method, path: &str) -> String {
     let path = path.strip_prefix("/calendar/v3").unwrap_or(path);
     let id = match (method.as_str(), path) {
         ("POST", "/token") => "token",
+        ("GET", "/.well-known/openid-configuration") => "oidc.discovery",
+        ("GET", "/o/oauth2/v2/auth") => "oauth2.authorize",
+        ("GET", "/o/oauth2/v2/auth/choose") => "oauth2.authorize.choose",
+        ("GET", "/oauth2/v3/certs") => "oauth2.certs",
+        ("GET" | "POST", "/v1/userinfo" | "/oauth2/v3/userinfo") => "oauth2.userinfo",
+        ("POST", "/revoke") => "oauth2.revoke",
         ("GET", "/calendars/{calendarId}") => "calendar.calendars.get",
         ("GET", "/calendars/{calendarId}/events") => "calendar.events.list",
         ("POST", "/calendars/{calendarId}/events") => "calendar.events.insert",

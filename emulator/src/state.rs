@@ -1,5 +1,6 @@
 //! The emulated domain in memory: users, rooms, calendars and their ACLs,
-//! issued tokens, push channels, the fault plan, the audit log and the clock.
+//! issued tokens, OpenID Connect sign-in, push channels, the fault plan, the
+//! audit log and the clock.
 //! Events and their queries live in `calendar`; this module is who is who and
 //! who may do what.
 
@@ -118,7 +119,8 @@ pub struct Channel {
 /// One request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
-    /// The token's user; `None` before authentication (or for `/token`).
+    /// The token's user (or who signed in); `None` before authentication
+    /// (and for the jwt-bearer grant at `/token`).
     pub user: Option<String>,
     pub method: String,
     /// The path as sent (still percent-encoded), without the query.
@@ -141,6 +143,8 @@ pub struct State {
     pub audit: Vec<AuditEntry>,
     pub clock_offset: i64,
     pub webex: crate::webex::WebexState,
+    /// OpenID Connect sign-in: OAuth clients, codes, ID-token signing keys.
+    pub oidc: crate::oidc::Oidc,
     /// Global change sequence; every stored change takes the next number.
     pub seq: u64,
     rng: u64,
@@ -178,6 +182,18 @@ impl State {
             audit: Vec::new(),
             clock_offset: 0,
             webex: crate::webex::WebexState::from_seed(&domain.webex),
+            oidc: crate::oidc::Oidc::new(
+                domain
+                    .oauth_clients
+                    .iter()
+                    .map(|client| crate::oidc::OAuthClient {
+                        client_id: client.client_id.clone(),
+                        client_secret: client.client_secret.clone(),
+                        redirect_uris: client.redirect_uris.clone(),
+                        name: client.name.clone().unwrap_or_else(|| "hcal".into()),
+                    })
+                    .collect(),
+            )?,
             seq: 0,
             rng: domain.seed ^ 0x9e37_79b9_7f4a_7c15,
         };

@@ -491,6 +491,64 @@ async fn the_admin_api_drives_the_emulator_over_http() {
     assert!(now["now"].as_str().is_some());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_admin_api_reads_an_event_as_events_get_does() {
+    let emulator = demo().await;
+    let base = emulator.base_url().to_string();
+    let http = reqwest::Client::new();
+    let event = format!("{base}/emulator/calendars/alice%40example.com/events");
+    let changed = http
+        .post(&event)
+        .json(&json!({
+            "id": "readback1", "status": "confirmed", "summary": "Read back",
+            "start": { "dateTime": "2026-12-10T10:00:00Z" },
+            "end": { "dateTime": "2026-12-10T10:30:00Z" },
+            "organizer": { "email": "bob@example.com" },
+            "attendees": [
+                { "email": "bob@example.com", "organizer": true, "responseStatus": "accepted" },
+                { "email": ALICE, "responseStatus": "declined" },
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status().as_u16(), 200);
+    let stored: Value = changed.json().await.unwrap();
+
+    let read = http.get(format!("{event}/readback1")).send().await.unwrap();
+    assert_eq!(read.status().as_u16(), 200);
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read, stored, "what events.get would answer the owner");
+    assert_eq!(read["id"], "readback1");
+    let alice = read["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == ALICE)
+        .unwrap();
+    assert_eq!(alice["responseStatus"], "declined");
+
+    // The same event through the Calendar API itself.
+    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+    let (status, google) = get(
+        &format!("{base}/calendar/v3/calendars/primary/events/readback1"),
+        &token,
+    )
+    .await;
+    assert_eq!((status, &google), (200, &read));
+
+    for missing in [
+        format!("{event}/no-such-event"),
+        format!("{base}/emulator/calendars/nobody%40example.com/events/readback1"),
+    ] {
+        let answer = http.get(&missing).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 404, "{missing}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 404, "{body}");
+        assert_eq!(body["error"]["errors"][0]["reason"], "notFound", "{body}");
+    }
+}
+
 /// A push receiver on loopback that answers 200; its address.
 async fn push_receiver() -> String {
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
