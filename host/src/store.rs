@@ -67,6 +67,8 @@ pub struct User {
     /// Unix seconds: when a user in error is tried again.
     pub next_attempt_at: Option<i64>,
     pub updated_at: i64,
+    /// Unix seconds: the last sync that finished for this user.
+    pub last_synced_at: Option<i64>,
 }
 
 /// One meeting as stored: the core's output for it, sealed.
@@ -149,6 +151,42 @@ pub struct StoredChannel {
     pub token_sha256: String,
     /// Unix seconds.
     pub expires_at: Option<i64>,
+}
+
+/// A signed-in person's session. The session id itself is only in their
+/// cookie; the store keeps its SHA-256, so a copy of the store signs no one in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Hex SHA-256 of the session id.
+    pub id_sha256: String,
+    pub email: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A sign-in in progress: what the callback needs to finish it (the PKCE
+/// verifier and the nonce), keyed by the SHA-256 of its `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub state_sha256: String,
+    pub verifier: String,
+    pub nonce: String,
+    /// Where to go once signed in (a path on this site).
+    pub return_to: String,
+    pub expires_at: i64,
+}
+
+/// A room device's token (kept as its SHA-256; the token is shown once).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    /// A short public id, to list and revoke it by.
+    pub id: String,
+    /// The room's resource calendar address.
+    pub room: String,
+    #[serde(skip)]
+    pub token_sha256: String,
+    pub created_at: i64,
 }
 
 /// An org key wrapped under the master key.
@@ -247,6 +285,24 @@ pub trait Store: Send + Sync {
     /// not kept), so a pair keeps one space.
     fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError>;
     fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError>;
+    /// Record that a sync of `email` finished at `at`.
+    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError>;
+    /// Every user's join buttons at or after `from` (delivered or not).
+    fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError>;
+    /// Keep a sign-in in progress (and forget the ones that expired).
+    fn put_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError>;
+    /// Take (and so end) the sign-in with this state, unless it expired.
+    fn take_sign_in(&self, state_sha256: &str, now: i64) -> Result<Option<SignIn>, StoreError>;
+    /// Keep a new session (and forget the ones that expired).
+    fn put_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The live session with this id hash.
+    fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError>;
+    fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError>;
+    fn put_device(&self, device: &Device) -> Result<(), StoreError>;
+    fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError>;
+    fn devices(&self) -> Result<Vec<Device>, StoreError>;
+    /// Revoke a device token; whether there was one with this id.
+    fn delete_device(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
@@ -323,6 +379,29 @@ const MIGRATIONS: &[&str] = &[
         pair_sha256 TEXT PRIMARY KEY,
         space_id TEXT NOT NULL
     );",
+    // 6: people signed in (sessions and sign-ins in progress, by hash),
+    // room devices' tokens (by hash), and when each user was last synced.
+    "CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    CREATE TABLE sign_ins (
+        state_sha256 TEXT PRIMARY KEY,
+        verifier TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        return_to TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        token_sha256 TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        room TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE users ADD COLUMN last_synced_at INTEGER;",
 ];
 
 /// The SQLite store.
@@ -409,6 +488,7 @@ fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         attempts: row.get(3)?,
         next_attempt_at: row.get(4)?,
         updated_at: row.get(5)?,
+        last_synced_at: row.get(6)?,
     })
 }
 
@@ -432,7 +512,17 @@ fn button_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredButton> {
     })
 }
 
-const USER_COLUMNS: &str = "email, state, reason, attempts, next_attempt_at, updated_at";
+const USER_COLUMNS: &str =
+    "email, state, reason, attempts, next_attempt_at, updated_at, last_synced_at";
+
+fn device_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    Ok(Device {
+        id: row.get(0)?,
+        room: row.get(1)?,
+        token_sha256: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
 
 fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
     Ok(StoredMeeting {
@@ -819,5 +909,155 @@ impl Store for SqliteStore {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE users SET last_synced_at = ?2 WHERE email = ?1",
+            params![email.trim().to_ascii_lowercase(), at],
+        )?;
+        Ok(())
+    }
+
+    fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+             WHERE at >= ?1 ORDER BY at, email, meeting_key",
+        )?;
+        let rows = statement.query_map(params![from], button_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "DELETE FROM sign_ins WHERE expires_at <= ?1",
+            params![now()],
+        )?;
+        connection.execute(
+            "INSERT INTO sign_ins (state_sha256, verifier, nonce, return_to, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                sign_in.state_sha256,
+                sign_in.verifier,
+                sign_in.nonce,
+                sign_in.return_to,
+                sign_in.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn take_sign_in(&self, state_sha256: &str, now: i64) -> Result<Option<SignIn>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let found = transaction
+            .query_row(
+                "SELECT state_sha256, verifier, nonce, return_to, expires_at FROM sign_ins
+                 WHERE state_sha256 = ?1",
+                params![state_sha256],
+                |row| {
+                    Ok(SignIn {
+                        state_sha256: row.get(0)?,
+                        verifier: row.get(1)?,
+                        nonce: row.get(2)?,
+                        return_to: row.get(3)?,
+                        expires_at: row.get(4)?,
+                    })
+                },
+            )
+            .optional()?;
+        transaction.execute(
+            "DELETE FROM sign_ins WHERE state_sha256 = ?1",
+            params![state_sha256],
+        )?;
+        transaction.commit()?;
+        Ok(found.filter(|s| s.expires_at > now))
+    }
+
+    fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "DELETE FROM sessions WHERE expires_at <= ?1",
+            params![now()],
+        )?;
+        connection.execute(
+            "INSERT INTO sessions (id_sha256, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                session.id_sha256,
+                session.email.trim().to_ascii_lowercase(),
+                session.created_at,
+                session.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id_sha256, email, created_at, expires_at FROM sessions
+                 WHERE id_sha256 = ?1 AND expires_at > ?2",
+                params![id_sha256, now],
+                |row| {
+                    Ok(Session {
+                        id_sha256: row.get(0)?,
+                        email: row.get(1)?,
+                        created_at: row.get(2)?,
+                        expires_at: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "DELETE FROM sessions WHERE id_sha256 = ?1",
+            params![id_sha256],
+        )?;
+        Ok(())
+    }
+
+    fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO devices (token_sha256, id, room, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                device.token_sha256,
+                device.id,
+                device.room.trim().to_ascii_lowercase(),
+                device.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT id, room, token_sha256, created_at FROM devices WHERE token_sha256 = ?1",
+                params![token_sha256],
+                device_from,
+            )
+            .optional()?)
+    }
+
+    fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, room, token_sha256, created_at FROM devices ORDER BY room, created_at",
+        )?;
+        let rows = statement.query_map([], device_from)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_device(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM devices WHERE id = ?1", params![id])?
+            == 1)
     }
 }

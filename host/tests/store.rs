@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 5);
+        assert_eq!(store.schema_version().unwrap(), 6);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
@@ -341,4 +341,55 @@ fn join_buttons_move_with_their_meeting_and_go_out_once() {
     );
     store.release_button("alice@example.com", "a", 300).unwrap();
     assert_eq!(store.due_buttons(400).unwrap().len(), 1);
+}
+
+#[test]
+fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire() {
+    use hcal::store::{Device, Session, SignIn};
+    let store = SqliteStore::in_memory().unwrap();
+    let sign_in = SignIn {
+        state_sha256: "s1".into(),
+        verifier: "v".into(),
+        nonce: "n".into(),
+        return_to: "/admin".into(),
+        expires_at: 2_000,
+    };
+    store.put_sign_in(&sign_in).unwrap();
+    assert_eq!(store.take_sign_in("s1", 1_000).unwrap(), Some(sign_in.clone()));
+    assert_eq!(store.take_sign_in("s1", 1_000).unwrap(), None, "a state works once");
+    store.put_sign_in(&SignIn { state_sha256: "s2".into(), ..sign_in }).unwrap();
+    assert_eq!(store.take_sign_in("s2", 2_000).unwrap(), None, "an expired sign-in is gone");
+
+    let session = Session {
+        id_sha256: "h".into(),
+        email: "Alice@Example.com".into(),
+        created_at: 1_000,
+        expires_at: 5_000,
+    };
+    store.put_session(&session).unwrap();
+    let found = store.session("h", 4_999).unwrap().unwrap();
+    assert_eq!(found.email, "alice@example.com");
+    assert_eq!(store.session("h", 5_000).unwrap(), None, "expired");
+    assert_eq!(store.session("other", 1_000).unwrap(), None);
+    store.delete_session("h").unwrap();
+    assert_eq!(store.session("h", 1_000).unwrap(), None, "signed out");
+
+    let device = Device {
+        id: "d1".into(),
+        room: "Room-Fjord@resource.calendar.google.com".into(),
+        token_sha256: "t".into(),
+        created_at: 1_000,
+    };
+    store.put_device(&device).unwrap();
+    let found = store.device_by_token("t").unwrap().unwrap();
+    assert_eq!(found.room, "room-fjord@resource.calendar.google.com");
+    assert_eq!(store.devices().unwrap().len(), 1);
+    assert!(store.delete_device("d1").unwrap());
+    assert!(!store.delete_device("d1").unwrap());
+    assert_eq!(store.device_by_token("t").unwrap(), None, "revoked");
+
+    store.add_user("bob@example.com").unwrap();
+    assert_eq!(store.user("bob@example.com").unwrap().unwrap().last_synced_at, None);
+    store.mark_synced("bob@example.com", 1_234).unwrap();
+    assert_eq!(store.user("bob@example.com").unwrap().unwrap().last_synced_at, Some(1_234));
 }
