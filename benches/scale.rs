@@ -196,6 +196,7 @@ impl Scale {
             window_days: (7, 31),
             join_button_webhook: None,
             sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
+            auth: None,
         };
         let service = Service::new(
             google,

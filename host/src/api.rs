@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,14 +17,22 @@ use serde_json::{Value, json};
 
 use hcal_core::model::Window;
 
+use crate::auth::Caller;
 use crate::serve::{Service, now};
 use crate::store::UserState;
 
 type Shared = Arc<Service>;
 
-/// Every route of the service: the API (behind the bearer token), `/push`
-/// (checked against the stored channels), `/healthz`, `/metrics` and the
-/// OpenAPI document.
+/// Every route of the service: the API (each route says who may call it),
+/// `/push` (checked against the stored channels), `/healthz`, `/metrics`,
+/// the OpenAPI document, and the web app and admin console ([`crate::web`]).
+///
+/// | routes | who |
+/// |---|---|
+/// | `/api/v1/me`, `/api/v1/me/...` | the signed-in person, for themselves |
+/// | `/api/v1/device`, `/api/v1/device/...` | a room device, for its room |
+/// | `/api/v1/rooms/{room}/availability` | that room's device, admins, service tokens |
+/// | `/api/v1/users/...`, `/api/v1/stream`, `/api/v1/devices...` | admins and service tokens |
 pub(crate) fn router(service: Shared) -> Router {
     let api = Router::new()
         .route("/api/v1/users", get(list_users).post(add_user))
@@ -38,9 +46,20 @@ pub(crate) fn router(service: Shared) -> Router {
         .route("/api/v1/users/{email}/presence", get(presence))
         .route("/api/v1/stream", get(stream))
         .route("/api/v1/rooms/{email}/availability", get(room_availability))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/meetings", get(my_meetings))
+        .route("/api/v1/me/meetings/{key}", get(my_meeting))
+        .route("/api/v1/me/meetings/{key}/rsvp", post(my_rsvp))
+        .route("/api/v1/me/presence", get(my_presence))
+        .route("/api/v1/me/stream", get(my_stream))
+        .route("/api/v1/device", get(device))
+        .route("/api/v1/device/meetings", get(device_meetings))
+        .route("/api/v1/device/stream", get(device_stream))
+        .route("/api/v1/devices", get(list_devices).post(add_device))
+        .route("/api/v1/devices/{id}", axum::routing::delete(revoke_device))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
-            require_token,
+            require_caller,
         ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -48,26 +67,148 @@ pub(crate) fn router(service: Shared) -> Router {
         .route("/push", post(push))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api)
+        .merge(crate::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            identify_caller,
+        ))
         .with_state(service)
 }
 
-/// Every API route needs one of the organisation's bearer tokens.
-async fn require_token(
+/// Who is asking, worked out once for every route ([`crate::auth::identify`])
+/// and handed to the handlers as an extension. A bearer token hcal did not
+/// issue is refused here, whatever the route.
+async fn identify_caller(
     State(service): State<Shared>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let admins = service
+        .settings
+        .auth
+        .as_ref()
+        .map(|a| a.admins.clone())
+        .unwrap_or_default();
+    match crate::auth::identify(
+        request.headers(),
+        &service.settings.api_tokens,
+        &admins,
+        service.store.as_ref(),
+        now().as_second(),
+    ) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(crate::auth::Denied::UnknownToken) => error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the bearer token is not one this service issued",
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    }
+}
+
+/// The API is for someone: anonymous calls are 401; a signed-in person's
+/// state-changing calls must come from this site with the session's CSRF
+/// token (`X-CSRF-Token`), since the browser sends the cookie on its own.
+async fn require_caller(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match authorized(&service, request.headers()) {
-        Ok(()) => next.run(request).await,
-        Err(denied) => denied.into_response(),
+    match &caller {
+        Caller::Anonymous => error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "sign in at /auth/login, or send a service or device token as Authorization: Bearer",
+        ),
+        Caller::Person(person) if !request.method().is_safe() => {
+            let origin = service.origin();
+            let token = request
+                .headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !crate::auth::same_site_request(request.headers(), &origin)
+                || !crate::auth::same_secret(token, &person.csrf)
+            {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "a signed-in change must come from this site with the session's X-CSRF-Token (see GET /api/v1/me)",
+                );
+            }
+            next.run(request).await
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// 403 unless `allowed`.
+fn allow(allowed: bool, what: &str) -> Result<(), ApiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("{what} is not yours to see"),
+        ))
+    }
+}
+
+fn admin_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.may_administer() {
+        Ok(())
+    } else {
+        Err(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this route is for admins and service tokens; your own meetings are under /api/v1/me",
+        ))
+    }
+}
+
+/// The signed-in person behind a `/api/v1/me` call.
+fn signed_in(caller: &Caller) -> Result<&crate::auth::Person, ApiError> {
+    caller.person().ok_or_else(|| {
+        api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "/api/v1/me is a signed-in person's own: a token has no meetings of its own (integrations use /api/v1/users/{email})",
+        )
+    })
+}
+
+/// The room behind a `/api/v1/device` call.
+fn device_room(caller: &Caller) -> Result<String, ApiError> {
+    match caller {
+        Caller::Device(device) => Ok(device.room.clone()),
+        _ => Err(api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "/api/v1/device is for room devices, with their device token",
+        )),
     }
 }
 
 /// An API error: `{"error": {"code", "message"}}`.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+}
+
+impl ApiError {
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -89,37 +230,9 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     api_error(status, code, message).into_response()
 }
 
-fn authorized(service: &Service, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let known = service
-        .settings
-        .api_tokens
-        .iter()
-        .any(|t| !t.is_empty() && same_secret(t, given));
-    if known {
-        Ok(())
-    } else {
-        Err(api_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        ))
-    }
-}
-
-/// Compare secrets without an early exit (on their SHA-256, so lengths do not show).
-fn same_secret(a: &str, b: &str) -> bool {
-    use ring::digest::{SHA256, digest};
-    let (a, b) = (digest(&SHA256, a.as_bytes()), digest(&SHA256, b.as_bytes()));
-    a.as_ref()
-        .iter()
-        .zip(b.as_ref())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+/// `Ok` or its error, as a response.
+fn respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn metrics(State(service): State<Shared>) -> Response {
@@ -207,8 +320,11 @@ async fn openapi() -> Json<Value> {
     Json(json!({
         "openapi": "3.0.3",
         "info": { "title": "hcal", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } } },
-        "security": [{ "bearer": [] }],
+        "components": { "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer", "description": "A service token ([api] tokens: full access) or a room device's token (its room only)" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "hcal_session", "description": "A signed-in person (/auth/login): their own meetings; admins everything. Changes need X-CSRF-Token from GET /api/v1/me" }
+        } },
+        "security": [{ "bearer": [] }, { "session": [] }],
         "paths": {
             "/healthz": { "get": { "summary": "Liveness", "security": [] } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "security": [] } },
@@ -226,16 +342,37 @@ async fn openapi() -> Json<Value> {
             "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
             "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } },
             "/api/v1/rooms/{email}/availability": { "get": { "summary": "A room's busy and free blocks (freeBusy) in a window (from, to)" } },
-            "/api/v1/stream": { "get": { "summary": "Server-sent join_button events as buttons fire and presence events as people go out of office or come back (target=EMAIL: one invitee, room device or user)" } }
+            "/api/v1/me": { "get": { "summary": "The signed-in person: e-mail, admin, activation state, csrf_token", "security": [{ "session": [] }] } },
+            "/api/v1/me/meetings": { "get": { "summary": "My meetings in a window (from, to)", "security": [{ "session": [] }] } },
+            "/api/v1/me/meetings/{key}": { "get": { "summary": "One of my meetings", "security": [{ "session": [] }] } },
+            "/api/v1/me/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\", \"seen_start\"}; X-CSRF-Token)", "security": [{ "session": [] }] } },
+            "/api/v1/me/presence": { "get": { "summary": "My presence", "security": [{ "session": [] }] } },
+            "/api/v1/me/stream": { "get": { "summary": "Server-sent events for me: join_button, presence, meetings (my list changed)", "security": [{ "session": [] }] } },
+            "/api/v1/device": { "get": { "summary": "The room this device token is for", "security": [{ "bearer": [] }] } },
+            "/api/v1/device/meetings": { "get": { "summary": "The room's coming meetings: times and join link", "security": [{ "bearer": [] }] } },
+            "/api/v1/device/stream": { "get": { "summary": "Server-sent join_button events for the room", "security": [{ "bearer": [] }] } },
+            "/api/v1/devices": {
+                "get": { "summary": "Room device tokens (admins)" },
+                "post": { "summary": "Issue a device token for a room ({\"room\"}); the token is in the answer, once" }
+            },
+            "/api/v1/devices/{id}": { "delete": { "summary": "Revoke a device token" } },
+            "/api/v1/stream": { "get": { "summary": "(admins) Server-sent join_button events as buttons fire and presence events as people go out of office or come back (target=EMAIL: one invitee, room device or user)" } }
         }
     }))
 }
 
-async fn list_users(State(service): State<Shared>) -> Response {
-    match service.store.users() {
-        Ok(users) => Json(users).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
-    }
+async fn list_users(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    respond((|| {
+        admin_only(&caller)?;
+        let users = service
+            .store
+            .users()
+            .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+        Ok(Json(users).into_response())
+    })())
 }
 
 #[derive(Deserialize)]
@@ -243,28 +380,53 @@ struct NewUser {
     email: String,
 }
 
-async fn add_user(State(service): State<Shared>, Json(body): Json<NewUser>) -> Response {
-    if !body.email.contains('@') {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            format!("{:?} is not an e-mail address", body.email),
-        );
+async fn add_user(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<NewUser>,
+) -> Response {
+    if let Err(e) = admin_only(&caller) {
+        return e.into_response();
     }
-    match crate::users::activate(service.store.as_ref(), &service.google, &body.email).await {
-        Ok(user) => {
-            if user.state == UserState::Activated {
-                service.watch(&user.email).await;
-                service.refresh_presence(&user.email).await;
-                service.enqueue(&user.email);
-            }
-            Json(user).into_response()
-        }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+    match add_and_activate(&service, &body.email).await {
+        Ok(user) => Json(user).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
-async fn get_user(State(service): State<Shared>, Path(email): Path<String>) -> Response {
+/// Add a user and run the activation checks; an activated user is watched,
+/// their presence read and a sync queued (the API and the admin console).
+pub(crate) async fn add_and_activate(
+    service: &Service,
+    email: &str,
+) -> Result<crate::store::User, ApiError> {
+    let email = email.trim().to_ascii_lowercase();
+    if !crate::auth::is_email(&email) {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("{email:?} is not an e-mail address"),
+        ));
+    }
+    let user = crate::users::activate(service.store.as_ref(), &service.google, &email)
+        .await
+        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    if user.state == UserState::Activated {
+        service.watch(&user.email).await;
+        service.refresh_presence(&user.email).await;
+        service.enqueue(&user.email);
+    }
+    Ok(user)
+}
+
+async fn get_user(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(email): Path<String>,
+) -> Response {
+    if let Err(e) = admin_only(&caller) {
+        return e.into_response();
+    }
     match service.store.user(&email) {
         Ok(Some(user)) => Json(user).into_response(),
         Ok(None) => error(
@@ -276,22 +438,42 @@ async fn get_user(State(service): State<Shared>, Path(email): Path<String>) -> R
     }
 }
 
-async fn deactivate_user(State(service): State<Shared>, Path(email): Path<String>) -> Response {
+async fn deactivate_user(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(email): Path<String>,
+) -> Response {
+    if let Err(e) = admin_only(&caller) {
+        return e.into_response();
+    }
+    match deactivate(&service, &email).await {
+        Ok(user) => Json(user).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Stop a user's channels and purge what is kept for them.
+pub(crate) async fn deactivate(
+    service: &Service,
+    email: &str,
+) -> Result<crate::store::User, ApiError> {
     let stopped =
-        crate::notify::stop_channels(&service.google, service.store.as_ref(), &email).await;
+        crate::notify::stop_channels(&service.google, service.store.as_ref(), email).await;
     match (
         stopped,
-        crate::users::deactivate(service.store.as_ref(), &email),
+        crate::users::deactivate(service.store.as_ref(), email),
     ) {
-        (Ok(_), Ok(user)) => Json(user).into_response(),
-        (_, Err(crate::store::StoreError::NoUser(_))) => error(
+        (Ok(_), Ok(user)) => Ok(user),
+        (_, Err(crate::store::StoreError::NoUser(_))) => Err(api_error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no user {email}"),
-        ),
-        (Err(e), _) | (_, Err(e)) => {
-            error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
-        }
+        )),
+        (Err(e), _) | (_, Err(e)) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
     }
 }
 
@@ -325,7 +507,7 @@ fn require_activated(service: &Service, email: &str) -> Result<(), ApiError> {
 }
 
 /// One stored meeting of an activated user.
-fn stored_meeting(
+pub(crate) fn stored_meeting(
     service: &Service,
     email: &str,
     key: &str,
@@ -379,27 +561,44 @@ fn stored_list(
     Ok(json!({ "user": email, "window": window, "meetings": list.meetings }))
 }
 
-async fn meetings(
-    State(service): State<Shared>,
-    Path(email): Path<String>,
-    Query(query): Query<WindowQuery>,
-) -> Response {
+fn list_response(service: &Service, email: &str, query: WindowQuery) -> Response {
     let default = service.window();
     let window = Window {
         from: query.from.unwrap_or(default.from),
         to: query.to.unwrap_or(default.to),
     };
-    match stored_list(&service, &email, &window, query.sealed) {
+    match stored_list(service, email, &window, query.sealed) {
         Ok(list) => Json(list).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn meeting(
+async fn meetings(
     State(service): State<Shared>,
-    Path((email, key)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+    Path(email): Path<String>,
+    Query(query): Query<WindowQuery>,
 ) -> Response {
-    let stored = match stored_meeting(&service, &email, &key) {
+    match admin_only(&caller) {
+        Ok(()) => list_response(&service, &email, query),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn my_meetings(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<WindowQuery>,
+) -> Response {
+    match signed_in(&caller) {
+        Ok(me) => list_response(&service, &me.email, query),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One meeting, opened.
+fn meeting_response(service: &Service, email: &str, key: &str) -> Response {
+    let stored = match stored_meeting(service, email, key) {
         Ok(stored) => stored,
         Err(e) => return e.into_response(),
     };
@@ -414,66 +613,142 @@ async fn meeting(
     }
 }
 
+async fn meeting(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((email, key)): Path<(String, String)>,
+) -> Response {
+    match admin_only(&caller) {
+        Ok(()) => meeting_response(&service, &email, &key),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn my_meeting(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+) -> Response {
+    match signed_in(&caller) {
+        Ok(me) => meeting_response(&service, &me.email, &key),
+        Err(e) => e.into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Rsvp {
     response: String,
+    /// The meeting's start as the caller saw it (Unix seconds): when Google
+    /// now has another, the answer is not written and the caller is told.
+    #[serde(default)]
+    seen_start: Option<i64>,
 }
 
 async fn rsvp(
     State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path((email, key)): Path<(String, String)>,
     Json(body): Json<Rsvp>,
 ) -> Response {
-    if !matches!(
-        body.response.as_str(),
-        "accepted" | "declined" | "tentative"
-    ) {
-        return error(
+    if let Err(e) = admin_only(&caller) {
+        return e.into_response();
+    }
+    respond(answer(&service, &email, &key, &body.response, body.seen_start).await)
+}
+
+async fn my_rsvp(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(key): Path<String>,
+    Json(body): Json<Rsvp>,
+) -> Response {
+    match signed_in(&caller) {
+        Ok(me) => respond(answer(&service, &me.email, &key, &body.response, body.seen_start).await),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The start of a Google event, in Unix seconds.
+fn event_start(event: &Value) -> Option<i64> {
+    let start = &event["start"];
+    if let Some(at) = start["dateTime"].as_str() {
+        return seconds(at);
+    }
+    let date: jiff::civil::Date = start["date"].as_str()?.parse().ok()?;
+    date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
+/// Write `email`'s answer to a meeting back to Google: read the event,
+/// change their own `responseStatus`, write it guarded by the etag.
+pub(crate) async fn answer(
+    service: &Service,
+    email: &str,
+    key: &str,
+    response: &str,
+    seen_start: Option<i64>,
+) -> Result<Response, ApiError> {
+    if !matches!(response, "accepted" | "declined" | "tentative") {
+        return Err(api_error(
             StatusCode::BAD_REQUEST,
             "invalid",
             "response must be accepted, declined or tentative",
-        );
+        ));
     }
-    let stored = match stored_meeting(&service, &email, &key) {
-        Ok(stored) => stored,
-        Err(e) => return e.into_response(),
-    };
+    let stored = stored_meeting(service, email, key)?;
     // An instance of a series is answered on the instance's own id.
     let event_id = match stored.series_id {
-        Some(_) => key.clone(),
+        Some(_) => key.to_string(),
         None => stored.event_id,
     };
-    // Read, change the user's own answer, write back guarded by the etag.
+    let google =
+        |e: crate::google::GoogleError| api_error(StatusCode::BAD_GATEWAY, "google", e.to_string());
     for _ in 0..3 {
-        let event = match service
+        let event = service
             .google
-            .get_event(&email, crate::sync::CALENDAR, &event_id)
+            .get_event(email, crate::sync::CALENDAR, &event_id)
             .await
+            .map_err(google)?;
+        if event["status"] == "cancelled" {
+            service.enqueue(email);
+            return Err(api_error(
+                StatusCode::CONFLICT,
+                "changed",
+                "this meeting was cancelled meanwhile; your list is being refreshed",
+            ));
+        }
+        if let Some(seen) = seen_start
+            && event_start(&event).is_some_and(|now| now != seen)
         {
-            Ok(event) => event,
-            Err(e) => return error(StatusCode::BAD_GATEWAY, "google", e.to_string()),
-        };
+            service.enqueue(email);
+            return Err(api_error(
+                StatusCode::CONFLICT,
+                "changed",
+                "this meeting was moved in Google Calendar since you loaded it; check the new time and answer again",
+            ));
+        }
         let mut attendees = event["attendees"].as_array().cloned().unwrap_or_default();
         let mine = attendees.iter_mut().find(|a| {
             a["email"]
                 .as_str()
-                .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
         });
         match mine {
-            Some(me) => me["responseStatus"] = json!(body.response),
+            Some(me) => me["responseStatus"] = json!(response),
             None => {
-                return error(
+                return Err(api_error(
                     StatusCode::CONFLICT,
                     "not_invited",
                     format!("{email} is not an attendee"),
-                );
+                ));
             }
         }
         let patch = json!({ "attendees": attendees });
         match service
             .google
             .patch_event(
-                &email,
+                email,
                 crate::sync::CALENDAR,
                 &event_id,
                 &patch,
@@ -482,28 +757,34 @@ async fn rsvp(
             .await
         {
             Ok(_) => {
-                service.enqueue(&email);
-                return Json(json!({ "meeting_key": key, "response": body.response }))
-                    .into_response();
+                service.enqueue(email);
+                return Ok(
+                    Json(json!({ "meeting_key": key, "response": response })).into_response()
+                );
             }
+            // Changed between our read and write: read again.
             Err(crate::google::GoogleError::PreconditionFailed { .. }) => continue,
-            Err(e) => return error(StatusCode::BAD_GATEWAY, "google", e.to_string()),
+            Err(e) => return Err(google(e)),
         }
     }
-    error(
+    Err(api_error(
         StatusCode::CONFLICT,
         "changed",
         "the event kept changing; try again",
-    )
+    ))
 }
 
 /// A room's busy and free blocks in a window, from Google's freeBusy (asked
 /// as an activated user, since rooms are reached through ACL rules).
 async fn room_availability(
     State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
     Path(room): Path<String>,
     Query(query): Query<WindowQuery>,
 ) -> Response {
+    if let Err(e) = allow(caller.may_read_room(&room), "this room") {
+        return e.into_response();
+    }
     let default = service.window();
     let from = query.from.unwrap_or(default.from);
     let to = query.to.unwrap_or(default.to);
@@ -585,34 +866,71 @@ struct StreamQuery {
     target: Option<String>,
 }
 
+/// Whose events a stream carries.
+#[derive(Clone)]
+enum Audience {
+    /// Everything, or one target's (admins and service tokens).
+    All(Option<String>),
+    /// A person: their own buttons and those they are invited to, their
+    /// presence, and when their list changes.
+    Person(String),
+    /// A room device: the buttons that target its room.
+    Room(String),
+}
+
+impl Audience {
+    fn wants_button(&self, button: &crate::serve::DeliveredButton) -> bool {
+        let targets = |who: &str| button.targets.iter().any(|t| t.eq_ignore_ascii_case(who));
+        match self {
+            Audience::All(None) => true,
+            Audience::All(Some(t)) | Audience::Person(t) => button.user == *t || targets(t),
+            Audience::Room(room) => targets(room),
+        }
+    }
+
+    fn wants_user(&self, user: &str) -> bool {
+        match self {
+            Audience::All(None) => true,
+            Audience::All(Some(t)) | Audience::Person(t) => user.eq_ignore_ascii_case(t),
+            Audience::Room(_) => false,
+        }
+    }
+}
+
 /// Server-sent events: `join_button` events as buttons fire, `presence`
-/// events as someone goes out of office or comes back.
-async fn stream(State(service): State<Shared>, Query(query): Query<StreamQuery>) -> Response {
+/// events as someone goes out of office or comes back, `meetings` events
+/// when a user's stored list changed.
+fn event_stream(service: &Service, audience: Audience) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
-    let target = query.target.map(|t| t.to_ascii_lowercase());
-    let receivers = (service.join_buttons(), service.presence_changes());
     use tokio::sync::broadcast::error::RecvError;
+    let receivers = (
+        service.join_buttons(),
+        service.presence_changes(),
+        service.meetings_changes(),
+    );
     let events = futures_util::stream::unfold(
-        (receivers, target),
-        |((mut buttons, mut presence), target)| async move {
+        (receivers, audience),
+        |((mut buttons, mut presence, mut lists), audience)| async move {
             loop {
                 let event = tokio::select! {
                     button = buttons.recv() => match button {
-                        Ok(button) => target
-                            .as_ref()
-                            .is_none_or(|t| {
-                                button.user == *t
-                                    || button.targets.iter().any(|b| b.eq_ignore_ascii_case(t))
-                            })
+                        Ok(button) => audience
+                            .wants_button(&button)
                             .then(|| Event::default().event("join_button").json_data(&button)),
                         Err(RecvError::Lagged(_)) => None,
                         Err(RecvError::Closed) => return None,
                     },
                     change = presence.recv() => match change {
-                        Ok(change) => target
-                            .as_ref()
-                            .is_none_or(|t| change.user.eq_ignore_ascii_case(t))
+                        Ok(change) => audience
+                            .wants_user(&change.user)
                             .then(|| Event::default().event("presence").json_data(&change)),
+                        Err(RecvError::Lagged(_)) => None,
+                        Err(RecvError::Closed) => return None,
+                    },
+                    user = lists.recv() => match user {
+                        Ok(user) => audience
+                            .wants_user(&user)
+                            .then(|| Event::default().event("meetings").json_data(json!({ "user": user }))),
                         Err(RecvError::Lagged(_)) => None,
                         Err(RecvError::Closed) => return None,
                     },
@@ -620,7 +938,7 @@ async fn stream(State(service): State<Shared>, Query(query): Query<StreamQuery>)
                 if let Some(Ok(event)) = event {
                     return Some((
                         Ok::<_, std::convert::Infallible>(event),
-                        ((buttons, presence), target),
+                        ((buttons, presence, lists), audience),
                     ));
                 }
             }
@@ -631,8 +949,42 @@ async fn stream(State(service): State<Shared>, Query(query): Query<StreamQuery>)
         .into_response()
 }
 
-async fn presence(State(service): State<Shared>, Path(email): Path<String>) -> Response {
-    match service.stored_presence(&email) {
+async fn stream(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<StreamQuery>,
+) -> Response {
+    match admin_only(&caller) {
+        Ok(()) => event_stream(
+            &service,
+            Audience::All(query.target.map(|t| t.to_ascii_lowercase())),
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn my_stream(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match signed_in(&caller) {
+        Ok(me) => event_stream(&service, Audience::Person(me.email.clone())),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn device_stream(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match device_room(&caller) {
+        Ok(room) => event_stream(&service, Audience::Room(room)),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn presence_response(service: &Service, email: &str) -> Response {
+    match service.stored_presence(email) {
         Ok(Some(presence)) => Json(presence).into_response(),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
@@ -641,4 +993,161 @@ async fn presence(State(service): State<Shared>, Path(email): Path<String>) -> R
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
     }
+}
+
+async fn presence(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(email): Path<String>,
+) -> Response {
+    match admin_only(&caller) {
+        Ok(()) => presence_response(&service, &email),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn my_presence(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match signed_in(&caller) {
+        Ok(me) => presence_response(&service, &me.email),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Who the signed-in person is to hcal, and the token their browser sends
+/// with changes.
+async fn me(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
+    let me = match signed_in(&caller) {
+        Ok(me) => me,
+        Err(e) => return e.into_response(),
+    };
+    let user = service.store.user(&me.email).ok().flatten();
+    Json(json!({
+        "email": me.email,
+        "admin": me.admin,
+        "state": user.as_ref().map(|u| u.state),
+        "reason": user.as_ref().and_then(|u| u.reason.clone()),
+        "csrf_token": me.csrf,
+    }))
+    .into_response()
+}
+
+async fn device(Extension(caller): Extension<Caller>) -> Response {
+    match device_room(&caller) {
+        Ok(room) => Json(json!({ "room": room })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A room's coming meetings, from the join buttons that target it: when,
+/// whose, and the link to join. A device gets no other field opened: titles,
+/// agendas and invitees are the invitees' own.
+pub(crate) fn room_meetings(service: &Service, room: &str) -> Result<Vec<Value>, ApiError> {
+    let from = now().as_second() - 3600;
+    let buttons = service
+        .store
+        .buttons_from(from)
+        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut meetings = Vec::new();
+    for button in buttons {
+        let opened = service.open_button(&button);
+        if !opened.targets.iter().any(|t| t.eq_ignore_ascii_case(room))
+            || !seen.insert((button.email.clone(), button.meeting_key.clone()))
+        {
+            continue;
+        }
+        let Ok(Some(stored)) = service.store.meeting(&button.email, &button.meeting_key) else {
+            continue;
+        };
+        let join = serde_json::from_str::<hcal_core::model::Meeting>(&stored.sealed_json)
+            .ok()
+            .and_then(|m| m.join);
+        let at = |s: i64| jiff::Timestamp::from_second(s).map(|t| t.to_string()).ok();
+        meetings.push(json!({
+            "meeting_key": button.meeting_key,
+            "start": at(stored.starts_at),
+            "end": at(stored.ends_at),
+            "join_button_at": opened.at,
+            "join": join,
+        }));
+    }
+    Ok(meetings)
+}
+
+async fn device_meetings(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    respond((|| {
+        let room = device_room(&caller)?;
+        let meetings = room_meetings(&service, &room)?;
+        Ok(Json(json!({ "room": room, "meetings": meetings })).into_response())
+    })())
+}
+
+async fn list_devices(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    respond((|| {
+        admin_only(&caller)?;
+        let devices = service
+            .store
+            .devices()
+            .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+        Ok(Json(devices).into_response())
+    })())
+}
+
+#[derive(Deserialize)]
+struct NewDevice {
+    room: String,
+}
+
+async fn add_device(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<NewDevice>,
+) -> Response {
+    respond((|| {
+        admin_only(&caller)?;
+        let (device, token) =
+            crate::auth::new_device(service.store.as_ref(), &body.room, now().as_second())
+                .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+        tracing::info!(room = %device.room, id = %device.id, "device token issued");
+        Ok((
+            StatusCode::CREATED,
+            Json(
+                json!({ "id": device.id, "room": device.room, "token": token,
+                "note": "the token is shown once; hcal keeps only its hash" }),
+            ),
+        )
+            .into_response())
+    })())
+}
+
+async fn revoke_device(
+    State(service): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    respond((|| {
+        admin_only(&caller)?;
+        match service.store.delete_device(&id) {
+            Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+            Ok(false) => Err(api_error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no device {id}"),
+            )),
+            Err(e) => Err(api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "store",
+                e.to_string(),
+            )),
+        }
+    })())
 }

@@ -38,7 +38,85 @@ pub struct Config {
     pub kms: KmsConfig,
     pub serve: ServeConfig,
     pub api: ApiConfig,
+    pub auth: AuthConfig,
     pub profiles: Vec<Profile>,
+}
+
+/// Signing people in with Google (OpenID Connect) for the web app, the
+/// admin console and `/api/v1/me`. Off while `client_id` is unset.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The OAuth client's id (Google Cloud console → Credentials).
+    pub client_id: Option<String>,
+    /// Its secret; `HCAL_OAUTH_CLIENT_SECRET` wins over it.
+    pub client_secret: Option<String>,
+    /// The OpenID issuer; its endpoints come from
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// People who may use the admin console and every user's data.
+    pub admins: Vec<String>,
+    /// Domains whose people may sign in (the ID token's `hd`, or the
+    /// e-mail's domain); default: `core.org_domains`.
+    pub domains: Vec<String>,
+    /// How long a session lasts.
+    pub session_hours: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            client_id: None,
+            client_secret: None,
+            issuer: "https://accounts.google.com".into(),
+            admins: Vec::new(),
+            domains: Vec::new(),
+            session_hours: 12,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The sign-in settings, or `None` when sign-in is not configured.
+    /// `org_domains` is the fallback for `domains`.
+    pub fn settings(
+        &self,
+        org_domains: &[String],
+    ) -> Result<Option<crate::auth::AuthSettings>, String> {
+        let Some(client_id) = self.client_id.clone().filter(|c| !c.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let client_secret = std::env::var("HCAL_OAUTH_CLIENT_SECRET")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.client_secret.clone())
+            .ok_or("auth.client_id is set but not its secret: set HCAL_OAUTH_CLIENT_SECRET or auth.client_secret")?;
+        let domains: Vec<String> = if self.domains.is_empty() {
+            org_domains
+        } else {
+            &self.domains
+        }
+        .iter()
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect();
+        if domains.is_empty() {
+            return Err(
+                "auth: say whose people may sign in: auth.domains or core.org_domains".into(),
+            );
+        }
+        Ok(Some(crate::auth::AuthSettings {
+            client_id,
+            client_secret,
+            issuer: self.issuer.trim_end_matches('/').to_string(),
+            admins: self
+                .admins
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
+            domains,
+            session_lifetime: std::time::Duration::from_secs(self.session_hours * 3600),
+        }))
+    }
 }
 
 /// How `hcal serve` runs.
@@ -299,6 +377,22 @@ impl Config {
         ] {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return Err(format!("{key} {url:?} is not an http(s) URL"));
+            }
+        }
+        if !(config.auth.issuer.starts_with("https://")
+            || config.auth.issuer.starts_with("http://"))
+        {
+            return Err(format!(
+                "auth.issuer {:?} is not an http(s) URL",
+                config.auth.issuer
+            ));
+        }
+        if config.auth.session_hours == 0 {
+            return Err("auth.session_hours must be above 0".into());
+        }
+        for admin in &config.auth.admins {
+            if !admin.contains('@') {
+                return Err(format!("auth.admins: {admin:?} is not an e-mail address"));
             }
         }
         if config.component.memory_limit_mib == 0 || config.component.deadline_ms == 0 {

@@ -9,6 +9,9 @@
 //! - [`http`]: timeouts, size caps and retries with backoff for outside calls.
 //! - [`provider`]: the meeting provider (Webex REST): Personal Rooms, spaces, one-time meetings.
 //! - [`serve`]: the service: API, push webhook, sync worker, poll.
+//! - [`api`]: the HTTP API, the push webhook, metrics; each route says who may call it.
+//! - [`auth`]: who is asking (sessions from Google sign-in, device and service tokens) and what they may do.
+//! - [`web`]: the web app (each person's meetings, live) and the admin console.
 //! - [`store`]: what the service keeps (SQLite), sensitive fields only sealed.
 //! - [`kms`]: org keys wrapped under a master key; rotation keeps old keys.
 //! - [`sync`]: a user's calendar window from Google into the store, sealed.
@@ -19,6 +22,7 @@
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod enrich;
 pub mod google;
@@ -35,3 +39,4 @@ pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod users;
+pub mod web;

@@ -47,6 +47,9 @@ pub struct ServeSettings {
     pub join_button_webhook: Option<String>,
     /// Users synced at the same time.
     pub sync_concurrency: usize,
+    /// Signing people in (the web app, the admin console, `/api/v1/me`);
+    /// `None`: only service and device tokens get in.
+    pub auth: Option<crate::auth::AuthSettings>,
 }
 
 /// A join button as it is delivered (webhook body and stream event).
@@ -91,6 +94,14 @@ pub struct Service {
     pub(crate) buttons: tokio::sync::broadcast::Sender<DeliveredButton>,
     /// Presence changes (out of office on or off), as the API shows them.
     presence_changes: tokio::sync::broadcast::Sender<Presence>,
+    /// Users whose stored meetings just changed (the web app reloads them).
+    meetings_changed: tokio::sync::broadcast::Sender<String>,
+    /// The OpenID Connect client, when sign-in is configured.
+    pub oidc: Option<crate::auth::Oidc>,
+    /// Unix seconds of the last poll round (the admin console's health).
+    pub last_poll: std::sync::atomic::AtomicI64,
+    /// Each user's Google Calendar time zone, asked now and then.
+    time_zones: Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
     pub(crate) webhooks: reqwest::Client,
     queue: mpsc::UnboundedSender<String>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
@@ -102,7 +113,9 @@ pub struct Service {
 pub enum ServeError {
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("no API token: set api.tokens in hcal.toml or HCAL_API_TOKEN")]
+    #[error(
+        "no way in: set api.tokens in hcal.toml or HCAL_API_TOKEN for integrations, or [auth] for signing people in"
+    )]
     NoApiToken,
 }
 
@@ -120,10 +133,11 @@ impl Service {
         options: Options,
         settings: ServeSettings,
     ) -> Result<Arc<Service>, ServeError> {
-        if settings.api_tokens.iter().all(|t| t.trim().is_empty()) {
+        if settings.api_tokens.iter().all(|t| t.trim().is_empty()) && settings.auth.is_none() {
             return Err(ServeError::NoApiToken);
         }
         let (queue, receiver) = mpsc::unbounded_channel();
+        let oidc = settings.auth.clone().map(crate::auth::Oidc::new);
         Ok(Arc::new(Service {
             google,
             webex,
@@ -136,6 +150,10 @@ impl Service {
             bound: std::sync::OnceLock::new(),
             buttons: tokio::sync::broadcast::channel(1024).0,
             presence_changes: tokio::sync::broadcast::channel(1024).0,
+            meetings_changed: tokio::sync::broadcast::channel(1024).0,
+            oidc,
+            last_poll: std::sync::atomic::AtomicI64::new(0),
+            time_zones: Mutex::new(std::collections::HashMap::new()),
             webhooks: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -168,6 +186,66 @@ impl Service {
     /// `presence` events).
     pub fn presence_changes(&self) -> tokio::sync::broadcast::Receiver<Presence> {
         self.presence_changes.subscribe()
+    }
+
+    /// Users whose stored meetings changed, as syncs store them.
+    pub fn meetings_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.meetings_changed.subscribe()
+    }
+
+    /// The site's own origin (`https://hcal.example.com`): the public URL,
+    /// else the address it is bound to.
+    pub fn origin(&self) -> String {
+        let base = self
+            .settings
+            .public_url
+            .clone()
+            .or_else(|| self.bound.get().cloned())
+            .unwrap_or_default();
+        let base = base.trim_end_matches('/');
+        // scheme://host[:port], without any path.
+        match base.find("://") {
+            Some(at) => match base[at + 3..].find('/') {
+                Some(slash) => base[..at + 3 + slash].to_string(),
+                None => base.to_string(),
+            },
+            None => base.to_string(),
+        }
+    }
+
+    /// The sign-in callback Google sends people back to.
+    pub fn redirect_uri(&self) -> String {
+        let base = self
+            .settings
+            .public_url
+            .clone()
+            .or_else(|| self.bound.get().cloned())
+            .unwrap_or_default();
+        format!("{}/auth/callback", base.trim_end_matches('/'))
+    }
+
+    /// A user's Google Calendar time zone (cached for an hour; UTC when
+    /// Google cannot say).
+    pub async fn time_zone(&self, user: &str) -> String {
+        let hour = Duration::from_secs(3600);
+        if let Some((zone, at)) = self
+            .time_zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            && at.elapsed() < hour
+        {
+            return zone.clone();
+        }
+        let zone = match self.google.setting(user, "timezone").await {
+            Ok(zone) if jiff::tz::TimeZone::get(&zone).is_ok() => zone,
+            Ok(_) | Err(_) => "UTC".to_string(),
+        };
+        self.time_zones
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_string(), (zone.clone(), std::time::Instant::now()));
+        zone
     }
 
     /// Ask for a sync of `user` soon (bursts are coalesced).
@@ -326,7 +404,11 @@ impl Service {
         match syncer.sync(user, window, now_text).await {
             Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
+                if let Err(error) = self.store.mark_synced(user, now().as_second()) {
+                    tracing::warn!(%user, %error, "cannot record the sync time");
+                }
                 if report.kind != crate::sync::SyncKind::Unchanged {
+                    let _ = self.meetings_changed.send(user.to_string());
                     tracing::info!(
                         %user,
                         kind = ?report.kind,
@@ -513,6 +595,7 @@ impl Service {
 async fn poller(service: Arc<Service>) {
     loop {
         let now_s = now().as_second();
+        service.last_poll.store(now_s, Ordering::Relaxed);
         if let Err(error) =
             crate::users::retry_due(service.store.as_ref(), &service.google, now_s).await
         {

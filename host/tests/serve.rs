@@ -58,6 +58,7 @@ fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -
             window_days: (days_back_to_the_demo_week(), 31),
             join_button_webhook: None,
             sync_concurrency: 4,
+            auth: None,
         },
     )
     .unwrap()

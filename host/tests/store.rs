@@ -355,10 +355,26 @@ fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire() {
         expires_at: 2_000,
     };
     store.put_sign_in(&sign_in).unwrap();
-    assert_eq!(store.take_sign_in("s1", 1_000).unwrap(), Some(sign_in.clone()));
-    assert_eq!(store.take_sign_in("s1", 1_000).unwrap(), None, "a state works once");
-    store.put_sign_in(&SignIn { state_sha256: "s2".into(), ..sign_in }).unwrap();
-    assert_eq!(store.take_sign_in("s2", 2_000).unwrap(), None, "an expired sign-in is gone");
+    assert_eq!(
+        store.take_sign_in("s1", 1_000).unwrap(),
+        Some(sign_in.clone())
+    );
+    assert_eq!(
+        store.take_sign_in("s1", 1_000).unwrap(),
+        None,
+        "a state works once"
+    );
+    store
+        .put_sign_in(&SignIn {
+            state_sha256: "s2".into(),
+            ..sign_in
+        })
+        .unwrap();
+    assert_eq!(
+        store.take_sign_in("s2", 2_000).unwrap(),
+        None,
+        "an expired sign-in is gone"
+    );
 
     let session = Session {
         id_sha256: "h".into(),
@@ -389,7 +405,21 @@ fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire() {
     assert_eq!(store.device_by_token("t").unwrap(), None, "revoked");
 
     store.add_user("bob@example.com").unwrap();
-    assert_eq!(store.user("bob@example.com").unwrap().unwrap().last_synced_at, None);
+    assert_eq!(
+        store
+            .user("bob@example.com")
+            .unwrap()
+            .unwrap()
+            .last_synced_at,
+        None
+    );
     store.mark_synced("bob@example.com", 1_234).unwrap();
-    assert_eq!(store.user("bob@example.com").unwrap().unwrap().last_synced_at, Some(1_234));
+    assert_eq!(
+        store
+            .user("bob@example.com")
+            .unwrap()
+            .unwrap()
+            .last_synced_at,
+        Some(1_234)
+    );
 }

@@ -1,0 +1,178 @@
+//! Options shared by commands: Google, the list window and format, key files, times, users.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine as _;
+use clap::ValueEnum;
+use hcal::config::Config;
+use hcal::google::Google;
+use hcal::serve::ServeSettings;
+use hcal::store::User;
+use hcal_core::model::OrgKey;
+use serde::Deserialize;
+
+/// Where Google is and who we are to it.
+#[derive(clap::Args)]
+pub(super) struct GoogleArgs {
+    /// The service-account key file; default: google.key_file in the config,
+    /// then GOOGLE_APPLICATION_CREDENTIALS.
+    #[arg(long, value_name = "KEY.json")]
+    google_key: Option<PathBuf>,
+    /// Google's base URL, e.g. the emulator's `http://127.0.0.1:8085`
+    /// (sets google.calendar_url and google.gmail_url under it).
+    #[arg(long, value_name = "URL")]
+    google_url: Option<String>,
+}
+
+impl GoogleArgs {
+    pub(super) fn client(&self, config: &Config) -> anyhow::Result<Google> {
+        let mut settings = config.google.settings();
+        if let Some(base) = &self.google_url {
+            let base = base.trim_end_matches('/');
+            settings.calendar_url = format!("{base}/calendar/v3/");
+            settings.gmail_url = format!("{base}/gmail/v1/");
+        }
+        let key_path = self
+            .google_key
+            .as_deref()
+            .or(config.google.key_file.as_deref());
+        let key = Google::key_from(key_path)?;
+        Ok(Google::new(settings, key)?)
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum Format {
+    /// The meeting list as JSON (what the API serves).
+    Json,
+    /// A readable agenda.
+    Agenda,
+}
+
+/// What both `process` and `fetch` need to build a meeting list.
+#[derive(clap::Args)]
+pub(super) struct ListArgs {
+    /// Whose meeting list this is.
+    #[arg(long)]
+    pub(super) user: String,
+    /// Start of the window (RFC 3339); default: 7 days before now.
+    #[arg(long)]
+    pub(super) from: Option<String>,
+    /// End of the window (RFC 3339); default: 31 days after now.
+    #[arg(long)]
+    pub(super) to: Option<String>,
+    /// The time to process at (RFC 3339); default: the current time.
+    #[arg(long)]
+    pub(super) now: Option<String>,
+    /// Seal sensitive fields with this key: `{"key_url":"kms://...","key":"<base64 of 32 bytes>"}`.
+    #[arg(long, value_name = "KEY.json")]
+    pub(super) key_file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub(super) format: Format,
+    /// The user's Calendar locale (`de`, `en_GB`): the language of join blocks.
+    /// `fetch` asks Google when it is not given.
+    #[arg(long)]
+    pub(super) locale: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    key_url: String,
+    key: String,
+}
+
+pub(super) fn read_key_file(path: &Path) -> anyhow::Result<OrgKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    // Never echo the file's content: it is a key.
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "key file {} is not {{\"key_url\", \"key\"}} JSON (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(file.key.trim())
+        .with_context(|| format!("the key in {} is not base64", path.display()))?;
+    Ok(OrgKey {
+        key_url: file.key_url,
+        key,
+    })
+}
+
+pub(super) fn rfc3339_offset(now: jiff::Timestamp, days: i64) -> String {
+    (now + jiff::SignedDuration::from_hours(24 * days)).to_string()
+}
+
+/// `--now` as given (default: the current time), and as an instant.
+pub(super) fn parse_now(now: Option<&str>) -> anyhow::Result<(String, jiff::Timestamp)> {
+    let text = now.map_or_else(|| jiff::Timestamp::now().to_string(), str::to_string);
+    let at = text
+        .parse()
+        .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?;
+    Ok((text, at))
+}
+
+/// The window and the time to process at, with their defaults.
+pub(super) fn window(args: &ListArgs) -> anyhow::Result<(String, String, String)> {
+    let (now, now_ts) = parse_now(args.now.as_deref())?;
+    let from = args
+        .from
+        .clone()
+        .unwrap_or_else(|| rfc3339_offset(now_ts, -7));
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| rfc3339_offset(now_ts, 31));
+    Ok((from, to, now))
+}
+
+pub(super) fn print_user(user: &User) {
+    let mut line = format!(
+        "{:<32} {:<11}",
+        user.email,
+        format!("{:?}", user.state).to_lowercase()
+    );
+    if let Some(reason) = &user.reason {
+        line.push_str(&format!(" {reason}"));
+    }
+    if let Some(at) = user
+        .next_attempt_at
+        .and_then(|at| jiff::Timestamp::from_second(at).ok())
+    {
+        line.push_str(&format!(" (next attempt {at})"));
+    }
+    println!("{}", line.trim_end());
+}
+
+pub(super) fn serve_settings(
+    config: &Config,
+    listen: Option<&str>,
+    public_url: Option<String>,
+) -> anyhow::Result<ServeSettings> {
+    let listen = listen.unwrap_or(&config.serve.listen);
+    Ok(ServeSettings {
+        listen: listen
+            .parse()
+            .with_context(|| format!("{listen:?} is not an address like 127.0.0.1:8080"))?,
+        public_url: public_url.or_else(|| config.serve.public_url.clone()),
+        push: config.serve.push,
+        api_tokens: config.api.tokens(),
+        poll_interval: std::time::Duration::from_secs(config.serve.poll_seconds),
+        window_days: (
+            config.serve.window_days_back,
+            config.serve.window_days_ahead,
+        ),
+        join_button_webhook: config.serve.join_button_webhook.clone(),
+        sync_concurrency: config.serve.sync_concurrency,
+        auth: config
+            .auth
+            .settings(&config.core.org_domains)
+            .map_err(anyhow::Error::msg)?,
+    })
+}

@@ -1,0 +1,106 @@
+//! The command line: `Cli`, its commands, and the dispatch to one module per command.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use hcal::config::Config;
+
+mod args;
+#[cfg(feature = "demo")]
+mod demo;
+mod devices;
+mod enrich;
+mod keys;
+mod process;
+mod serve;
+mod users;
+
+use devices::DevicesArgs;
+use enrich::EnrichArgs;
+use keys::KeysArgs;
+use process::{FetchArgs, ProcessArgs};
+use serve::ServeArgs;
+use users::UsersArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "hcal",
+    version,
+    about = "A self-hostable hybrid calendar service for Google Calendar"
+)]
+pub(crate) struct Cli {
+    /// The configuration file (defaults for everything when absent).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The core component (`hcal_core.wasm`); default: beside this program, or this checkout's build.
+    #[arg(long, global = true, value_name = "FILE")]
+    component: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn Google `events.list` JSON into a user's meeting list.
+    Process(ProcessArgs),
+    /// Sync a user's calendar from Google (or the emulator) and print their meeting list.
+    Fetch(FetchArgs),
+    /// Write join details into a user's keyword events (Google + the meeting provider).
+    Enrich(EnrichArgs),
+    /// Add, activate, deactivate and list the users hcal serves.
+    Users(UsersArgs),
+    /// The demo organisation end to end on the in-process emulator.
+    #[cfg(feature = "demo")]
+    Demo(demo::DemoArgs),
+    /// Run the service: API, push webhook, sync worker, poll (until Ctrl-C).
+    Serve(ServeArgs),
+    /// The organisation's sealing keys: list them, or rotate to a new one.
+    Keys(KeysArgs),
+    /// Tokens for room devices: each reads only its room's join buttons and meetings.
+    Devices(DevicesArgs),
+}
+
+/// Logs go to stderr; `HCAL_LOG` (or `RUST_LOG`) picks what, in
+/// tracing's filter syntax (`hcal=debug`, `warn`). The service logs its work
+/// at `info`; the other commands print their results and log warnings only.
+fn init_logs(command: &Command) {
+    let default = match command {
+        Command::Serve(_) => "hcal=info,warn",
+        // The demo prints its own account of what happens.
+        #[cfg(feature = "demo")]
+        Command::Demo(_) => "error",
+        _ => "warn",
+    };
+    let filter = std::env::var("HCAL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("hcal: HCAL_LOG {filter:?} is not a log filter ({e}); using {default:?}");
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Run the command `cli` names.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logs(&cli.command);
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    match &cli.command {
+        Command::Process(args) => process::process(&cli, &config, args),
+        Command::Fetch(args) => process::fetch(&cli, &config, args),
+        Command::Enrich(args) => enrich::enrich(&cli, &config, args),
+        Command::Users(args) => users::users(&config, args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::demo(&cli, &config, args),
+        Command::Serve(args) => serve::serve(&cli, &config, args),
+        Command::Keys(args) => keys::keys(&config, args),
+        Command::Devices(args) => devices::devices(&config, args),
+    }
+}

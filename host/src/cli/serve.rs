@@ -1,0 +1,85 @@
+//! `hcal serve`: the service (API, push webhook, sync worker, poll) until Ctrl-C.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use hcal::config::Config;
+use hcal::provider::webex::Webex;
+use hcal::runtime::Runtime;
+use hcal::serve::Service;
+use hcal::store::SqliteStore;
+
+use super::Cli;
+use super::args::{GoogleArgs, serve_settings};
+
+#[derive(clap::Args)]
+pub(super) struct ServeArgs {
+    /// Listen here (default: serve.listen, 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// The URL Google reaches this service at (default: serve.public_url).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// The store (default: store.path, hcal.db).
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    #[command(flatten)]
+    google: GoogleArgs,
+    /// The Webex API root (default: webex.base_url).
+    #[arg(long, value_name = "URL")]
+    webex_url: Option<String>,
+}
+
+/// `hcal serve`.
+pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let settings = serve_settings(config, args.listen.as_deref(), args.public_url.clone())?;
+    let google = args.google.client(config)?;
+    let mut webex_settings = config.webex.settings();
+    if let Some(url) = &args.webex_url {
+        webex_settings.base_url = url.trim_end_matches('/').to_string();
+    }
+    let webex = Webex::new(webex_settings)?;
+    let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
+    let path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| config.store.path.clone());
+    let store = std::sync::Arc::new(SqliteStore::open(&path)?);
+    let master = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref())?;
+    // Fail now, not on the first sync, if the master key does not open the store's keys.
+    hcal::kms::Kms::new(store.as_ref(), master.clone()).active_key()?;
+    let service = Service::new(
+        google,
+        webex,
+        runtime,
+        store,
+        master,
+        config.core.clone(),
+        settings,
+    )?;
+    let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
+    io.block_on(run_service(service, |address| {
+        eprintln!(
+            "hcal: serving on http://{address} (store {}); Ctrl-C stops",
+            path.display()
+        );
+    }))
+}
+
+/// Run `service` until Ctrl-C, printing where it is.
+async fn run_service(
+    service: std::sync::Arc<Service>,
+    banner: impl FnOnce(std::net::SocketAddr),
+) -> anyhow::Result<()> {
+    let (bound, address) = tokio::sync::oneshot::channel();
+    let running = tokio::spawn(service.run(bound, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    match address.await {
+        Ok(address) => banner(address),
+        Err(_) => return Ok(running.await??),
+    }
+    running.await??;
+    eprintln!("hcal: stopped");
+    Ok(())
+}
