@@ -333,7 +333,10 @@ fn shift_value(value: &mut Value, days: i64) {
             for item in items {
                 if let Value::String(text) = item {
                     // Recurrence lines: RRULE UNTIL=, EXDATE and RDATE values.
-                    if text.starts_with("RRULE") || text.starts_with("EXDATE") || text.starts_with("RDATE") {
+                    if text.starts_with("RRULE")
+                        || text.starts_with("EXDATE")
+                        || text.starts_with("RDATE")
+                    {
                         *text = shift_compact(text, days);
                     }
                 } else {
@@ -347,7 +350,10 @@ fn shift_value(value: &mut Value, days: i64) {
 
 /// `2026-12-01` or `2026-12-01T10:00:00+01:00`: the date part moved.
 fn shift_iso(text: &str, days: i64) -> String {
-    let Some(date) = text.get(..10).and_then(|d| d.parse::<jiff::civil::Date>().ok()) else {
+    let Some(date) = text
+        .get(..10)
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+    else {
         return text.to_string();
     };
     match date.checked_add(jiff::Span::new().days(days)) {
@@ -397,10 +403,24 @@ mod shift_tests {
         // 2026-11-30 + 14 weeks = 2027-03-08, a Monday.
         assert!(text.contains("standup_20270310T080000Z"), "{text}");
         assert!(text.contains("2027-03-"), "{text}");
-        assert_eq!(shift_iso("2026-12-01T10:00:00+01:00", 7), "2026-12-08T10:00:00+01:00");
-        assert_eq!(shift_compact("EXDATE;TZID=Europe/Berlin:20261127T090000", 7), "EXDATE;TZID=Europe/Berlin:20261204T090000");
-        assert_eq!(shift_compact("RRULE:FREQ=WEEKLY;COUNT=10", 7), "RRULE:FREQ=WEEKLY;COUNT=10");
-        let same = Seed::demo().unwrap().shifted_to_week_of("2026-12-02T00:00:00Z".parse().unwrap());
-        assert_eq!(serde_json::to_string(&same.events).unwrap(), serde_json::to_string(&Seed::demo().unwrap().events).unwrap());
+        assert_eq!(
+            shift_iso("2026-12-01T10:00:00+01:00", 7),
+            "2026-12-08T10:00:00+01:00"
+        );
+        assert_eq!(
+            shift_compact("EXDATE;TZID=Europe/Berlin:20261127T090000", 7),
+            "EXDATE;TZID=Europe/Berlin:20261204T090000"
+        );
+        assert_eq!(
+            shift_compact("RRULE:FREQ=WEEKLY;COUNT=10", 7),
+            "RRULE:FREQ=WEEKLY;COUNT=10"
+        );
+        let same = Seed::demo()
+            .unwrap()
+            .shifted_to_week_of("2026-12-02T00:00:00Z".parse().unwrap());
+        assert_eq!(
+            serde_json::to_string(&same.events).unwrap(),
+            serde_json::to_string(&Seed::demo().unwrap().events).unwrap()
+        );
     }
 }
