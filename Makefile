@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test browser-demo browser-bench lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -25,11 +25,15 @@ build: guest
 # emulated Google and Webex (in-process, loopback HTTP) served by hcal:
 # users activated, everyone synced into the store (SQLite, sealed), each
 # agenda printed, the API's URL, then two meetings booked live whose join
-# buttons are printed as they fire. `hcal demo` alone runs until Ctrl-C;
+# buttons are printed as they fire, and the web app's URL to sign in to as
+# alice, bob or the admin. `hcal demo` alone runs until Ctrl-C;
 # `make demo-once` is one cycle with a summary.
+# Long enough to sign in to the web app and watch the live join buttons;
+# `make demo DEMO_SECONDS=0` runs until Ctrl-C.
+DEMO_SECONDS ?= 180
 demo: guest
 	$(CARGO) build -p hcal
-	./target/debug/hcal --config fixtures/demo/hcal.toml demo --duration 30
+	./target/debug/hcal --config fixtures/demo/hcal.toml demo $(if $(filter 0,$(DEMO_SECONDS)),,--duration $(DEMO_SECONDS))
 
 demo-once: guest
 	$(CARGO) build -p hcal
@@ -54,6 +58,7 @@ test: guest
 	$(CARGO) test --workspace --doc
 	$(MAKE) interop
 	$(MAKE) browser-test
+	$(MAKE) web-test
 
 # Google's own Python client (google-api-python-client, google-auth) against
 # the emulator: it must not notice it is not talking to Google.
@@ -84,6 +89,14 @@ browser-setup: guest
 browser-test: browser-setup
 	cd browser && node_modules/.bin/tsc -p test/tsconfig.json
 	cd browser && CHROMIUM=$(CHROMIUM) node --test test/node.test.mjs test/chromium.test.mjs
+
+# The web app end to end in headless Chromium against `hcal demo`: sign-in
+# through the emulated Google, the meetings live, an answer, a join button,
+# the admin console, hostile invitation text, sign-out (screenshots in
+# target/browser-artifacts/webapp-*.png).
+web-test: browser-setup
+	$(CARGO) build -p hcal
+	cd browser && CHROMIUM=$(CHROMIUM) node --test test/webapp.test.mjs
 
 # The demo page on http://127.0.0.1:8000/browser/demo/ (the checkout served
 # as it is, so "Load the demo week" finds fixtures/demo/events.json).

@@ -96,11 +96,11 @@ fn users(service: &Service, admin: &Person) -> Markup {
                         tr data-email=(user.email) data-state=(format!("{:?}", user.state).to_lowercase()) {
                             td { (user.email) }
                             td { span class={ "state " (format!("{:?}", user.state).to_lowercase()) } { (format!("{:?}", user.state).to_lowercase()) } }
-                            td { (when(user.last_synced_at)) }
+                            td.nowrap { (when(user.last_synced_at)) }
                             td { (service.store.meeting_count(&user.email).unwrap_or(0)) }
                             td.reason {
                                 @if let Some(reason) = &user.reason { (reason) }
-                                @if let Some(next) = user.next_attempt_at { br; small { "next attempt " (when(Some(next))) } }
+                                @if let Some(next) = user.next_attempt_at { br; small.nowrap { "next attempt " (when(Some(next))) } }
                             }
                             td.actions {
                                 @if user.state != UserState::Activated {
@@ -166,7 +166,7 @@ fn rooms(service: &Service, admin: &Person, issued: Option<(&str, &str)>) -> Mar
                         }
                         @for device in tokens {
                             tr data-device=(device.id) {
-                                td { (room) } td { code { (device.id) } } td { (when(Some(device.created_at))) }
+                                td { (room) } td { code { (device.id) } } td.nowrap { (when(Some(device.created_at))) }
                                 td {
                                     form method="post" action="/admin/devices/revoke" {
                                         input type="hidden" name="csrf" value=(admin.csrf);
@@ -195,7 +195,7 @@ fn keys(service: &Service, admin: &Person) -> Markup {
                     @for key in &keys {
                         tr {
                             td { code { (key.key_url) } }
-                            td { (when(Some(key.created_at))) }
+                            td.nowrap { (when(Some(key.created_at))) }
                             td {
                                 @if key.active { "active" } @else { "kept to open older data" }
                                 @if kms.key(&key.key_url).is_err() { " · does not open with this master key" }
@@ -234,7 +234,7 @@ fn health(service: &Service) -> Markup {
                 thead { tr { th { "User" } th { "Channel" } th { "Expires" } } }
                 tbody {
                     @for channel in &channels {
-                        tr { td { (channel.email) } td { code { (channel.id) } } td { (when(channel.expires_at)) } }
+                        tr { td { (channel.email) } td { code { (channel.id) } } td.nowrap { (when(channel.expires_at)) } }
                     }
                 }
             }

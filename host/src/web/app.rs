@@ -270,7 +270,7 @@ fn meeting_card(
                 h3.title {
                     (text(&meeting.title).unwrap_or("(no title)"))
                     @if let Some(keyword) = &meeting.keyword { " " span.badge.keyword { (keyword) } }
-                    @if meeting.recurring { " " span.badge { "repeats" } }
+                    @if meeting.recurring || meeting.series_id.is_some() { " " span.badge { "repeats" } }
                 }
                 @if let Some(location) = text(&meeting.location) { p.where { (location) } }
                 @if let Some((uri, service)) = join {

@@ -23,6 +23,7 @@ async function refresh() {
     try {
       const response = await fetch(target.dataset.live, { credentials: 'same-origin' });
       if (response.ok) target.innerHTML = await response.text();
+      fillBanners();
     } finally { refreshing = null; }
   })();
   return refreshing;
@@ -39,6 +40,27 @@ function showNotice(text, error) {
   setTimeout(() => p.remove(), 15000);
 }
 
+// A banner shown before its meeting's join link was synced gets the link
+// once the list has it.
+function fillBanners() {
+  for (const due of document.querySelectorAll('#live .due')) {
+    if (due.querySelector('a.join-now')) continue;
+    const card = [...document.querySelectorAll('article.meeting')].find((a) => a.dataset.key === due.dataset.key);
+    const href = safeHref(card?.querySelector('a.join')?.getAttribute('href') ?? '');
+    if (href) due.append(joinLink(href));
+  }
+}
+
+function joinLink(href) {
+  const join = document.createElement('a');
+  join.className = 'button join-now';
+  join.href = href;
+  join.rel = 'noopener noreferrer';
+  join.target = '_blank';
+  join.textContent = 'Join now';
+  return join;
+}
+
 // A join button that fired: prominent, with the meeting's title and link.
 function showJoinButton(button) {
   const live = document.getElementById('live');
@@ -50,19 +72,14 @@ function showJoinButton(button) {
   due.className = 'due';
   due.dataset.key = button.meeting_key;
   const words = document.createElement('span');
-  const at = new Date(button.at);
-  words.textContent = `${title} is about to start` + (Number.isNaN(at.getTime()) ? '' : ` (join button at ${at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })})`);
+  // The start as the card shows it: in the person's Google time zone.
+  const starts = card?.querySelector('.when')?.textContent?.split('–')[0]?.trim();
+  words.textContent = starts && /^\d\d:\d\d$/.test(starts) ? `${title} starts at ${starts}` : `${title} is about to start`;
   due.append(words);
-  if (href) {
-    const join = document.createElement('a');
-    join.className = 'button join-now';
-    join.href = href;
-    join.rel = 'noopener noreferrer';
-    join.target = '_blank';
-    join.textContent = 'Join now';
-    due.append(join);
-  }
+  if (href) due.append(joinLink(href));
   live.prepend(due);
+  // The list may not have the meeting (or its link) yet: fetch it now.
+  if (!href) refresh();
 }
 
 document.addEventListener('submit', async (event) => {
