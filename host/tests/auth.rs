@@ -354,6 +354,24 @@ async fn every_route_knocked_on_by_every_kind_of_caller() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 
+    // Someone not activated is told why and whom to ask.
+    let ceo = sign_in(&api, "ceo@example.com").await;
+    let page = http()
+        .get(format!("{api}/"))
+        .header("cookie", &ceo.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("not-activated")
+            && page.contains("not connected to hcal yet")
+            && page.contains(ADMIN),
+        "{page}"
+    );
+
     // What a device reads is its room's, and no more.
     let device: Value = http()
         .get(format!("{api}/api/v1/device/meetings"))

@@ -423,3 +423,50 @@ fn keys_rotate_and_list() {
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open with this master key"));
 }
+
+/// `hcal devices`: a token printed once (alone on stdout), stored only as
+/// its hash, listed by id, revoked; a room that is not an address refused.
+#[test]
+fn devices_add_list_and_revoke() {
+    let store = tmp("devices.db");
+    let _ = std::fs::remove_file(&store);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .arg("devices")
+            .args(args)
+            .arg("--store")
+            .arg(&store)
+            .output()
+            .unwrap()
+    };
+    let added = run(&["add", "Room-Fjord@resource.calendar.google.com"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let token = String::from_utf8_lossy(&added.stdout).trim().to_string();
+    assert!(
+        token.starts_with("hcal_dev_") && token.len() > 40,
+        "{token}"
+    );
+    let bytes = std::fs::read(&store).unwrap();
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the store keeps only the token's hash"
+    );
+    let listed = String::from_utf8_lossy(&run(&["list"]).stdout).to_string();
+    assert!(
+        listed.contains("room-fjord@resource.calendar.google.com"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "{listed}");
+    let id = listed.split_whitespace().next().unwrap().to_string();
+    assert!(run(&["revoke", &id]).status.success());
+    let again = run(&["revoke", &id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("hcal devices list"));
+    let bad = run(&["add", "fjord\nroom"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an e-mail address"));
+}
