@@ -53,8 +53,14 @@ demo-offline: guest
 	  --from 2026-11-30T00:00:00Z --to 2026-12-07T00:00:00Z --now 2026-11-30T08:00:00Z \
 	  --format agenda
 
+# The store's tests run on SQLite and on a throwaway PostgreSQL (a cluster
+# under target/pg on a port of its own, started as the postgres user;
+# Debian's postgresql installed when missing), stopped after, pass or fail.
 test: guest
-	$(CARGO) test --workspace --all-targets
+	@scripts/test-postgres.sh start >/dev/null
+	@status=0; HCAL_TEST_POSTGRES=$$(cat target/pg/url) HCAL_REQUIRE_POSTGRES=1 \
+	  $(CARGO) test --workspace --all-targets || status=$$?; \
+	  scripts/test-postgres.sh stop; exit $$status
 	$(CARGO) test --workspace --doc
 	$(MAKE) interop
 	$(MAKE) browser-test

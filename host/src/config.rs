@@ -181,13 +181,32 @@ impl ApiConfig {
 pub struct StoreConfig {
     /// The SQLite file (made with its directory if missing).
     pub path: PathBuf,
+    /// A `postgres://` URL (or a SQLite path) that wins over `path`;
+    /// `HCAL_STORE_URL` wins over both.
+    pub url: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("hcal.db"),
+            url: None,
         }
+    }
+}
+
+impl StoreConfig {
+    /// Where the store is: `--store`, then `HCAL_STORE_URL`, `url`, `path`.
+    pub fn location(&self, given: Option<&str>) -> String {
+        given
+            .map(str::to_string)
+            .or_else(|| {
+                std::env::var("HCAL_STORE_URL")
+                    .ok()
+                    .filter(|u| !u.trim().is_empty())
+            })
+            .or_else(|| self.url.clone())
+            .unwrap_or_else(|| self.path.display().to_string())
     }
 }
 

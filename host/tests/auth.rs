@@ -274,6 +274,19 @@ impl Knock<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_knocked_on_by_every_kind_of_caller() {
+    knock_on_every_route(Arc::new(SqliteStore::in_memory().unwrap())).await;
+}
+
+/// The same, with the service on PostgreSQL: activation, sync, meetings,
+/// join buttons, sessions and device tokens all through the other backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_knocked_on_with_the_service_on_postgresql() {
+    if let Some(store) = common::postgres_store("auth_matrix") {
+        knock_on_every_route(Arc::new(store)).await;
+    }
+}
+
+async fn knock_on_every_route(store: Arc<dyn Store>) {
     let emulator = common::demo_emulator().await;
     book(
         &emulator,
@@ -281,7 +294,6 @@ async fn every_route_knocked_on_by_every_kind_of_caller() {
         "Matrix review",
         json!({"location": "Fjord @webex"}),
     );
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     let service = build(&emulator, store.clone());
     let (api, _stop) = serve(service.clone()).await;
     activate_and_wait(&api, store.as_ref(), &[ALICE, BOB, ADMIN], "authmatrix1").await;
@@ -490,6 +502,49 @@ async fn changes_need_this_sites_csrf_token_and_reach_google() {
             .unwrap()
             .contains("moved"),
         "{message}"
+    );
+}
+
+/// A session made by one worker is good on another on the same database
+/// (a second store opened on it, as a second `hcal serve` would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_work_on_every_worker_of_one_postgresql() {
+    let Some(first) = common::postgres_store("auth_sessions") else {
+        return;
+    };
+    let url = common::postgres_url("auth_sessions").unwrap();
+    let emulator = common::demo_emulator().await;
+    let (api_one, _stop_one) = serve(build(&emulator, Arc::new(first))).await;
+    let alice = sign_in(&api_one, ALICE).await;
+    let second: Arc<dyn Store> = Arc::new(hcal::store::PostgresStore::open(&url).unwrap());
+    let (api_two, _stop_two) = serve(build(&emulator, second)).await;
+    for api in [&api_one, &api_two] {
+        let me = http()
+            .get(format!("{api}/api/v1/me"))
+            .header("cookie", &alice.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status().as_u16(), 200, "{api}");
+    }
+    let out = http()
+        .post(format!("{api_two}/auth/logout"))
+        .header("cookie", &alice.cookie)
+        .form(&[("csrf", alice.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    let me = http()
+        .get(format!("{api_one}/api/v1/me"))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status().as_u16(),
+        401,
+        "signed out on one worker is signed out on all"
     );
 }
 

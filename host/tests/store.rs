@@ -53,9 +53,7 @@ fn the_schema_is_migrated_once_and_reopens() {
     }
 }
 
-#[test]
-fn users_move_through_their_states() {
-    let store = SqliteStore::in_memory().unwrap();
+fn users_move_through_their_states(store: &dyn Store) {
     store.add_user("bob@example.com").unwrap();
     let failed = store
         .set_user_state(
@@ -91,9 +89,7 @@ fn users_move_through_their_states() {
     ));
 }
 
-#[test]
-fn pages_apply_atomically_with_their_sync_token() {
-    let store = SqliteStore::in_memory().unwrap();
+fn pages_apply_atomically_with_their_sync_token(store: &dyn Store) {
     store.add_user("alice@example.com").unwrap();
     let full = PageUpdate {
         replace_all: true,
@@ -183,10 +179,8 @@ fn pages_apply_atomically_with_their_sync_token() {
     assert!(store.user("alice@example.com").unwrap().is_some());
 }
 
-#[test]
-fn org_keys_are_wrapped_rotated_and_need_the_right_master_key() {
-    let store = SqliteStore::in_memory().unwrap();
-    let kms = Kms::new(&store, MasterKey::from_base64(MASTER).unwrap());
+fn org_keys_are_wrapped_rotated_and_need_the_right_master_key(store: &dyn Store) {
+    let kms = Kms::new(store, MasterKey::from_base64(MASTER).unwrap());
     let first = kms.active_key().unwrap();
     assert_eq!(kms.active_key().unwrap(), first, "made once");
     let second = kms.rotate().unwrap();
@@ -206,7 +200,7 @@ fn org_keys_are_wrapped_rotated_and_need_the_right_master_key() {
     );
 
     let other = Kms::new(
-        &store,
+        store,
         MasterKey::from_base64("ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=").unwrap(),
     );
     assert!(matches!(
@@ -283,10 +277,8 @@ fn the_file_never_holds_a_sealed_field_in_plaintext() {
     }
 }
 
-#[test]
-fn join_buttons_move_with_their_meeting_and_go_out_once() {
+fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
     use hcal::store::StoredButton;
-    let store = SqliteStore::in_memory().unwrap();
     store.add_user("alice@example.com").unwrap();
     let button = |key: &str, at: i64| StoredButton {
         email: "alice@example.com".into(),
@@ -343,10 +335,8 @@ fn join_buttons_move_with_their_meeting_and_go_out_once() {
     assert_eq!(store.due_buttons(400).unwrap().len(), 1);
 }
 
-#[test]
-fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire() {
+fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire(store: &dyn Store) {
     use hcal::store::{Device, Session, SignIn};
-    let store = SqliteStore::in_memory().unwrap();
     let sign_in = SignIn {
         state_sha256: "s1".into(),
         verifier: "v".into(),
@@ -422,4 +412,82 @@ fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire() {
             .last_synced_at,
         Some(1_234)
     );
+}
+
+/// Each check above runs on both backends: SQLite in memory, and a fresh
+/// database on the PostgreSQL that `make test` starts.
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $check() {
+                super::$check(&hcal::store::SqliteStore::in_memory().unwrap());
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $check() {
+                if let Some(store) = super::common::postgres_store(stringify!($check)) {
+                    super::$check(&store);
+                }
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    users_move_through_their_states,
+    pages_apply_atomically_with_their_sync_token,
+    org_keys_are_wrapped_rotated_and_need_the_right_master_key,
+    join_buttons_move_with_their_meeting_and_go_out_once,
+    sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire,
+);
+
+#[test]
+fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
+    let Some(store) = common::postgres_store("schema") else {
+        return;
+    };
+    assert_eq!(store.schema_version().unwrap(), 1);
+    store.add_user("alice@example.com").unwrap();
+    let url = common::postgres_url("schema").unwrap();
+    drop(store);
+    // Reopened (and by several workers at once): migrated once, data kept.
+    let again: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                hcal::store::PostgresStore::open(&url).map(|s| s.schema_version().unwrap())
+            })
+        })
+        .collect();
+    for worker in again {
+        assert_eq!(worker.join().unwrap().unwrap(), 1);
+    }
+    let store = hcal::store::PostgresStore::open(&url).unwrap();
+    assert!(store.user("alice@example.com").unwrap().is_some());
+    common::postgres_execute("schema", "UPDATE hcal_schema SET version = 99");
+    drop(store);
+    match hcal::store::PostgresStore::open(&url) {
+        Err(StoreError::TooNew {
+            found: 99,
+            known: 1,
+            ..
+        }) => {}
+        Err(other) => panic!("expected TooNew, got {other}"),
+        Ok(_) => panic!("a newer schema was opened"),
+    }
+}
+
+#[test]
+fn a_wrong_postgres_url_is_one_clear_error_without_the_password() {
+    let error = match hcal::store::open("postgres://hcal:hunter2@127.0.0.1:1/hcal") {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("nothing listens on port 1"),
+    };
+    assert!(
+        error.contains("postgres://hcal@127.0.0.1:1/hcal"),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
 }

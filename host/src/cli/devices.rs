@@ -2,19 +2,16 @@
 //! room's join buttons and meetings (`/api/v1/device/...`); it is printed
 //! once, when issued, and kept only as its hash.
 
-use std::path::PathBuf;
-
 use clap::Subcommand;
 use hcal::config::Config;
-use hcal::store::{SqliteStore, Store};
 
 #[derive(clap::Args)]
 pub(super) struct DevicesArgs {
     #[command(subcommand)]
     action: DevicesAction,
-    /// The store (default: store.path, hcal.db).
-    #[arg(long, value_name = "FILE", global = true)]
-    store: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
+    #[arg(long, value_name = "FILE|URL", global = true)]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -31,15 +28,12 @@ enum DevicesAction {
 }
 
 pub(super) fn devices(config: &Config, args: &DevicesArgs) -> anyhow::Result<()> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| config.store.path.clone());
-    let store = SqliteStore::open(&path)?;
+    let path = config.store.location(args.store.as_deref());
+    let store = hcal::store::open(&path)?;
     let now = jiff::Timestamp::now().as_second();
     match &args.action {
         DevicesAction::Add { room } => {
-            let (device, token) = hcal::auth::new_device(&store, room, now)?;
+            let (device, token) = hcal::auth::new_device(store.as_ref(), room, now)?;
             eprintln!(
                 "hcal: device {} for {}; the token is shown only now (hcal keeps its hash):",
                 device.id, device.room
@@ -63,7 +57,7 @@ pub(super) fn devices(config: &Config, args: &DevicesArgs) -> anyhow::Result<()>
             if !store.delete_device(id)? {
                 anyhow::bail!(
                     "no device token {id} in {}; see hcal devices list",
-                    path.display()
+                    hcal::store::shown(&path)
                 );
             }
             println!("revoked {id}");

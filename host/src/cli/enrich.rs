@@ -1,13 +1,10 @@
 //! `hcal enrich`: write join details into one user's keyword events.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use hcal::config::Config;
 use hcal::enrich::Enricher;
 use hcal::provider::webex::Webex;
 use hcal::runtime::Runtime;
-use hcal::store::SqliteStore;
 use hcal_core::model::Window;
 
 use super::Cli;
@@ -35,10 +32,9 @@ pub(super) struct EnrichArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// The SQLite file where spaces of 1:1 pairs and one-time meetings are
-    /// remembered between runs; default: store.path in the config.
-    #[arg(long, value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<String>,
 }
 
 /// One enrichment run for one user, reported on stdout.
@@ -63,12 +59,9 @@ pub(super) fn enrich(cli: &Cli, config: &Config, args: &EnrichArgs) -> anyhow::R
         .build()
         .context("cannot start the I/O runtime")?;
     // Spaces of 1:1 pairs and one-time meetings are remembered here.
-    let store_path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| config.store.path.clone());
-    let store = SqliteStore::open(&store_path)?;
-    let enricher = Enricher::new(&google, &webex, &runtime, &config.core, &store);
+    let store_path = config.store.location(args.store.as_deref());
+    let store = hcal::store::open(&store_path)?;
+    let enricher = Enricher::new(&google, &webex, &runtime, &config.core, store.as_ref());
     let report = io.block_on(enricher.run(&args.user, &window, &now))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,18 +1,15 @@
 //! `hcal keys`: list the organisation's sealing keys, or rotate to a new one.
 
-use std::path::PathBuf;
-
 use clap::Subcommand;
 use hcal::config::Config;
-use hcal::store::{SqliteStore, Store};
 
 #[derive(clap::Args)]
 pub(super) struct KeysArgs {
     #[command(subcommand)]
     action: KeysAction,
-    /// The store (default: store.path, hcal.db).
-    #[arg(long, value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -25,13 +22,10 @@ enum KeysAction {
 
 /// `hcal keys list|rotate` (key material is never printed).
 pub(super) fn keys(config: &Config, args: &KeysArgs) -> anyhow::Result<()> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| config.store.path.clone());
-    let store = SqliteStore::open(&path)?;
+    let path = config.store.location(args.store.as_deref());
+    let store = hcal::store::open(&path)?;
     let master = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref())?;
-    let kms = hcal::kms::Kms::new(&store, master);
+    let kms = hcal::kms::Kms::new(store.as_ref(), master);
     match args.action {
         KeysAction::Rotate => {
             // Opening the active key first proves the master key is the right one.

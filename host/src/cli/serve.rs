@@ -1,13 +1,10 @@
 //! `hcal serve`: the service (API, push webhook, sync worker, poll) until Ctrl-C.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use hcal::config::Config;
 use hcal::provider::webex::Webex;
 use hcal::runtime::Runtime;
 use hcal::serve::Service;
-use hcal::store::SqliteStore;
 
 use super::Cli;
 use super::args::{GoogleArgs, serve_settings};
@@ -20,9 +17,9 @@ pub(super) struct ServeArgs {
     /// The URL Google reaches this service at (default: serve.public_url).
     #[arg(long)]
     public_url: Option<String>,
-    /// The store (default: store.path, hcal.db).
-    #[arg(long, value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<String>,
     #[command(flatten)]
     google: GoogleArgs,
     /// The Webex API root (default: webex.base_url).
@@ -40,11 +37,8 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
     }
     let webex = Webex::new(webex_settings)?;
     let runtime = Runtime::new(config.runtime(cli.component.as_deref()))?;
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| config.store.path.clone());
-    let store = std::sync::Arc::new(SqliteStore::open(&path)?);
+    let path = config.store.location(args.store.as_deref());
+    let store = hcal::store::open(&path)?;
     let master = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref())?;
     // Fail now, not on the first sync, if the master key does not open the store's keys.
     hcal::kms::Kms::new(store.as_ref(), master.clone()).active_key()?;
@@ -61,7 +55,7 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
     io.block_on(run_service(service, |address| {
         eprintln!(
             "hcal: serving on http://{address} (store {}); Ctrl-C stops",
-            path.display()
+            hcal::store::shown(&path)
         );
     }))
 }

@@ -1,11 +1,9 @@
 //! `hcal users`: add, activate, retry, deactivate, list and show the users hcal serves.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::Subcommand;
 use hcal::config::Config;
-use hcal::store::{SqliteStore, Store, UserState};
+use hcal::store::UserState;
 
 use super::args::{GoogleArgs, print_user};
 
@@ -13,9 +11,9 @@ use super::args::{GoogleArgs, print_user};
 pub(super) struct UsersArgs {
     #[command(subcommand)]
     action: UsersAction,
-    /// The store (SQLite file); default: store.path in the config (`hcal.db`).
-    #[arg(long, value_name = "FILE")]
-    store: Option<PathBuf>,
+    /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
+    #[arg(long, value_name = "FILE|URL")]
+    store: Option<String>,
     #[command(flatten)]
     google: GoogleArgs,
 }
@@ -52,11 +50,8 @@ enum UsersAction {
 
 /// `hcal users ...`: the store, and Google for the activation checks.
 pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
-    let path = args
-        .store
-        .clone()
-        .unwrap_or_else(|| config.store.path.clone());
-    let store = SqliteStore::open(&path)?;
+    let path = config.store.location(args.store.as_deref());
+    let store = hcal::store::open(&path)?;
     let io = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -65,7 +60,7 @@ pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
         let google = args.google.client(config)?;
         let mut all_ok = true;
         for email in emails {
-            let user = io.block_on(hcal::users::activate(&store, &google, email))?;
+            let user = io.block_on(hcal::users::activate(store.as_ref(), &google, email))?;
             all_ok &= user.state == UserState::Activated;
             print_user(&user);
         }
@@ -91,7 +86,7 @@ pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
         UsersAction::Retry => {
             let google = args.google.client(config)?;
             let now = jiff::Timestamp::now().as_second();
-            let retried = io.block_on(hcal::users::retry_due(&store, &google, now))?;
+            let retried = io.block_on(hcal::users::retry_due(store.as_ref(), &google, now))?;
             if retried.is_empty() {
                 println!("no user in error is due for another attempt");
             }
@@ -100,7 +95,7 @@ pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
         }
         UsersAction::Deactivate { emails } => {
             for email in emails {
-                print_user(&hcal::users::deactivate(&store, email)?);
+                print_user(&hcal::users::deactivate(store.as_ref(), email)?);
             }
             true
         }
@@ -119,7 +114,7 @@ pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
             let user = store.user(email)?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "no user {email} in {}; add them with hcal users add",
-                    path.display()
+                    hcal::store::shown(&path)
                 )
             })?;
             print_user(&user);

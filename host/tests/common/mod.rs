@@ -92,3 +92,87 @@ pub fn google_for(emulator: &hcal_emulator::Emulator) -> hcal::google::Google {
     let key = ServiceAccountKey::parse(&emulator.key_file().unwrap().to_string()).unwrap();
     hcal::google::Google::new(settings, key).unwrap()
 }
+
+/// The test PostgreSQL server (`make test` starts one and sets
+/// `HCAL_TEST_POSTGRES`); `None` prints why the PostgreSQL half is skipped,
+/// unless `HCAL_REQUIRE_POSTGRES` says it must run (as `make test` does).
+fn postgres_server() -> Option<String> {
+    match std::env::var("HCAL_TEST_POSTGRES") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_string()),
+        _ => {
+            assert!(
+                std::env::var_os("HCAL_REQUIRE_POSTGRES").is_none(),
+                "HCAL_REQUIRE_POSTGRES is set but HCAL_TEST_POSTGRES is not: start one with scripts/test-postgres.sh start"
+            );
+            eprintln!(
+                "skipped on PostgreSQL: HCAL_TEST_POSTGRES is unset (make test starts a server)"
+            );
+            None
+        }
+    }
+}
+
+/// Run SQL on the server's `postgres` database or on `database`, on a
+/// thread of its own (the caller may be inside a runtime).
+fn postgres_admin(server: &str, database: Option<&str>, sql: &str) {
+    let url = match database {
+        Some(db) => with_database(server, db),
+        None => server.to_string(),
+    };
+    let sql = sql.to_string();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("the test PostgreSQL at {url}: {e}"));
+            tokio::spawn(connection);
+            // One at a time: CREATE DATABASE cannot run inside the implicit
+            // transaction of a multi-statement query.
+            for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                client.batch_execute(statement).await.unwrap_or_else(|e| {
+                    let why = e.as_db_error().map(|d| d.message().to_string());
+                    panic!("{statement}: {e} {why:?}")
+                });
+            }
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+fn with_database(server: &str, database: &str) -> String {
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    format!("{base}/{database}")
+}
+
+fn database_name(name: &str) -> String {
+    format!("hcal_{}_{}", name.to_ascii_lowercase(), std::process::id())
+}
+
+/// The URL of a fresh, empty database for the test `name`.
+pub fn postgres_url(name: &str) -> Option<String> {
+    let server = postgres_server()?;
+    Some(with_database(&server, &database_name(name)))
+}
+
+/// A PostgreSQL store on a fresh database for the test `name`.
+pub fn postgres_store(name: &str) -> Option<hcal::store::PostgresStore> {
+    let server = postgres_server()?;
+    let db = database_name(name);
+    postgres_admin(
+        &server,
+        None,
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE); CREATE DATABASE {db};"),
+    );
+    Some(hcal::store::PostgresStore::open(&with_database(&server, &db)).unwrap())
+}
+
+/// Run SQL in the test `name`'s database.
+pub fn postgres_execute(name: &str, sql: &str) {
+    let server = postgres_server().expect("a PostgreSQL test without a server");
+    postgres_admin(&server, Some(&database_name(name)), sql);
+}

@@ -1,0 +1,1170 @@
+//! The PostgreSQL store: the same meaning as the SQLite one, for many
+//! workers on one database (`--store postgres://...`).
+//!
+//! tokio-postgres with a deadpool pool, on a small runtime of its own: the
+//! [`Store`] interface is synchronous (the SQLite store answers in
+//! microseconds), and blocking on a runtime from inside another one is not
+//! allowed, so each call is handed to that runtime and waited for.
+//!
+//! Built for a transaction-pooling proxy and for distributed engines that
+//! speak the protocol: no advisory locks, no session state (no prepared
+//! statements kept across transactions by name, no temporary tables, no
+//! `SET`), every transaction retried on serialization failures (SQLSTATE
+//! 40001) and deadlocks (40P01). Schema versions live in `hcal_schema`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{GenericClient, Row};
+
+use super::{
+    Device, PageUpdate, Session, SignIn, Store, StoreError, StoredButton, StoredChannel,
+    StoredMeeting, User, UserState, WrappedKey,
+};
+
+/// The schema, one step per version; steps are only ever appended.
+const MIGRATIONS: &[&str] = &[
+    // 1: everything the SQLite store has at its schema 6.
+    "CREATE TABLE users (
+        email TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        reason TEXT,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_synced_at BIGINT
+    );
+    CREATE TABLE sync_state (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        calendar TEXT NOT NULL,
+        sync_token TEXT,
+        PRIMARY KEY (email, calendar)
+    );
+    CREATE TABLE meetings (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        series_id TEXT,
+        starts_at BIGINT NOT NULL,
+        ends_at BIGINT NOT NULL,
+        sealed TEXT NOT NULL,
+        PRIMARY KEY (email, key)
+    );
+    CREATE INDEX meetings_by_event ON meetings (email, event_id);
+    CREATE INDEX meetings_by_series ON meetings (email, series_id);
+    CREATE INDEX meetings_by_time ON meetings (email, starts_at);
+    CREATE TABLE org_keys (
+        key_url TEXT PRIMARY KEY,
+        wrapped BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        active BOOLEAN NOT NULL,
+        seq BIGSERIAL
+    );
+    CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        resource_id TEXT NOT NULL,
+        token_sha256 TEXT NOT NULL,
+        expires_at BIGINT
+    );
+    CREATE INDEX channels_by_user ON channels (email);
+    CREATE TABLE join_buttons (
+        email TEXT NOT NULL REFERENCES users(email) ON DELETE CASCADE,
+        meeting_key TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        targets TEXT NOT NULL,
+        delivered_at BIGINT,
+        PRIMARY KEY (email, meeting_key, at)
+    );
+    CREATE INDEX join_buttons_due ON join_buttons (delivered_at, at);
+    CREATE TABLE presence (
+        email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
+        sealed TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE TABLE one_time_meetings (
+        email TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        meeting_id TEXT NOT NULL,
+        PRIMARY KEY (email, event_id)
+    );
+    CREATE TABLE pair_spaces (
+        pair_sha256 TEXT PRIMARY KEY,
+        space_id TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id_sha256 TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    CREATE TABLE sign_ins (
+        state_sha256 TEXT PRIMARY KEY,
+        verifier TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        return_to TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE TABLE devices (
+        token_sha256 TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        room TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );",
+];
+
+/// Attempts of one transaction that the database asked to retry.
+const ATTEMPTS: u32 = 8;
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    /// `Some` until dropped: a runtime must be shut down without blocking
+    /// when the store goes away inside async code.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    /// The URL without its password, for messages.
+    location: String,
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn lower(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user@host/db`.
+pub(super) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "postgres".into();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+fn retryable(error: &tokio_postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> StoreError {
+        // The server's own words when it has them (Display is only "db error").
+        let message = match error.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => error.to_string(),
+        };
+        StoreError::Postgres(message)
+    }
+}
+
+fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(e) => e.into(),
+        other => StoreError::Postgres(format!("no connection: {other}")),
+    }
+}
+
+/// Run `body` in a transaction, again when the database asks (40001, 40P01).
+macro_rules! transaction {
+    ($pool:expr, $tx:ident => $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut client = $pool.get().await.map_err(pool_error)?;
+            let outcome: Result<_, StoreError> = async {
+                let $tx = client.transaction().await?;
+                let value = $body;
+                $tx.commit().await.or_retry()?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(StoreError::Retry(_)) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(5 << attempt.min(6))).await;
+                }
+                Err(StoreError::Retry(message)) => break Err(StoreError::Postgres(message)),
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// `?` inside a transaction: a retryable error asks for another attempt.
+trait OrRetry<T> {
+    fn or_retry(self) -> Result<T, StoreError>;
+}
+
+impl<T> OrRetry<T> for Result<T, tokio_postgres::Error> {
+    fn or_retry(self) -> Result<T, StoreError> {
+        self.map_err(|e| {
+            if retryable(&e) {
+                StoreError::Retry(e.to_string())
+            } else {
+                e.into()
+            }
+        })
+    }
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user:password@host:port/database`;
+    /// `sslmode=require` or `verify-full` for TLS with rustls and the web's
+    /// root certificates) and bring its schema up to date.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let location = redact(url);
+        let fail = |message: String| StoreError::Open {
+            path: location.clone(),
+            message,
+        };
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| fail(format!("not a PostgreSQL URL: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("hcal-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("cannot start its runtime: {e}")))?;
+        let tls = {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| fail(format!("TLS: {e}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            tokio_postgres_rustls::MakeRustlsConnect::new(config)
+        };
+        let manager = Manager::from_config(
+            config,
+            tls,
+            ManagerConfig {
+                // A connection a proxy or the server closed is replaced.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let store = PostgresStore {
+            runtime: Some(runtime),
+            pool,
+            location: location.clone(),
+        };
+        let known = MIGRATIONS.len() as i64;
+        let path = location.clone();
+        store
+            .run(move |pool| async move { migrate(&pool, &path, known).await })
+            .map_err(|e| match e {
+                StoreError::Postgres(message) => fail(message),
+                other => other,
+            })?;
+        Ok(store)
+    }
+
+    /// Where the store is (its URL without the password).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The schema version of the database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_one("SELECT version FROM hcal_schema WHERE id = 1", &[])
+                .await?;
+            Ok(row.get(0))
+        })
+    }
+
+    /// Hand `work` to the store's runtime and wait for it.
+    fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Pool) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Postgres("the store is closed".into()))?;
+        let pool = self.pool.clone();
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let _ = done.send(work(pool).await);
+        });
+        answer
+            .recv()
+            .map_err(|_| StoreError::Postgres("the store's task stopped".into()))?
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Bring the schema up to date; many workers starting at once take turns
+/// on the version row.
+async fn migrate(pool: &Pool, path: &str, known: i64) -> Result<(), StoreError> {
+    {
+        let client = pool.get().await.map_err(pool_error)?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS hcal_schema (id INT PRIMARY KEY, version BIGINT NOT NULL);
+                 INSERT INTO hcal_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
+            )
+            .await
+            .or_else(|e| {
+                // Two workers creating it at the same moment: the other won.
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+    }
+    transaction!(pool, tx => {
+        let version: i64 = tx
+            .query_one("SELECT version FROM hcal_schema WHERE id = 1 FOR UPDATE", &[])
+            .await
+            .or_retry()?
+            .get(0);
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (index, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.batch_execute(step).await.or_retry()?;
+            tx.execute(
+                "UPDATE hcal_schema SET version = $1 WHERE id = 1",
+                &[&(index as i64 + 1)],
+            )
+            .await
+            .or_retry()?;
+        }
+    })
+}
+
+fn user_from(row: &Row) -> Result<User, StoreError> {
+    let state: String = row.get(1);
+    Ok(User {
+        email: row.get(0),
+        state: UserState::parse(&state)?,
+        reason: row.get(2),
+        attempts: u32::try_from(row.get::<_, i64>(3)).unwrap_or(u32::MAX),
+        next_attempt_at: row.get(4),
+        updated_at: row.get(5),
+        last_synced_at: row.get(6),
+    })
+}
+
+const USER_COLUMNS: &str =
+    "email, state, reason, attempts, next_attempt_at, updated_at, last_synced_at";
+
+fn meeting_from(row: &Row) -> StoredMeeting {
+    StoredMeeting {
+        key: row.get(0),
+        event_id: row.get(1),
+        series_id: row.get(2),
+        starts_at: row.get(3),
+        ends_at: row.get(4),
+        sealed_json: row.get(5),
+    }
+}
+
+fn button_from(row: &Row) -> StoredButton {
+    StoredButton {
+        email: row.get(0),
+        meeting_key: row.get(1),
+        at: row.get(2),
+        targets_json: row.get(3),
+        delivered_at: row.get(4),
+    }
+}
+
+fn channel_from(row: &Row) -> StoredChannel {
+    StoredChannel {
+        id: row.get(0),
+        email: row.get(1),
+        resource_id: row.get(2),
+        token_sha256: row.get(3),
+        expires_at: row.get(4),
+    }
+}
+
+fn device_from(row: &Row) -> Device {
+    Device {
+        id: row.get(0),
+        room: row.get(1),
+        token_sha256: row.get(2),
+        created_at: row.get(3),
+    }
+}
+
+async fn user_in(client: &impl GenericClient, email: &str) -> Result<Option<User>, StoreError> {
+    client
+        .query_opt(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"),
+            &[&email],
+        )
+        .await?
+        .as_ref()
+        .map(user_from)
+        .transpose()
+}
+
+impl Store for PostgresStore {
+    fn add_user(&self, email: &str) -> Result<User, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let at = now();
+            client
+                .execute(
+                    "INSERT INTO users (email, state, created_at, updated_at) VALUES ($1, 'pending', $2, $2)
+                     ON CONFLICT (email) DO NOTHING",
+                    &[&email, &at],
+                )
+                .await?;
+            user_in(&**client, &email)
+                .await?
+                .ok_or(StoreError::NoUser(email))
+        })
+    }
+
+    fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            user_in(&**client, &email).await
+        })
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .query(
+                    &format!("SELECT {USER_COLUMNS} FROM users ORDER BY email COLLATE \"C\""),
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(user_from)
+                .collect()
+        })
+    }
+
+    fn set_user_state(
+        &self,
+        email: &str,
+        state: UserState,
+        reason: Option<&str>,
+        next_attempt_at: Option<i64>,
+    ) -> Result<User, StoreError> {
+        let email = lower(email);
+        let reason = reason.map(str::to_string);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let attempts = if state == UserState::Error {
+                "attempts + 1"
+            } else {
+                "0"
+            };
+            let changed = client
+                .execute(
+                    &format!(
+                        "UPDATE users SET state = $2, reason = $3, attempts = {attempts}, next_attempt_at = $4, updated_at = $5
+                         WHERE email = $1"
+                    ),
+                    &[&email, &state.as_str(), &reason, &next_attempt_at, &now()],
+                )
+                .await?;
+            if changed == 0 {
+                return Err(StoreError::NoUser(email));
+            }
+            user_in(&**client, &email)
+                .await?
+                .ok_or(StoreError::NoUser(email))
+        })
+    }
+
+    fn purge_user_data(&self, email: &str) -> Result<(), StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            transaction!(pool, tx => {
+                for table in ["meetings", "sync_state", "channels", "join_buttons", "presence", "one_time_meetings"] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE email = $1"), &[&email])
+                        .await
+                        .or_retry()?;
+                }
+            })
+        })
+    }
+
+    fn apply_page(&self, email: &str, calendar: &str, page: &PageUpdate) -> Result<(), StoreError> {
+        let email = lower(email);
+        let calendar = calendar.to_string();
+        let page = page.clone();
+        self.run(move |pool| async move {
+            transaction!(pool, tx => {
+                let known = tx
+                    .query_opt("SELECT 1 FROM users WHERE email = $1", &[&email])
+                    .await
+                    .or_retry()?
+                    .is_some();
+                if !known {
+                    return Err(StoreError::NoUser(email.clone()));
+                }
+                if page.replace_all {
+                    tx.execute("DELETE FROM meetings WHERE email = $1", &[&email])
+                        .await
+                        .or_retry()?;
+                }
+                if !page.replaced_events.is_empty() {
+                    tx.execute(
+                        "DELETE FROM meetings WHERE email = $1 AND (event_id = ANY($2) OR series_id = ANY($2))",
+                        &[&email, &page.replaced_events],
+                    )
+                    .await
+                    .or_retry()?;
+                }
+                let insert = tx
+                    .prepare(
+                        "INSERT INTO meetings (email, key, event_id, series_id, starts_at, ends_at, sealed)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (email, key) DO UPDATE SET event_id = EXCLUDED.event_id,
+                            series_id = EXCLUDED.series_id, starts_at = EXCLUDED.starts_at,
+                            ends_at = EXCLUDED.ends_at, sealed = EXCLUDED.sealed",
+                    )
+                    .await
+                    .or_retry()?;
+                for meeting in &page.meetings {
+                    tx.execute(
+                        &insert,
+                        &[
+                            &email,
+                            &meeting.key,
+                            &meeting.event_id,
+                            &meeting.series_id,
+                            &meeting.starts_at,
+                            &meeting.ends_at,
+                            &meeting.sealed_json,
+                        ],
+                    )
+                    .await
+                    .or_retry()?;
+                }
+                if let Some(buttons) = &page.join_buttons {
+                    tx.execute(
+                        "DELETE FROM join_buttons WHERE email = $1 AND delivered_at IS NULL",
+                        &[&email],
+                    )
+                    .await
+                    .or_retry()?;
+                    for button in buttons {
+                        tx.execute(
+                            "INSERT INTO join_buttons (email, meeting_key, at, targets) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (email, meeting_key, at) DO NOTHING",
+                            &[&email, &button.meeting_key, &button.at, &button.targets_json],
+                        )
+                        .await
+                        .or_retry()?;
+                    }
+                }
+                if let Some(token) = &page.next_sync_token {
+                    tx.execute(
+                        "INSERT INTO sync_state (email, calendar, sync_token) VALUES ($1, $2, $3)
+                         ON CONFLICT (email, calendar) DO UPDATE SET sync_token = EXCLUDED.sync_token",
+                        &[&email, &calendar, token],
+                    )
+                    .await
+                    .or_retry()?;
+                }
+            })
+        })
+    }
+
+    fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError> {
+        let (email, calendar) = (lower(email), calendar.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT sync_token FROM sync_state WHERE email = $1 AND calendar = $2",
+                    &[&email, &calendar],
+                )
+                .await?
+                .and_then(|row| row.get(0)))
+        })
+    }
+
+    fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError> {
+        let (email, key) = (lower(email), key.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
+                     WHERE email = $1 AND key = $2",
+                    &[&email, &key],
+                )
+                .await?
+                .as_ref()
+                .map(meeting_from))
+        })
+    }
+
+    fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
+                     WHERE email = $1 AND ends_at > $2 AND starts_at < $3
+                     ORDER BY starts_at, key COLLATE \"C\"",
+                    &[&email, &from, &to],
+                )
+                .await?
+                .iter()
+                .map(meeting_from)
+                .collect())
+        })
+    }
+
+    fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            let count: i64 = client
+                .query_one("SELECT COUNT(*) FROM meetings WHERE email = $1", &[&email])
+                .await?
+                .get(0);
+            Ok(count as usize)
+        })
+    }
+
+    fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError> {
+        let channel = StoredChannel {
+            email: lower(&channel.email),
+            ..channel.clone()
+        };
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO channels (id, email, resource_id, token_sha256, expires_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET resource_id = EXCLUDED.resource_id,
+                        token_sha256 = EXCLUDED.token_sha256, expires_at = EXCLUDED.expires_at",
+                    &[
+                        &channel.id,
+                        &channel.email,
+                        &channel.resource_id,
+                        &channel.token_sha256,
+                        &channel.expires_at,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError> {
+        let id = id.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT id, email, resource_id, token_sha256, expires_at FROM channels WHERE id = $1",
+                    &[&id],
+                )
+                .await?
+                .as_ref()
+                .map(channel_from))
+        })
+    }
+
+    fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError> {
+        let email = email.map(lower);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
+                     WHERE $1::TEXT IS NULL OR email = $1 ORDER BY email COLLATE \"C\", id COLLATE \"C\"",
+                    &[&email],
+                )
+                .await?
+                .iter()
+                .map(channel_from)
+                .collect())
+        })
+    }
+
+    fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM channels WHERE id = $1", &[&id])
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.run(move |pool| async move {
+            transaction!(pool, tx => {
+                if key.active {
+                    tx.execute("UPDATE org_keys SET active = FALSE WHERE active", &[])
+                        .await
+                        .or_retry()?;
+                }
+                tx.execute(
+                    "INSERT INTO org_keys (key_url, wrapped, created_at, active) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key_url) DO UPDATE SET wrapped = EXCLUDED.wrapped, active = EXCLUDED.active",
+                    &[&key.key_url, &key.wrapped, &key.created_at, &key.active],
+                )
+                .await
+                .or_retry()?;
+            })
+        })
+    }
+
+    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+                     WHERE delivered_at IS NULL AND at <= $1
+                     ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\"",
+                    &[&now],
+                )
+                .await?
+                .iter()
+                .map(button_from)
+                .collect())
+        })
+    }
+
+    fn claim_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (email, meeting_key) = (lower(email), meeting_key.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            // One statement: of two workers racing, exactly one changes the row.
+            let changed = client
+                .execute(
+                    "UPDATE join_buttons SET delivered_at = $4
+                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND delivered_at IS NULL",
+                    &[&email, &meeting_key, &at, &now],
+                )
+                .await?;
+            Ok(changed == 1)
+        })
+    }
+
+    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
+        let (email, meeting_key) = (lower(email), meeting_key.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "UPDATE join_buttons SET delivered_at = NULL WHERE email = $1 AND meeting_key = $2 AND at = $3",
+                    &[&email, &meeting_key, &at],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+                     WHERE email = $1 ORDER BY at, meeting_key COLLATE \"C\"",
+                    &[&email],
+                )
+                .await?
+                .iter()
+                .map(button_from)
+                .collect())
+        })
+    }
+
+    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError> {
+        let (email, sealed) = (lower(email), sealed_json.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO presence (email, sealed, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (email) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at",
+                    &[&email, &sealed, &now()],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt("SELECT sealed FROM presence WHERE email = $1", &[&email])
+                .await?
+                .map(|row| row.get(0)))
+        })
+    }
+
+    fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, seq DESC",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|row| WrappedKey {
+                    key_url: row.get(0),
+                    wrapped: row.get(1),
+                    created_at: row.get(2),
+                    active: row.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = $1
+                     ORDER BY event_id COLLATE \"C\"",
+                    &[&email],
+                )
+                .await?
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect())
+        })
+    }
+
+    fn put_one_time_meeting(
+        &self,
+        email: &str,
+        event_id: &str,
+        meeting_id: &str,
+    ) -> Result<(), StoreError> {
+        let (email, event_id, meeting_id) =
+            (lower(email), event_id.to_string(), meeting_id.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO one_time_meetings (email, event_id, meeting_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (email, event_id) DO UPDATE SET meeting_id = EXCLUDED.meeting_id",
+                    &[&email, &event_id, &meeting_id],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError> {
+        let (email, event_id) = (lower(email), event_id.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "DELETE FROM one_time_meetings WHERE email = $1 AND event_id = $2",
+                    &[&email, &event_id],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError> {
+        let pair = pair_sha256.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT space_id FROM pair_spaces WHERE pair_sha256 = $1",
+                    &[&pair],
+                )
+                .await?
+                .map(|row| row.get(0)))
+        })
+    }
+
+    fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError> {
+        let (pair, space) = (pair_sha256.to_string(), space_id.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO pair_spaces (pair_sha256, space_id) VALUES ($1, $2)
+                     ON CONFLICT (pair_sha256) DO UPDATE SET space_id = EXCLUDED.space_id",
+                    &[&pair, &space],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "UPDATE users SET last_synced_at = $2 WHERE email = $1",
+                    &[&email, &at],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+                     WHERE at >= $1 ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\"",
+                    &[&from],
+                )
+                .await?
+                .iter()
+                .map(button_from)
+                .collect())
+        })
+    }
+
+    fn put_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError> {
+        let sign_in = sign_in.clone();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM sign_ins WHERE expires_at <= $1", &[&now()])
+                .await?;
+            client
+                .execute(
+                    "INSERT INTO sign_ins (state_sha256, verifier, nonce, return_to, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &sign_in.state_sha256,
+                        &sign_in.verifier,
+                        &sign_in.nonce,
+                        &sign_in.return_to,
+                        &sign_in.expires_at,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn take_sign_in(&self, state_sha256: &str, now: i64) -> Result<Option<SignIn>, StoreError> {
+        let state = state_sha256.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            // Taken and ended in one statement: a state works once, even on
+            // two workers at the same moment.
+            let row = client
+                .query_opt(
+                    "DELETE FROM sign_ins WHERE state_sha256 = $1
+                     RETURNING state_sha256, verifier, nonce, return_to, expires_at",
+                    &[&state],
+                )
+                .await?;
+            Ok(row
+                .map(|row| SignIn {
+                    state_sha256: row.get(0),
+                    verifier: row.get(1),
+                    nonce: row.get(2),
+                    return_to: row.get(3),
+                    expires_at: row.get(4),
+                })
+                .filter(|s| s.expires_at > now))
+        })
+    }
+
+    fn put_session(&self, session: &Session) -> Result<(), StoreError> {
+        let session = Session {
+            email: lower(&session.email),
+            ..session.clone()
+        };
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now()])
+                .await?;
+            client
+                .execute(
+                    "INSERT INTO sessions (id_sha256, email, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                    &[
+                        &session.id_sha256,
+                        &session.email,
+                        &session.created_at,
+                        &session.expires_at,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let id = id_sha256.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT id_sha256, email, created_at, expires_at FROM sessions
+                     WHERE id_sha256 = $1 AND expires_at > $2",
+                    &[&id, &now],
+                )
+                .await?
+                .map(|row| Session {
+                    id_sha256: row.get(0),
+                    email: row.get(1),
+                    created_at: row.get(2),
+                    expires_at: row.get(3),
+                }))
+        })
+    }
+
+    fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
+        let id = id_sha256.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM sessions WHERE id_sha256 = $1", &[&id])
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn put_device(&self, device: &Device) -> Result<(), StoreError> {
+        let device = Device {
+            room: lower(&device.room),
+            ..device.clone()
+        };
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO devices (token_sha256, id, room, created_at) VALUES ($1, $2, $3, $4)",
+                    &[
+                        &device.token_sha256,
+                        &device.id,
+                        &device.room,
+                        &device.created_at,
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError> {
+        let token = token_sha256.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_opt(
+                    "SELECT id, room, token_sha256, created_at FROM devices WHERE token_sha256 = $1",
+                    &[&token],
+                )
+                .await?
+                .as_ref()
+                .map(device_from))
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT id, room, token_sha256, created_at FROM devices
+                     ORDER BY room COLLATE \"C\", created_at",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(device_from)
+                .collect())
+        })
+    }
+
+    fn delete_device(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .execute("DELETE FROM devices WHERE id = $1", &[&id])
+                .await?
+                == 1)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://hcal:s3cret@db.example.com:5432/hcal?sslmode=require"),
+            "postgres://hcal@db.example.com:5432/hcal?sslmode=require"
+        );
+        assert_eq!(super::redact("not a url"), "postgres");
+    }
+}
