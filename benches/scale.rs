@@ -197,6 +197,8 @@ impl Scale {
             join_button_webhook: None,
             sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
             auth: None,
+            worker_id: hcal::serve::default_worker_id(),
+            lease: Duration::from_secs(15),
         };
         let service = Service::new(
             google,

@@ -137,6 +137,10 @@ pub struct ServeConfig {
     pub join_button_webhook: Option<String>,
     /// Users synced at the same time.
     pub sync_concurrency: usize,
+    /// This worker's name among several on one store; default `HOST-PID`.
+    pub worker_id: Option<String>,
+    /// How long a worker's lease on its users lasts unrenewed.
+    pub lease_seconds: u64,
 }
 
 impl Default for ServeConfig {
@@ -150,6 +154,8 @@ impl Default for ServeConfig {
             window_days_ahead: 31,
             join_button_webhook: None,
             sync_concurrency: 8,
+            worker_id: None,
+            lease_seconds: 15,
         }
     }
 }
@@ -379,6 +385,9 @@ impl Config {
                 "serve.listen {:?} is not an address like 127.0.0.1:8080",
                 config.serve.listen
             ));
+        }
+        if !(3..=3600).contains(&config.serve.lease_seconds) {
+            return Err("serve.lease_seconds must be between 3 and 3600".into());
         }
         if config.serve.poll_seconds == 0 {
             return Err("serve.poll_seconds must be above 0".into());

@@ -8,9 +8,15 @@ use std::time::Duration;
 
 use crate::serve::{Service, now};
 
-/// Deliver join buttons when they are due, each exactly once: a button is
-/// claimed in the store before it goes out and given back if the webhook
-/// refuses it; a claimed button is never sent again, across restarts.
+/// How long a claim on a button holds: past it, a worker that claimed the
+/// button and died before the receiver answered has it delivered again
+/// (by whichever worker is up), under the same `Idempotency-Key`.
+const CLAIM_SECONDS: i64 = 60;
+
+/// Deliver join buttons when they are due: a button is claimed in the store
+/// (by one worker of many), delivered, and marked delivered once the
+/// receiver answered; given back if it refused. Never two different
+/// deliveries: the key is the meeting and time, whoever delivers it.
 pub(crate) async fn scheduler(service: Arc<Service>) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -34,11 +40,12 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         for ((at, meeting_key), buttons) in meetings {
             let mut claimed = Vec::new();
             for button in buttons {
+                let claim = hcal_claim(&service, now_s);
                 match service.store.claim_button(
                     &button.email,
                     &button.meeting_key,
                     button.at,
-                    now_s,
+                    &claim,
                 ) {
                     Ok(true) => claimed.push(button),
                     Ok(false) => {} // another instance has it
@@ -68,6 +75,16 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
                 None => true,
             };
             if accepted {
+                for button in &claimed {
+                    if let Err(error) = service.store.deliver_button(
+                        &button.email,
+                        &button.meeting_key,
+                        button.at,
+                        now().as_second(),
+                    ) {
+                        tracing::error!(%error, "join buttons: delivered, but not recorded");
+                    }
+                }
                 service
                     .metrics
                     .buttons_delivered
@@ -78,6 +95,7 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
                     targets = delivered.targets.len(),
                     "join button delivered"
                 );
+                service.share_button(&delivered);
                 let _ = service.buttons.send(delivered);
             } else {
                 service
@@ -96,5 +114,13 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
                 }
             }
         }
+    }
+}
+
+fn hcal_claim(service: &Service, now_s: i64) -> crate::store::Claim {
+    crate::store::Claim {
+        worker: service.settings.worker_id.clone(),
+        now: now_s,
+        hold_seconds: CLAIM_SECONDS,
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::google::{Google, GoogleError};
 
 /// A user's presence as the API and the stream show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Presence {
     pub user: String,
     pub out_of_office: bool,

@@ -6,7 +6,11 @@
 //! - a poll that retries users in error, renews channels and queues every
 //!   activated user now and then (notifications get dropped), and reads
 //!   presence;
-//! - the join-button scheduler ([`crate::join_buttons`]).
+//! - the join-button scheduler ([`crate::join_buttons`]);
+//! - a lease keeper: this process is one worker of any number on one store
+//!   (PostgreSQL): users are shared out by leases in the store, so each is
+//!   synced by one worker at a time; a push or a change another worker saw
+//!   reaches this one through the store (sync requests, stream events).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -50,6 +54,22 @@ pub struct ServeSettings {
     /// Signing people in (the web app, the admin console, `/api/v1/me`);
     /// `None`: only service and device tokens get in.
     pub auth: Option<crate::auth::AuthSettings>,
+    /// This worker's name among the workers on one store.
+    pub worker_id: String,
+    /// A worker's lease on its users lasts this long unrenewed (renewed
+    /// every third of it): a dead worker's users move within two periods.
+    pub lease: Duration,
+}
+
+/// `HOST-PID`: unique among the workers of one store.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "hcal".into());
+    format!("{host}-{}", std::process::id())
 }
 
 /// A join button as it is delivered (webhook body and stream event).
@@ -100,6 +120,8 @@ pub struct Service {
     pub oidc: Option<crate::auth::Oidc>,
     /// Unix seconds of the last poll round (the admin console's health).
     pub last_poll: std::sync::atomic::AtomicI64,
+    /// The users this worker holds leases on (the others are other workers').
+    held: Mutex<BTreeSet<String>>,
     /// Each user's Google Calendar time zone, asked now and then.
     time_zones: Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>,
     pub(crate) webhooks: reqwest::Client,
@@ -154,6 +176,7 @@ impl Service {
             oidc,
             last_poll: std::sync::atomic::AtomicI64::new(0),
             time_zones: Mutex::new(std::collections::HashMap::new()),
+            held: Mutex::new(BTreeSet::new()),
             webhooks: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -268,9 +291,13 @@ impl Service {
             .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
         let _ = self.bound.set(format!("http://{address}"));
         let _ = bound.send(address);
+        // Leases first, so the poll finds this worker's users.
+        self.keep_leases_once().await;
         let worker = tokio::spawn(worker(self.clone()));
         let poller = tokio::spawn(poller(self.clone()));
         let scheduler = tokio::spawn(crate::join_buttons::scheduler(self.clone()));
+        let leases = tokio::spawn(lease_keeper(self.clone()));
+        let feed = tokio::spawn(feed(self.clone()));
         let app = crate::api::router(self.clone());
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -278,6 +305,13 @@ impl Service {
         worker.abort();
         poller.abort();
         scheduler.abort();
+        leases.abort();
+        feed.abort();
+        // Hand the users back at once: the other workers take them over on
+        // their next turn instead of waiting for the leases to run out.
+        if let Err(error) = self.store.retire(&self.settings.worker_id) {
+            tracing::warn!(%error, "could not hand the users back; their leases run out");
+        }
         served.map_err(|e| ServeError::Bind(address, e))
     }
 
@@ -409,6 +443,7 @@ impl Service {
                 }
                 if report.kind != crate::sync::SyncKind::Unchanged {
                     let _ = self.meetings_changed.send(user.to_string());
+                    self.share("meetings", user, None);
                     tracing::info!(
                         %user,
                         kind = ?report.kind,
@@ -498,7 +533,12 @@ async fn worker(service: Arc<Service>) {
             .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
                 let (service, enricher) = (&service, &enricher);
                 async move {
-                    service.sync_user(enricher, &user).await;
+                    if service.holds(&user) {
+                        service.sync_user(enricher, &user).await;
+                    } else if let Err(error) = service.store.request_sync(&user, now().as_second())
+                    {
+                        tracing::warn!(%user, %error, "cannot pass the sync on to its worker");
+                    }
                     service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
                 }
             })
@@ -527,6 +567,7 @@ impl Service {
                     tracing::error!(%user, %error, "cannot store presence");
                 } else if changed && (before.is_some() || presence.out_of_office) {
                     tracing::info!(%user, out_of_office = presence.out_of_office, "presence changed");
+                    self.share("presence", user, None);
                     let _ = self.presence_changes.send(presence);
                 }
             }
@@ -602,7 +643,10 @@ async fn poller(service: Arc<Service>) {
             tracing::warn!(%error, "retrying activations failed");
         }
         let users = service.store.users().unwrap_or_default();
-        let activated = users.iter().filter(|u| u.state == UserState::Activated);
+        let held = service.held_users();
+        let activated = users
+            .iter()
+            .filter(|u| u.state == UserState::Activated && held.contains(&u.email));
         futures_util::stream::iter(activated)
             .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
                 let service = &service;
@@ -620,4 +664,180 @@ async fn poller(service: Arc<Service>) {
 /// The key new data is sealed with (for callers outside the tasks).
 pub fn active_key(service: &Service) -> Result<OrgKey, crate::kms::KmsError> {
     service.kms().active_key()
+}
+
+impl Service {
+    fn lease(&self) -> crate::store::Lease {
+        crate::store::Lease {
+            worker: self.settings.worker_id.clone(),
+            now: now().as_second(),
+            seconds: self.settings.lease.as_secs().max(1) as i64,
+        }
+    }
+
+    fn held_users(&self) -> BTreeSet<String> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether this worker may sync `user` now: it holds the lease, or takes
+    /// it because no other worker holds a live one (a user just activated).
+    pub(crate) fn holds(&self, user: &str) -> bool {
+        if self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(user)
+        {
+            return true;
+        }
+        match self.store.lease_user(user, &self.lease()) {
+            Ok(true) => {
+                self.held
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user.to_string());
+                true
+            }
+            Ok(false) => false,
+            Err(error) => {
+                tracing::warn!(%user, %error, "cannot take the user's lease");
+                false
+            }
+        }
+    }
+
+    /// One turn of the lease keeper: heartbeat, renew, take a fair share or
+    /// hand extra users back; users gained are synced at once.
+    async fn keep_leases_once(&self) {
+        match self.store.heartbeat(&self.lease()) {
+            Ok(now_held) => {
+                let now_held: BTreeSet<String> = now_held.into_iter().collect();
+                let gained: Vec<String> = {
+                    let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+                    let gained = now_held.difference(&held).cloned().collect();
+                    *held = now_held;
+                    gained
+                };
+                if !gained.is_empty() {
+                    tracing::info!(users = gained.len(), "users taken over");
+                }
+                for user in gained {
+                    self.enqueue(&user);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot renew this worker's leases"),
+        }
+    }
+
+    /// Tell the other workers (their streams show it too).
+    fn share(&self, kind: &str, user: &str, payload: Option<String>) {
+        let event = crate::store::StreamEvent {
+            seq: 0,
+            kind: kind.to_string(),
+            email: user.to_string(),
+            payload,
+            origin: self.settings.worker_id.clone(),
+            created_at: now().as_second(),
+        };
+        if let Err(error) = self.store.put_event(&event) {
+            tracing::warn!(%error, "cannot share a stream event with the other workers");
+        }
+    }
+
+    /// A delivered join button for the other workers' streams, its targets
+    /// sealed with the org key (they are e-mail addresses).
+    pub(crate) fn share_button(&self, button: &DeliveredButton) {
+        let sealed = serde_json::to_string(button)
+            .ok()
+            .zip(self.kms().active_key().ok())
+            .and_then(|(json, key)| self.runtime.seal(&json, &key).ok())
+            .and_then(|sealed| serde_json::to_string(&sealed).ok());
+        match sealed {
+            Some(payload) => self.share("join_button", &button.user, Some(payload)),
+            None => tracing::warn!("cannot seal a join button for the other workers"),
+        }
+    }
+
+    /// Show an event another worker recorded on this worker's streams.
+    fn replay(&self, event: crate::store::StreamEvent) {
+        match event.kind.as_str() {
+            "meetings" => {
+                let _ = self.meetings_changed.send(event.email);
+            }
+            "presence" => {
+                let opened = self
+                    .stored_presence(&event.email)
+                    .ok()
+                    .flatten()
+                    .and_then(|value| serde_json::from_value::<Presence>(value).ok());
+                if let Some(presence) = opened {
+                    let _ = self.presence_changes.send(presence);
+                }
+            }
+            "join_button" => {
+                let button = event
+                    .payload
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str::<hcal_core::model::Sealed>(text).ok())
+                    .and_then(|sealed| {
+                        let key = self.kms().key(&sealed.key_url).ok()?;
+                        self.runtime.open(&sealed, &key).ok()
+                    })
+                    .and_then(|json| serde_json::from_str::<DeliveredButton>(&json).ok());
+                if let Some(button) = button {
+                    let _ = self.buttons.send(button);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Renew this worker's leases every third of a lease, and pass on the
+/// sync requests other workers recorded for its users twice a second.
+async fn lease_keeper(service: Arc<Service>) {
+    let turn = (service.settings.lease / 3).max(Duration::from_millis(200));
+    let mut last_turn = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if last_turn.elapsed() >= turn {
+            last_turn = std::time::Instant::now();
+            service.keep_leases_once().await;
+        }
+        match service
+            .store
+            .take_sync_requests(&service.settings.worker_id)
+        {
+            Ok(users) => users.iter().for_each(|user| service.enqueue(user)),
+            Err(error) => tracing::warn!(%error, "cannot read the sync requests"),
+        }
+    }
+}
+
+/// Every worker's streams show what any worker saw: read the store's events
+/// a few times a second and show those of the other workers.
+async fn feed(service: Arc<Service>) {
+    let keep = || now().as_second() - 3600;
+    let mut seen = service.store.last_event(keep()).unwrap_or(0);
+    let mut tidied = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let events = match service.store.events_after(seen, 500) {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the other workers' events");
+                continue;
+            }
+        };
+        for event in events {
+            seen = seen.max(event.seq);
+            if event.origin != service.settings.worker_id {
+                service.replay(event);
+            }
+        }
+        if tidied.elapsed() > Duration::from_secs(600) {
+            tidied = std::time::Instant::now();
+            let _ = service.store.last_event(keep());
+        }
+    }
 }

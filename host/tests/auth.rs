@@ -65,6 +65,8 @@ fn build(emulator: &Emulator, store: Arc<dyn Store>) -> Arc<Service> {
             join_button_webhook: None,
             sync_concurrency: 4,
             auth: Some(auth_settings(emulator)),
+            worker_id: hcal::serve::default_worker_id(),
+            lease: Duration::from_secs(15),
         },
     )
     .unwrap()

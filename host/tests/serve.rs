@@ -59,6 +59,8 @@ fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -
             join_button_webhook: None,
             sync_concurrency: 4,
             auth: None,
+            worker_id: hcal::serve::default_worker_id(),
+            lease: Duration::from_secs(15),
         },
     )
     .unwrap()

@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 6);
+        assert_eq!(store.schema_version().unwrap(), 7);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
@@ -299,17 +299,29 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
         )
         .unwrap();
     assert_eq!(store.due_buttons(200).unwrap().len(), 1);
+    let claim = |worker: &str, now: i64| hcal::store::Claim {
+        worker: worker.into(),
+        now,
+        hold_seconds: 60,
+    };
     assert!(
         store
-            .claim_button("alice@example.com", "a", 100, 200)
+            .claim_button("alice@example.com", "a", 100, &claim("w1", 200))
             .unwrap()
     );
     assert!(
         !store
-            .claim_button("alice@example.com", "a", 100, 201)
+            .claim_button("alice@example.com", "a", 100, &claim("w2", 201))
             .unwrap(),
         "claimed once"
     );
+    assert!(
+        store.due_buttons(201).unwrap().is_empty(),
+        "a live claim is not due"
+    );
+    store
+        .deliver_button("alice@example.com", "a", 100, 202)
+        .unwrap();
     // `a` moved to 300 after it went out; `b` cancelled.
     store
         .apply_page(
@@ -328,11 +340,126 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
     // A failed delivery is given back and retried.
     assert!(
         store
-            .claim_button("alice@example.com", "a", 300, 400)
+            .claim_button("alice@example.com", "a", 300, &claim("w1", 400))
             .unwrap()
     );
     store.release_button("alice@example.com", "a", 300).unwrap();
     assert_eq!(store.due_buttons(400).unwrap().len(), 1);
+    // A worker that claimed and died: due again once the claim ran out.
+    assert!(
+        store
+            .claim_button("alice@example.com", "a", 300, &claim("w1", 400))
+            .unwrap()
+    );
+    assert!(store.due_buttons(459).unwrap().is_empty());
+    assert_eq!(store.due_buttons(460).unwrap().len(), 1);
+    assert!(
+        store
+            .claim_button("alice@example.com", "a", 300, &claim("w2", 460))
+            .unwrap(),
+        "another worker takes it over"
+    );
+}
+
+fn workers_share_users_by_leases(store: &dyn Store) {
+    use hcal::store::Lease;
+    let users: Vec<String> = (0..10).map(|i| format!("user{i:02}@example.com")).collect();
+    for user in &users {
+        store.add_user(user).unwrap();
+        store
+            .set_user_state(user, UserState::Activated, None, None)
+            .unwrap();
+    }
+    store.add_user("pending@example.com").unwrap();
+    let turn = |worker: &str, now: i64| {
+        store
+            .heartbeat(&Lease {
+                worker: worker.into(),
+                now,
+                seconds: 30,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        turn("w1", 1_000),
+        users,
+        "one worker holds every activated user"
+    );
+    // A second worker joins: the first hands half back, the second takes it.
+    assert!(
+        turn("w2", 1_001).is_empty(),
+        "no live lease is taken from another"
+    );
+    assert_eq!(turn("w1", 1_010).len(), 5);
+    let second = turn("w2", 1_011);
+    assert_eq!(second.len(), 5);
+    let first = turn("w1", 1_020);
+    assert!(
+        first.iter().all(|u| !second.contains(u)),
+        "no user on two workers"
+    );
+    assert_eq!(first.len() + second.len(), 10);
+    // Only the holder may take a user; a free lease may be taken.
+    let lease = |worker: &str, now: i64| Lease {
+        worker: worker.into(),
+        now,
+        seconds: 30,
+    };
+    assert!(!store.lease_user(&first[0], &lease("w2", 1_021)).unwrap());
+    assert!(store.lease_user(&first[0], &lease("w1", 1_021)).unwrap());
+    assert!(
+        !store
+            .lease_user("pending@example.com", &lease("w1", 1_021))
+            .unwrap()
+    );
+    // A push that reached w2 for one of w1's users reaches w1.
+    store.request_sync(&first[0], 1_022).unwrap();
+    store.request_sync(&first[0], 1_023).unwrap();
+    assert!(store.take_sync_requests("w2").unwrap().is_empty());
+    assert_eq!(
+        store.take_sync_requests("w1").unwrap(),
+        vec![first[0].clone()]
+    );
+    assert!(
+        store.take_sync_requests("w1").unwrap().is_empty(),
+        "taken once"
+    );
+    // w1 dies: after its leases run out, w2 takes everyone over.
+    assert_eq!(turn("w2", 1_060).len(), 10, "w1 last renewed at 1,021");
+    // w2 stops politely: its users are free at once.
+    store.retire("w2").unwrap();
+    assert!(store.leases().unwrap().is_empty());
+    assert_eq!(turn("w3", 1_061).len(), 10);
+}
+
+fn events_reach_every_worker_in_order(store: &dyn Store) {
+    use hcal::store::StreamEvent;
+    assert_eq!(store.last_event(0).unwrap(), 0);
+    let event = |kind: &str, at: i64| StreamEvent {
+        seq: 0,
+        kind: kind.into(),
+        email: "alice@example.com".into(),
+        payload: Some("sealed".into()),
+        origin: "w1".into(),
+        created_at: at,
+    };
+    let one = store.put_event(&event("meetings", 100)).unwrap();
+    let two = store.put_event(&event("presence", 200)).unwrap();
+    assert!(two > one);
+    let after: Vec<String> = store
+        .events_after(0, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(after, vec!["meetings", "presence"]);
+    assert_eq!(store.events_after(one, 10).unwrap().len(), 1);
+    assert_eq!(
+        store.last_event(150).unwrap(),
+        two,
+        "older ones are forgotten"
+    );
+    assert_eq!(store.events_after(0, 10).unwrap().len(), 1);
 }
 
 fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire(store: &dyn Store) {
@@ -441,6 +568,8 @@ on_both_backends!(
     org_keys_are_wrapped_rotated_and_need_the_right_master_key,
     join_buttons_move_with_their_meeting_and_go_out_once,
     sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire,
+    workers_share_users_by_leases,
+    events_reach_every_worker_in_order,
 );
 
 #[test]
@@ -448,7 +577,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     let Some(store) = common::postgres_store("schema") else {
         return;
     };
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     store.add_user("alice@example.com").unwrap();
     let url = common::postgres_url("schema").unwrap();
     drop(store);
@@ -462,7 +591,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
         })
         .collect();
     for worker in again {
-        assert_eq!(worker.join().unwrap().unwrap(), 1);
+        assert_eq!(worker.join().unwrap().unwrap(), 2);
     }
     let store = hcal::store::PostgresStore::open(&url).unwrap();
     assert!(store.user("alice@example.com").unwrap().is_some());
@@ -471,7 +600,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     match hcal::store::PostgresStore::open(&url) {
         Err(StoreError::TooNew {
             found: 99,
-            known: 1,
+            known: 2,
             ..
         }) => {}
         Err(other) => panic!("expected TooNew, got {other}"),

@@ -174,5 +174,11 @@ pub(super) fn serve_settings(
             .auth
             .settings(&config.core.org_domains)
             .map_err(anyhow::Error::msg)?,
+        worker_id: config
+            .serve
+            .worker_id
+            .clone()
+            .unwrap_or_else(hcal::serve::default_worker_id),
+        lease: std::time::Duration::from_secs(config.serve.lease_seconds),
     })
 }

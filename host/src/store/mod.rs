@@ -284,17 +284,28 @@ pub trait Store: Send + Sync {
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError>;
     fn delete_channel(&self, id: &str) -> Result<(), StoreError>;
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
-    /// Undelivered buttons due at `now` (all users), oldest first.
+    /// Undelivered, unclaimed (or claim expired) buttons due at `now` (all
+    /// users), oldest first.
     fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError>;
-    /// Claim a button for delivery: `true` only for the caller that moved it
-    /// from undelivered to delivered.
+    /// Claim a button for delivery by `worker` for `hold_seconds`: `true`
+    /// only for the one caller that took it. A claim whose worker died
+    /// before [`Store::deliver_button`] expires and the button is due again
+    /// (delivered at least once, under the same idempotency key).
     fn claim_button(
         &self,
         email: &str,
         meeting_key: &str,
         at: i64,
-        now: i64,
+        claim: &Claim,
     ) -> Result<bool, StoreError>;
+    /// Record that a claimed button's delivery was answered.
+    fn deliver_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Give a claimed button back (its delivery failed; it is retried).
     fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError>;
     /// A user's buttons, by time.
@@ -337,4 +348,61 @@ pub trait Store: Send + Sync {
     fn devices(&self) -> Result<Vec<Device>, StoreError>;
     /// Revoke a device token; whether there was one with this id.
     fn delete_device(&self, id: &str) -> Result<bool, StoreError>;
+    /// A worker's turn (see [`Lease`]): its heartbeat recorded, its leases
+    /// renewed, its fair share of the activated users claimed (from leases
+    /// that are free or expired) or handed back; the users it holds now.
+    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError>;
+    /// Take `email`'s lease unless another worker holds a live one; whether
+    /// `lease.worker` holds it now.
+    fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError>;
+    /// A stopping worker hands its users back at once.
+    fn retire(&self, worker: &str) -> Result<(), StoreError>;
+    /// Every lease: (user, worker, expires at).
+    fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// Ask whoever holds `email` to sync them (a push reached another worker).
+    fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError>;
+    /// Take the sync requests for the users `worker` holds.
+    fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError>;
+    /// Record something for the other workers' streams; its sequence number.
+    fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError>;
+    /// Events after `seq`, oldest first, at most `limit`.
+    fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError>;
+    /// The newest event's sequence number (0 when there is none); events
+    /// older than `keep_after` are forgotten.
+    fn last_event(&self, keep_after: i64) -> Result<i64, StoreError>;
+}
+
+/// A worker's lease on users: who, when, for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub worker: String,
+    /// Unix seconds.
+    pub now: i64,
+    /// A lease not renewed for this long is free; a worker not heard from
+    /// for this long is not counted when sharing the users out.
+    pub seconds: i64,
+}
+
+/// A join button's claim for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub worker: String,
+    pub now: i64,
+    /// How long the claim holds before another worker may deliver it.
+    pub hold_seconds: i64,
+}
+
+/// Something one worker saw that every worker's streams show: a join
+/// button delivered, a presence change, a user's meetings changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent {
+    pub seq: i64,
+    /// `join_button`, `presence` or `meetings`.
+    pub kind: String,
+    pub email: String,
+    /// What the stream sends, sealed where it names people.
+    pub payload: Option<String>,
+    /// The worker that recorded it (it has shown it already).
+    pub origin: String,
+    pub created_at: i64,
 }

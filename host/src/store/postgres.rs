@@ -21,8 +21,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{
-    Device, PageUpdate, Session, SignIn, Store, StoreError, StoredButton, StoredChannel,
-    StoredMeeting, User, UserState, WrappedKey,
+    Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
+    StoredChannel, StoredMeeting, StreamEvent, User, UserState, WrappedKey,
 };
 
 /// The schema, one step per version; steps are only ever appended.
@@ -116,6 +116,33 @@ const MIGRATIONS: &[&str] = &[
         room TEXT NOT NULL,
         created_at BIGINT NOT NULL
     );",
+    // 2: workers sharing users by leases, sync requests from pushes that
+    // reached another worker, events for every worker's streams, and join
+    // buttons claimed for a while rather than for good.
+    "CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        heartbeat_at BIGINT NOT NULL
+    );
+    CREATE TABLE leases (
+        email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX leases_by_owner ON leases (owner);
+    CREATE TABLE sync_requests (
+        email TEXT PRIMARY KEY,
+        requested_at BIGINT NOT NULL
+    );
+    CREATE TABLE events (
+        seq BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        email TEXT NOT NULL,
+        payload TEXT,
+        origin TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    );
+    ALTER TABLE join_buttons ADD COLUMN claimed_by TEXT;
+    ALTER TABLE join_buttons ADD COLUMN claim_expires BIGINT;",
 ];
 
 /// Attempts of one transaction that the database asked to retry.
@@ -584,8 +611,9 @@ impl Store for PostgresStore {
                 }
                 if let Some(buttons) = &page.join_buttons {
                     tx.execute(
-                        "DELETE FROM join_buttons WHERE email = $1 AND delivered_at IS NULL",
-                        &[&email],
+                        "DELETE FROM join_buttons WHERE email = $1 AND delivered_at IS NULL
+                         AND (claim_expires IS NULL OR claim_expires <= $2)",
+                        &[&email, &now()],
                     )
                     .await
                     .or_retry()?;
@@ -766,7 +794,7 @@ impl Store for PostgresStore {
             Ok(client
                 .query(
                     "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-                     WHERE delivered_at IS NULL AND at <= $1
+                     WHERE delivered_at IS NULL AND at <= $1 AND (claim_expires IS NULL OR claim_expires <= $1)
                      ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\"",
                     &[&now],
                 )
@@ -782,20 +810,48 @@ impl Store for PostgresStore {
         email: &str,
         meeting_key: &str,
         at: i64,
-        now: i64,
+        claim: &Claim,
     ) -> Result<bool, StoreError> {
-        let (email, meeting_key) = (lower(email), meeting_key.to_string());
+        let (email, meeting_key, claim) = (lower(email), meeting_key.to_string(), claim.clone());
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_error)?;
             // One statement: of two workers racing, exactly one changes the row.
             let changed = client
                 .execute(
-                    "UPDATE join_buttons SET delivered_at = $4
-                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND delivered_at IS NULL",
-                    &[&email, &meeting_key, &at, &now],
+                    "UPDATE join_buttons SET claimed_by = $4, claim_expires = $5 + $6
+                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND delivered_at IS NULL
+                       AND (claim_expires IS NULL OR claim_expires <= $5)",
+                    &[
+                        &email,
+                        &meeting_key,
+                        &at,
+                        &claim.worker,
+                        &claim.now,
+                        &claim.hold_seconds,
+                    ],
                 )
                 .await?;
             Ok(changed == 1)
+        })
+    }
+
+    fn deliver_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (email, meeting_key) = (lower(email), meeting_key.to_string());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "UPDATE join_buttons SET delivered_at = $4 WHERE email = $1 AND meeting_key = $2 AND at = $3",
+                    &[&email, &meeting_key, &at, &now],
+                )
+                .await?;
+            Ok(())
         })
     }
 
@@ -805,7 +861,8 @@ impl Store for PostgresStore {
             let client = pool.get().await.map_err(pool_error)?;
             client
                 .execute(
-                    "UPDATE join_buttons SET delivered_at = NULL WHERE email = $1 AND meeting_key = $2 AND at = $3",
+                    "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = NULL
+                     WHERE email = $1 AND meeting_key = $2 AND at = $3",
                     &[&email, &meeting_key, &at],
                 )
                 .await?;
@@ -1153,6 +1210,227 @@ impl Store for PostgresStore {
                 .execute("DELETE FROM devices WHERE id = $1", &[&id])
                 .await?
                 == 1)
+        })
+    }
+    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError> {
+        let lease = lease.clone();
+        self.run(move |pool| async move {
+            let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
+            transaction!(pool, tx => {
+                tx.execute(
+                    "INSERT INTO workers (id, heartbeat_at) VALUES ($1, $2)
+                     ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
+                    &[me, &now],
+                )
+                .await
+                .or_retry()?;
+                tx.execute("DELETE FROM workers WHERE heartbeat_at <= $1", &[&(now - 10 * period)])
+                    .await
+                    .or_retry()?;
+                tx.execute(
+                    "DELETE FROM leases l USING users u WHERE u.email = l.email AND u.state <> 'activated'",
+                    &[],
+                )
+                .await
+                .or_retry()?;
+                tx.execute(
+                    "UPDATE leases SET expires_at = $2 WHERE owner = $1",
+                    &[me, &(now + period)],
+                )
+                .await
+                .or_retry()?;
+                let live: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM workers WHERE heartbeat_at > $1", &[&(now - period)])
+                    .await
+                    .or_retry()?
+                    .get(0);
+                let users: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM users WHERE state = 'activated'", &[])
+                    .await
+                    .or_retry()?
+                    .get(0);
+                let share = super::sqlite::fair_share(users, live);
+                let mine: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM leases WHERE owner = $1", &[me])
+                    .await
+                    .or_retry()?
+                    .get(0);
+                if mine > share {
+                    tx.execute(
+                        "DELETE FROM leases WHERE email IN
+                           (SELECT email FROM leases WHERE owner = $1 ORDER BY email COLLATE \"C\" DESC LIMIT $2)",
+                        &[me, &(mine - share)],
+                    )
+                    .await
+                    .or_retry()?;
+                } else if mine < share {
+                    // Free or expired leases, skipping rows another worker
+                    // is claiming at this moment.
+                    let free = tx
+                        .query(
+                            "SELECT u.email FROM users u LEFT JOIN leases l ON l.email = u.email
+                             WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= $1)
+                             ORDER BY u.email COLLATE \"C\" LIMIT $2
+                             FOR UPDATE OF u SKIP LOCKED",
+                            &[&now, &(share - mine)],
+                        )
+                        .await
+                        .or_retry()?;
+                    for row in free {
+                        let email: String = row.get(0);
+                        tx.execute(
+                            "INSERT INTO leases (email, owner, expires_at) VALUES ($1, $2, $3)
+                             ON CONFLICT (email) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                             WHERE leases.expires_at <= $4",
+                            &[&email, me, &(now + period), &now],
+                        )
+                        .await
+                        .or_retry()?;
+                    }
+                }
+                tx.query(
+                    "SELECT email FROM leases WHERE owner = $1 ORDER BY email COLLATE \"C\"",
+                    &[me],
+                )
+                .await
+                .or_retry()?
+                .iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect::<Vec<String>>()
+            })
+        })
+    }
+
+    fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {
+        let (email, lease) = (lower(email), lease.clone());
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO leases (email, owner, expires_at)
+                     SELECT email, $2, $3 FROM users WHERE email = $1 AND state = 'activated'
+                     ON CONFLICT (email) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+                     WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4",
+                    &[&email, &lease.worker, &(lease.now + lease.seconds), &lease.now],
+                )
+                .await?;
+            let owner: Option<String> = client
+                .query_opt("SELECT owner FROM leases WHERE email = $1", &[&email])
+                .await?
+                .map(|row| row.get(0));
+            Ok(owner.as_deref() == Some(lease.worker.as_str()))
+        })
+    }
+
+    fn retire(&self, worker: &str) -> Result<(), StoreError> {
+        let worker = worker.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM leases WHERE owner = $1", &[&worker])
+                .await?;
+            client
+                .execute("DELETE FROM workers WHERE id = $1", &[&worker])
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        self.run(|pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT email, owner, expires_at FROM leases ORDER BY email COLLATE \"C\"",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|row| (row.get(0), row.get(1), row.get(2)))
+                .collect())
+        })
+    }
+
+    fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "INSERT INTO sync_requests (email, requested_at) VALUES ($1, $2)
+                     ON CONFLICT (email) DO NOTHING",
+                    &[&email, &now],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError> {
+        let worker = worker.to_string();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "DELETE FROM sync_requests r USING leases l
+                     WHERE l.email = r.email AND l.owner = $1 RETURNING r.email",
+                    &[&worker],
+                )
+                .await?
+                .iter()
+                .map(|row| row.get(0))
+                .collect())
+        })
+    }
+
+    fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError> {
+        let event = event.clone();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query_one(
+                    "INSERT INTO events (kind, email, payload, origin, created_at) VALUES ($1, $2, $3, $4, $5)
+                     RETURNING seq",
+                    &[&event.kind, &event.email, &event.payload, &event.origin, &event.created_at],
+                )
+                .await?
+                .get(0))
+        })
+    }
+
+    fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            Ok(client
+                .query(
+                    "SELECT seq, kind, email, payload, origin, created_at FROM events
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    &[&seq, &limit],
+                )
+                .await?
+                .iter()
+                .map(|row| StreamEvent {
+                    seq: row.get(0),
+                    kind: row.get(1),
+                    email: row.get(2),
+                    payload: row.get(3),
+                    origin: row.get(4),
+                    created_at: row.get(5),
+                })
+                .collect())
+        })
+    }
+
+    fn last_event(&self, keep_after: i64) -> Result<i64, StoreError> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute("DELETE FROM events WHERE created_at < $1", &[&keep_after])
+                .await?;
+            Ok(client
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM events", &[])
+                .await?
+                .get(0))
         })
     }
 }

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Device, PageUpdate, Session, SignIn, Store, StoreError, StoredButton, StoredChannel,
-    StoredMeeting, User, UserState, WrappedKey,
+    Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
+    StoredChannel, StoredMeeting, StreamEvent, User, UserState, WrappedKey,
 };
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
@@ -108,6 +108,33 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     ALTER TABLE users ADD COLUMN last_synced_at INTEGER;",
+    // 7: workers sharing users by leases, sync requests from pushes that
+    // reached another worker, events for every worker's streams, and join
+    // buttons claimed for a while rather than for good.
+    "CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        heartbeat_at INTEGER NOT NULL
+    );
+    CREATE TABLE leases (
+        email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX leases_by_owner ON leases (owner);
+    CREATE TABLE sync_requests (
+        email TEXT PRIMARY KEY,
+        requested_at INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        email TEXT NOT NULL,
+        payload TEXT,
+        origin TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE join_buttons ADD COLUMN claimed_by TEXT;
+    ALTER TABLE join_buttons ADD COLUMN claim_expires INTEGER;",
 ];
 
 /// The SQLite store.
@@ -359,8 +386,9 @@ impl Store for SqliteStore {
         }
         if let Some(buttons) = &page.join_buttons {
             transaction.execute(
-                "DELETE FROM join_buttons WHERE email = ?1 AND delivered_at IS NULL",
-                params![email],
+                "DELETE FROM join_buttons WHERE email = ?1 AND delivered_at IS NULL
+                 AND (claim_expires IS NULL OR claim_expires <= ?2)",
+                params![email, now()],
             )?;
             for button in buttons {
                 transaction.execute(
@@ -464,7 +492,8 @@ impl Store for SqliteStore {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-             WHERE delivered_at IS NULL AND at <= ?1 ORDER BY at, email, meeting_key",
+             WHERE delivered_at IS NULL AND at <= ?1 AND (claim_expires IS NULL OR claim_expires <= ?1)
+             ORDER BY at, email, meeting_key",
         )?;
         let rows = statement.query_map(params![now], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -475,19 +504,42 @@ impl Store for SqliteStore {
         email: &str,
         meeting_key: &str,
         at: i64,
-        now: i64,
+        claim: &Claim,
     ) -> Result<bool, StoreError> {
         let changed = self.lock().execute(
-            "UPDATE join_buttons SET delivered_at = ?4
-             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND delivered_at IS NULL",
-            params![email, meeting_key, at, now],
+            "UPDATE join_buttons SET claimed_by = ?4, claim_expires = ?5 + ?6
+             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND delivered_at IS NULL
+               AND (claim_expires IS NULL OR claim_expires <= ?5)",
+            params![
+                email,
+                meeting_key,
+                at,
+                claim.worker,
+                claim.now,
+                claim.hold_seconds
+            ],
         )?;
         Ok(changed == 1)
     }
 
+    fn deliver_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE join_buttons SET delivered_at = ?4 WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
+            params![email, meeting_key, at, now],
+        )?;
+        Ok(())
+    }
+
     fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE join_buttons SET delivered_at = NULL WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
+            "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = NULL
+             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
             params![email, meeting_key, at],
         )?;
         Ok(())
@@ -766,4 +818,177 @@ impl Store for SqliteStore {
             .execute("DELETE FROM devices WHERE id = ?1", params![id])?
             == 1)
     }
+
+    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
+        transaction.execute(
+            "INSERT INTO workers (id, heartbeat_at) VALUES (?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = ?2",
+            params![me, now],
+        )?;
+        transaction.execute(
+            "DELETE FROM workers WHERE heartbeat_at <= ?1",
+            params![now - 10 * period],
+        )?;
+        // Leases of users no longer activated go.
+        transaction.execute(
+            "DELETE FROM leases WHERE email IN (SELECT email FROM users WHERE state <> 'activated')",
+            [],
+        )?;
+        transaction.execute(
+            "UPDATE leases SET expires_at = ?2 WHERE owner = ?1",
+            params![me, now + period],
+        )?;
+        let live: i64 = transaction.query_row(
+            "SELECT COUNT(*) FROM workers WHERE heartbeat_at > ?1",
+            params![now - period],
+            |row| row.get(0),
+        )?;
+        let users: i64 = transaction.query_row(
+            "SELECT COUNT(*) FROM users WHERE state = 'activated'",
+            [],
+            |row| row.get(0),
+        )?;
+        let share = fair_share(users, live);
+        let mine: i64 = transaction.query_row(
+            "SELECT COUNT(*) FROM leases WHERE owner = ?1",
+            params![me],
+            |row| row.get(0),
+        )?;
+        if mine > share {
+            transaction.execute(
+                "DELETE FROM leases WHERE email IN
+                   (SELECT email FROM leases WHERE owner = ?1 ORDER BY email DESC LIMIT ?2)",
+                params![me, mine - share],
+            )?;
+        } else if mine < share {
+            transaction.execute(
+                "INSERT INTO leases (email, owner, expires_at)
+                 SELECT u.email, ?1, ?2 FROM users u LEFT JOIN leases l ON l.email = u.email
+                 WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= ?3)
+                 ORDER BY u.email LIMIT ?4
+                 ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                params![me, now + period, now, share - mine],
+            )?;
+        }
+        let held = {
+            let mut statement =
+                transaction.prepare("SELECT email FROM leases WHERE owner = ?1 ORDER BY email")?;
+            let rows = statement.query_map(params![me], |row| row.get(0))?;
+            rows.collect::<Result<Vec<String>, _>>()?
+        };
+        transaction.commit()?;
+        Ok(held)
+    }
+
+    fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO leases (email, owner, expires_at)
+             SELECT email, ?2, ?3 FROM users WHERE email = ?1 AND state = 'activated'
+             ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+            params![email, lease.worker, lease.now + lease.seconds, lease.now],
+        )?;
+        let owner: Option<String> = connection
+            .query_row(
+                "SELECT owner FROM leases WHERE email = ?1",
+                params![email],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(owner.as_deref() == Some(lease.worker.as_str()))
+    }
+
+    fn retire(&self, worker: &str) -> Result<(), StoreError> {
+        let connection = self.lock();
+        connection.execute("DELETE FROM leases WHERE owner = ?1", params![worker])?;
+        connection.execute("DELETE FROM workers WHERE id = ?1", params![worker])?;
+        Ok(())
+    }
+
+    fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare("SELECT email, owner, expires_at FROM leases ORDER BY email")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO sync_requests (email, requested_at) VALUES (?1, ?2)
+             ON CONFLICT (email) DO NOTHING",
+            params![email.trim().to_ascii_lowercase(), now],
+        )?;
+        Ok(())
+    }
+
+    fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let taken = {
+            let mut statement = transaction.prepare(
+                "SELECT r.email FROM sync_requests r JOIN leases l ON l.email = r.email
+                 WHERE l.owner = ?1 ORDER BY r.email",
+            )?;
+            let rows = statement.query_map(params![worker], |row| row.get(0))?;
+            rows.collect::<Result<Vec<String>, _>>()?
+        };
+        for email in &taken {
+            transaction.execute("DELETE FROM sync_requests WHERE email = ?1", params![email])?;
+        }
+        transaction.commit()?;
+        Ok(taken)
+    }
+
+    fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "INSERT INTO events (kind, email, payload, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![event.kind, event.email, event.payload, event.origin, event.created_at],
+        )?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT seq, kind, email, payload, origin, created_at FROM events
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![seq, limit], |row| {
+            Ok(StreamEvent {
+                seq: row.get(0)?,
+                kind: row.get(1)?,
+                email: row.get(2)?,
+                payload: row.get(3)?,
+                origin: row.get(4)?,
+                created_at: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn last_event(&self, keep_after: i64) -> Result<i64, StoreError> {
+        let connection = self.lock();
+        connection.execute(
+            "DELETE FROM events WHERE created_at < ?1",
+            params![keep_after],
+        )?;
+        Ok(
+            connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| {
+                row.get(0)
+            })?,
+        )
+    }
+}
+
+/// Each live worker's share of `users`: rounded up, so every user is held.
+pub(super) fn fair_share(users: i64, live_workers: i64) -> i64 {
+    let workers = live_workers.max(1);
+    (users + workers - 1) / workers
 }
