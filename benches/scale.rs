@@ -23,70 +23,11 @@ use hcal::runtime::{Runtime, RuntimeConfig};
 use hcal::serve::{ServeSettings, Service};
 use hcal::store::{SqliteStore, Store};
 use hcal_emulator::{Emulator, Seed};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// The `i`th synthetic user.
+/// The `i`th synthetic user ([`hcal_emulator::generated_user`]).
 pub fn user_email(i: usize) -> String {
-    format!("user{i:04}@example.com")
-}
-
-/// `events` meetings for `email` around `now`: a few days back to four
-/// weeks ahead, ~1 KB HTML descriptions with links, external invitees, a
-/// room on every fourth, Meet conference data on every third, one weekly
-/// series, and (for every tenth user) one `@webex` meeting to enrich.
-pub fn calendar(email: &str, user_index: usize, events: usize, now: jiff::Timestamp) -> Vec<Value> {
-    let day0 = now
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date()
-        .checked_sub(jiff::Span::new().days(5))
-        .expect("a date five days back");
-    (0..events)
-        .map(|i| {
-            let date = day0
-                .checked_add(jiff::Span::new().days((i % 32) as i64))
-                .expect("a date in range");
-            let hour = 8 + (i % 9);
-            let mut attendees: Vec<Value> = (0..4)
-                .map(|a| json!({"email": format!("guest{a}.{i}@partner.example.org"), "displayName": format!("Guest {a}"), "responseStatus": "needsAction"}))
-                .collect();
-            attendees.push(json!({"email": email, "self": true, "organizer": true, "responseStatus": "accepted"}));
-            if i % 4 == 0 {
-                attendees.push(json!({"email": "room-1@resource.calendar.google.com", "resource": true, "responseStatus": "accepted"}));
-            }
-            let keyword = user_index.is_multiple_of(10) && i == 7;
-            let mut event = json!({
-                "id": format!("ev{i:03}"),
-                "status": "confirmed",
-                "summary": format!("Project {i} review"),
-                "location": if keyword { "Room 2 @webex".to_string() } else { format!("Room {}", i % 5) },
-                // A keyword event has no join link yet: hcal writes it.
-                "description": if keyword {
-                    format!("<p>Planning for quarter {i}.</p><p>{}</p>", "Background and context for the discussion. ".repeat(14))
-                } else {
-                    format!(
-                        "<p>Agenda for meeting {i}:</p><ul><li>Status &amp; risks</li><li>Decisions</li></ul>\
-                         <p>Notes: <a href=\"https://docs.example.com/notes/{i}\">notes</a>. Join: \
-                         <a href=\"https://www.google.com/url?q=https%3A%2F%2Facme.webex.com%2Fmeet%2Fu{user_index}&amp;sa=D\">Webex</a>; \
-                         dial tel:+1-415-555-{i:04}.</p><p>{}</p>",
-                        "Background and context for the discussion. ".repeat(14)
-                    )
-                },
-                "start": {"dateTime": format!("{date}T{hour:02}:00:00Z"), "timeZone": "UTC"},
-                "end": {"dateTime": format!("{date}T{hour:02}:45:00Z"), "timeZone": "UTC"},
-                "organizer": {"email": email, "self": true},
-                "creator": {"email": email, "self": true},
-                "attendees": attendees,
-            });
-            if i % 3 == 0 {
-                event["conferenceData"] = json!({"entryPoints": [
-                    {"entryPointType": "video", "uri": format!("https://meet.google.com/abc-defg-{:03}", i % 1000)}]});
-            }
-            if i == 0 {
-                event["recurrence"] = json!(["RRULE:FREQ=WEEKLY;COUNT=8"]);
-            }
-            event
-        })
-        .collect()
+    hcal_emulator::generated_user(i)
 }
 
 /// Google calls seen by the emulator, by Google method id.
@@ -126,18 +67,13 @@ impl Drop for TempDir {
     }
 }
 
-/// The seed of a domain of `users` users with `events` events each.
+/// The seed of a domain of `users` users with `events` events each, around
+/// now: the emulator's generated organisation ([`Seed::generated`], the demo
+/// organisation plus realistic calendars with HTML descriptions, external
+/// invitees, rooms, Meet conference data, a weekly series, and a `@webex`
+/// meeting to enrich for every tenth user).
 pub fn seed(users: usize, events: usize) -> Seed {
-    let now = jiff::Timestamp::now();
-    let mut seed = Seed::demo().expect("the demo seed");
-    for i in 0..users {
-        let email = user_email(i);
-        let calendar = calendar(&email, i, events, now);
-        seed = seed
-            .with_user(&email, &format!("User {i}"))
-            .with_events(&email, calendar);
-    }
-    seed
+    Seed::generated(users, events, jiff::Timestamp::now())
 }
 
 impl Scale {

@@ -13,7 +13,7 @@
 //! | `POST /emulator/access-tokens/expire` | every issued token becomes invalid |
 //! | `PUT /emulator/delegation` | `{"scopes": [...]}` granted by domain-wide delegation |
 //! | `GET/PUT/DELETE /emulator/faults` | the fault plan (a JSON array of faults) |
-//! | `GET/DELETE /emulator/audit` | the request log |
+//! | `GET/DELETE /emulator/audit` | the request log: `user`, `method`, `path`, `query`, `route`, `status`, `agent` (User-Agent), `started_ms`, `finished_ms` |
 //! | `POST /emulator/clock` | `{"advance_seconds": n}` |
 //! | `GET /emulator/push-log` | push notifications delivered or dropped |
 //! | `POST /emulator/oidc/rotate-key` | the next ID-token signing key signs (JWKS lists both) |

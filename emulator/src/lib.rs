@@ -25,10 +25,17 @@
 //! # drop(key_file); Ok(()) }
 //! ```
 //!
+//! The domain comes from a [`Seed`]: the built-in demo organisation
+//! ([`Seed::demo`]), a seed directory ([`Seed::from_dir`]), or a generated
+//! organisation of any size ([`Seed::generated`]: the demo's plus users
+//! [`generated_user`]`(0..n)` with realistic calendars, what the scale
+//! benchmark and `hcal-emulator --scale USERS[xEVENTS]` serve).
+//!
 //! Tests drive it through [`Emulator`]'s methods (or the same operations over
 //! HTTP under `/emulator/`): change an event as its owner would, expire sync or
-//! access tokens, inject faults per route, read the audit log, move the clock,
-//! mint ID tokens good and bad ([`Emulator::mint_id_token`]).
+//! access tokens, inject faults per route, read the audit log (who made each
+//! call, with which `User-Agent`, when it started and finished), move the
+//! clock, mint ID tokens good and bad ([`Emulator::mint_id_token`]).
 
 mod admin;
 mod auth;
@@ -36,6 +43,7 @@ mod calendar;
 mod errors;
 mod events;
 mod faults;
+mod generate;
 mod gmail;
 mod oidc;
 mod push;
@@ -47,6 +55,7 @@ mod webex;
 
 pub use errors::EmulatorError;
 pub use faults::Fault;
+pub use generate::generated_user;
 pub use seed::Seed;
 pub use state::AuditEntry;
 
@@ -217,7 +226,8 @@ impl Emulator {
         self.shared.lock().faults = faults;
     }
 
-    /// Every request so far: user, method, path, route, status.
+    /// Every request so far, in the order their answers were ready: user,
+    /// method, path, route, status, User-Agent, start and finish times.
     pub fn audit(&self) -> Vec<AuditEntry> {
         self.shared.lock().audit.clone()
     }

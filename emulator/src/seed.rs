@@ -261,6 +261,17 @@ impl Seed {
         self.events.push((calendar_id.to_string(), events));
         self
     }
+
+    /// The domain's users (people, not rooms).
+    pub fn user_count(&self) -> usize {
+        self.domain.users.len()
+    }
+
+    /// The events seeded, as given (before invitations are copied into
+    /// invitees' calendars).
+    pub fn event_count(&self) -> usize {
+        self.events.iter().map(|(_, events)| events.len()).sum()
+    }
 }
 
 fn parse_domain(text: &str, path: &str) -> Result<DomainSeed, EmulatorError> {

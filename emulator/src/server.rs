@@ -2,11 +2,12 @@
 //! front of them that applies the fault plan and writes the audit log.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State as AxumState};
+use axum::http::header::USER_AGENT;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -152,7 +153,9 @@ fn route_id(method: &Method, path: &str) -> String {
 }
 
 /// Faults first (latency, errors, dropped connections), then the handler;
-/// every API request lands in the audit log.
+/// every API request lands in the audit log, once, when its answer is ready:
+/// who it acted as, its route and status, its `User-Agent`, and when it came
+/// in and was answered on the emulator's clock.
 async fn gate(
     AxumState(shared): AxumState<Arc<Shared>>,
     matched: Option<MatchedPath>,
@@ -162,16 +165,32 @@ async fn gate(
     let method = request.method().clone();
     let route = route_id(&method, matched.as_ref().map(|m| m.as_str()).unwrap_or(""));
     let admin = route.starts_with("emulator");
-    let (outcome, latency, retry_after) = if admin {
-        (Outcome::Pass, 0, None)
+    // The emulator's clock when the request came in, and the real clock to
+    // measure from (read together, so the answer is never timed before it).
+    let (outcome, latency, retry_after, started, arrived) = if admin {
+        (
+            Outcome::Pass,
+            0,
+            None,
+            jiff::Timestamp::UNIX_EPOCH,
+            Instant::now(),
+        )
     } else {
-        shared.lock().fault_for(&route)
+        let mut state = shared.lock();
+        let started = state.now();
+        let arrived = Instant::now();
+        let (outcome, latency, retry_after) = state.fault_for(&route);
+        (outcome, latency, retry_after, started, arrived)
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
+    let agent = request
+        .headers()
+        .get(USER_AGENT)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
     let response = match outcome {
         Outcome::Pass => next.run(request).await,
         Outcome::Status(code) if route.starts_with("webex.") => {
@@ -188,6 +207,9 @@ async fn gate(
             .extensions()
             .get::<AuditUser>()
             .map(|u| u.0.clone());
+        let elapsed =
+            jiff::SignedDuration::try_from(arrived.elapsed()).unwrap_or(jiff::SignedDuration::MAX);
+        let finished = started.checked_add(elapsed).unwrap_or(jiff::Timestamp::MAX);
         shared.lock().audit.push(AuditEntry {
             user,
             method: method.to_string(),
@@ -195,6 +217,9 @@ async fn gate(
             query,
             route,
             status: response.status().as_u16(),
+            agent,
+            started_ms: started.as_millisecond(),
+            finished_ms: finished.as_millisecond(),
         });
     }
     response

@@ -128,7 +128,18 @@ pub struct AuditEntry {
     pub query: Option<String>,
     /// Google's method id, e.g. `calendar.events.list`.
     pub route: String,
+    /// The status of the answer (an injected fault's too; `200` for a
+    /// dropped connection, whose headers went out before the cut).
     pub status: u16,
+    /// The request's `User-Agent` header: which client made the call.
+    pub agent: Option<String>,
+    /// When the request came in, Unix milliseconds on the emulator's clock
+    /// ([`crate::Emulator::now`], moved by
+    /// [`crate::Emulator::advance_clock`]).
+    pub started_ms: i64,
+    /// When its answer was ready (after any injected latency): `started_ms`
+    /// plus the real time elapsed, so never before `started_ms`.
+    pub finished_ms: i64,
 }
 
 pub struct State {

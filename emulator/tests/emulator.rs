@@ -695,3 +695,120 @@ fn the_command_line_prints_its_url_and_writes_a_key_file() {
     let _ = child.wait();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_says_which_client_called_and_when() {
+    let emulator = demo().await;
+    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+    let list = format!(
+        "{}/calendar/v3/calendars/primary/events",
+        emulator.base_url()
+    );
+    emulator.clear_audit();
+    let before = emulator.now().as_millisecond();
+    emulator.set_faults(vec![Fault {
+        route: "calendar.events.list".into(),
+        latency_ms: 30,
+        ..Fault::default()
+    }]);
+    let http = reqwest::Client::new();
+    for agent in ["hcal-worker-a/1.0", "hcal-worker-b/1.0"] {
+        let answer = http
+            .get(&list)
+            .bearer_auth(&token)
+            .header(reqwest::header::USER_AGENT, agent)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+    }
+    emulator.set_faults(Vec::new());
+    // No User-Agent at all (reqwest sends none unless told).
+    assert_eq!(get(&list, &token).await.0, 200);
+    let after = emulator.now().as_millisecond();
+
+    let audit = emulator.audit();
+    assert_eq!(audit.len(), 3, "one entry per request: {audit:?}");
+    let agents: Vec<Option<&str>> = audit.iter().map(|e| e.agent.as_deref()).collect();
+    assert_eq!(
+        agents,
+        vec![Some("hcal-worker-a/1.0"), Some("hcal-worker-b/1.0"), None]
+    );
+    assert!(audit.iter().all(|e| e.user.as_deref() == Some(ALICE)
+        && e.route == "calendar.events.list"
+        && e.status == 200));
+    for entry in &audit {
+        assert!(entry.started_ms <= entry.finished_ms, "{entry:?}");
+        assert!(
+            before <= entry.started_ms && entry.finished_ms <= after,
+            "{entry:?}"
+        );
+    }
+    for pair in audit.windows(2) {
+        assert!(pair[0].finished_ms <= pair[1].started_ms, "{pair:?}");
+    }
+    for entry in &audit[..2] {
+        assert!(
+            entry.finished_ms - entry.started_ms >= 30,
+            "latency counts: {entry:?}"
+        );
+    }
+
+    // The emulator's clock, not the wall clock.
+    emulator.advance_clock(600);
+    assert_eq!(get(&list, &token).await.0, 200);
+    let moved = emulator.audit().pop().unwrap();
+    assert!(moved.started_ms >= after + 600_000, "{moved:?}");
+
+    let json: Vec<Value> = http
+        .get(format!("{}/emulator/audit", emulator.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.len(), 4);
+    assert_eq!(json[0]["agent"], "hcal-worker-a/1.0");
+    assert_eq!(json[2]["agent"], Value::Null);
+    assert_eq!(json[0]["started_ms"], audit[0].started_ms);
+    assert_eq!(json[0]["finished_ms"], audit[0].finished_ms);
+    assert_eq!(json[0]["status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generated_organisation_serves_its_users_calendars() {
+    let now = jiff::Timestamp::now();
+    let emulator = Emulator::start(Seed::generated(3, 5, now), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let users = emulator.users();
+    for i in 0..3 {
+        assert!(
+            users.contains(&hcal_emulator::generated_user(i)),
+            "{users:?}"
+        );
+    }
+    assert!(users.iter().any(|u| u == ALICE), "the demo's users stay");
+    assert!(emulator.webex_token().is_some());
+    assert!(emulator.oauth_client().is_some());
+    let user = hcal_emulator::generated_user(0);
+    let token = token_for(&emulator, &user, CALENDAR_SCOPE).await;
+    let (status, page) = get(
+        &format!(
+            "{}/calendar/v3/calendars/primary/events",
+            emulator.base_url()
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
+    assert!(ids.contains(&"ev000") && ids.contains(&"ev004"), "{ids:?}");
+}

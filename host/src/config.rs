@@ -283,6 +283,10 @@ pub struct GoogleConfig {
     /// No retry starts once a call has taken this long.
     pub retry_budget_seconds: u64,
     pub max_response_mib: usize,
+    /// Google's budget for the project, shared by all workers (0: none).
+    pub project_requests_per_minute: u32,
+    /// Google's budget for each user (0: none).
+    pub user_requests_per_minute: u32,
 }
 
 impl Default for GoogleConfig {
@@ -297,6 +301,8 @@ impl Default for GoogleConfig {
             max_attempts: settings.retry.max_attempts,
             retry_budget_seconds: settings.retry.budget.as_secs(),
             max_response_mib: settings.max_response_bytes >> 20,
+            project_requests_per_minute: settings.project_requests_per_minute,
+            user_requests_per_minute: settings.user_requests_per_minute,
         }
     }
 }
@@ -310,6 +316,8 @@ impl GoogleConfig {
             token_url: self.token_url.clone(),
             timeout: std::time::Duration::from_secs(self.timeout_seconds),
             max_response_bytes: self.max_response_mib << 20,
+            project_requests_per_minute: self.project_requests_per_minute,
+            user_requests_per_minute: self.user_requests_per_minute,
             ..crate::google::GoogleSettings::default()
         };
         settings.retry.max_attempts = self.max_attempts;

@@ -58,6 +58,8 @@ pub struct HttpSettings {
     pub retry: RetryPolicy,
     /// Larger answers are refused, not buffered.
     pub max_response_bytes: usize,
+    /// The User-Agent header.
+    pub user_agent: String,
 }
 
 /// An answer as received: status, `Retry-After`, body (capped).
@@ -121,7 +123,7 @@ impl Http {
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("hcal/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.as_str())
             .build()
             .map_err(|e| TransportError::Connection {
                 message: e.to_string(),

@@ -710,8 +710,12 @@ impl Service {
     /// hand extra users back; users gained are synced at once.
     async fn keep_leases_once(&self) {
         match self.store.heartbeat(&self.lease()) {
-            Ok(now_held) => {
-                let now_held: BTreeSet<String> = now_held.into_iter().collect();
+            Ok(turn) => {
+                // The project's Google budget is split over the live workers.
+                self.google
+                    .quota()
+                    .set_workers(u32::try_from(turn.live_workers).unwrap_or(1));
+                let now_held: BTreeSet<String> = turn.held.into_iter().collect();
                 let gained: Vec<String> = {
                     let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
                     let gained = now_held.difference(&held).cloned().collect();

@@ -379,6 +379,7 @@ fn workers_share_users_by_leases(store: &dyn Store) {
                 seconds: 30,
             })
             .unwrap()
+            .held
     };
     assert_eq!(
         turn("w1", 1_000),

@@ -27,7 +27,19 @@ pub(super) struct GoogleArgs {
 
 impl GoogleArgs {
     pub(super) fn client(&self, config: &Config) -> anyhow::Result<Google> {
+        self.client_for(config, None)
+    }
+
+    /// The client, with `worker` named in its User-Agent (`hcal serve`).
+    pub(super) fn client_for(
+        &self,
+        config: &Config,
+        worker: Option<&str>,
+    ) -> anyhow::Result<Google> {
         let mut settings = config.google.settings();
+        if let Some(worker) = worker {
+            settings.user_agent = format!("hcal/{} (worker {worker})", env!("CARGO_PKG_VERSION"));
+        }
         if let Some(base) = &self.google_url {
             let base = base.trim_end_matches('/');
             settings.calendar_url = format!("{base}/calendar/v3/");

@@ -30,7 +30,7 @@ pub(super) struct ServeArgs {
 /// `hcal serve`.
 pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
     let settings = serve_settings(config, args.listen.as_deref(), args.public_url.clone())?;
-    let google = args.google.client(config)?;
+    let google = args.google.client_for(config, Some(&settings.worker_id))?;
     let mut webex_settings = config.webex.settings();
     if let Some(url) = &args.webex_url {
         webex_settings.base_url = url.trim_end_matches('/').to_string();
@@ -54,7 +54,7 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
     let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
     io.block_on(run_service(service, |address| {
         eprintln!(
-            "hcal: serving on http://{address} (store {}); Ctrl-C stops",
+            "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
             hcal::store::shown(&path)
         );
     }))
@@ -67,7 +67,7 @@ async fn run_service(
 ) -> anyhow::Result<()> {
     let (bound, address) = tokio::sync::oneshot::channel();
     let running = tokio::spawn(service.run(bound, async {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
     }));
     match address.await {
         Ok(address) => banner(address),
@@ -76,4 +76,21 @@ async fn run_service(
     running.await??;
     eprintln!("hcal: stopped");
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM as systemd and container runtimes send: either stops
+/// the service politely (its users handed back to the other workers).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -17,6 +17,7 @@
 pub mod calendar;
 pub mod gmail;
 pub mod key;
+mod quota;
 pub mod request;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 
 pub use crate::http::RetryPolicy;
 pub use key::ServiceAccountKey;
+pub use quota::Quota;
 pub use request::{Api, ApiRequest};
 
 use crate::http::{Answer, Failure, Http, HttpSettings, Last, TransportError};
@@ -53,6 +55,12 @@ pub struct GoogleSettings {
     pub retry: RetryPolicy,
     /// Larger answers are refused (`TooLarge`), not buffered.
     pub max_response_bytes: usize,
+    /// The project's request budget a minute, shared by the workers (0: none).
+    pub project_requests_per_minute: u32,
+    /// Each user's request budget a minute (0: none).
+    pub user_requests_per_minute: u32,
+    /// Sent as the User-Agent (which worker asked, for Google's logs).
+    pub user_agent: String,
 }
 
 impl Default for GoogleSettings {
@@ -65,6 +73,9 @@ impl Default for GoogleSettings {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             max_response_bytes: 32 << 20,
+            project_requests_per_minute: 10_000,
+            user_requests_per_minute: 600,
+            user_agent: concat!("hcal/", env!("CARGO_PKG_VERSION")).into(),
         }
     }
 }
@@ -206,6 +217,7 @@ type TokenSlots = Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToke
 /// A Google client acting for the users of one domain through one service account.
 pub struct Google {
     http: Http,
+    quota: Quota,
     settings: GoogleSettings,
     key: ServiceAccountKey,
     tokens: TokenSlots,
@@ -256,9 +268,14 @@ impl Google {
             timeout: settings.timeout,
             retry: settings.retry.clone(),
             max_response_bytes: settings.max_response_bytes,
+            user_agent: settings.user_agent.clone(),
         })
         .map_err(|e| transport_error("client", e))?;
         Ok(Google {
+            quota: Quota::new(
+                settings.project_requests_per_minute,
+                settings.user_requests_per_minute,
+            ),
             http,
             settings,
             key,
@@ -384,11 +401,17 @@ impl Google {
         })
     }
 
+    /// The request budget this client keeps (see [`Quota`]).
+    pub fn quota(&self) -> &Quota {
+        &self.quota
+    }
+
     /// Send `request` as `user`; the body of a 2xx answer.
     pub async fn execute(&self, user: &str, request: &ApiRequest) -> Result<Vec<u8>, GoogleError> {
         let mut refreshed = false;
         loop {
             let token = self.token(user).await?;
+            self.quota.acquire(user).await;
             let url = request.url(&self.settings);
             let method = request.method_id;
             let answer = self

@@ -178,6 +178,7 @@ impl Webex {
             timeout: settings.timeout,
             retry: settings.retry.clone(),
             max_response_bytes: settings.max_response_bytes,
+            user_agent: concat!("hcal/", env!("CARGO_PKG_VERSION")).into(),
         })
         .map_err(|e| transport("client", e))?;
         Ok(Webex {

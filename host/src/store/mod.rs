@@ -350,8 +350,8 @@ pub trait Store: Send + Sync {
     fn delete_device(&self, id: &str) -> Result<bool, StoreError>;
     /// A worker's turn (see [`Lease`]): its heartbeat recorded, its leases
     /// renewed, its fair share of the activated users claimed (from leases
-    /// that are free or expired) or handed back; the users it holds now.
-    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError>;
+    /// that are free or expired) or handed back: what it holds now.
+    fn heartbeat(&self, lease: &Lease) -> Result<Turn, StoreError>;
     /// Take `email`'s lease unless another worker holds a live one; whether
     /// `lease.worker` holds it now.
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError>;
@@ -381,6 +381,15 @@ pub struct Lease {
     /// A lease not renewed for this long is free; a worker not heard from
     /// for this long is not counted when sharing the users out.
     pub seconds: i64,
+}
+
+/// What a worker's lease turn left it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    /// The users it holds, by address.
+    pub held: Vec<String>,
+    /// Workers heard from within a lease period, this one included.
+    pub live_workers: i64,
 }
 
 /// A join button's claim for delivery.

@@ -22,7 +22,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
-    StoredChannel, StoredMeeting, StreamEvent, User, UserState, WrappedKey,
+    StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
 
 /// The schema, one step per version; steps are only ever appended.
@@ -1212,7 +1212,7 @@ impl Store for PostgresStore {
                 == 1)
         })
     }
-    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError> {
+    fn heartbeat(&self, lease: &Lease) -> Result<Turn, StoreError> {
         let lease = lease.clone();
         self.run(move |pool| async move {
             let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
@@ -1288,15 +1288,20 @@ impl Store for PostgresStore {
                         .or_retry()?;
                     }
                 }
-                tx.query(
-                    "SELECT email FROM leases WHERE owner = $1 ORDER BY email COLLATE \"C\"",
-                    &[me],
-                )
-                .await
-                .or_retry()?
-                .iter()
-                .map(|row| row.get::<_, String>(0))
-                .collect::<Vec<String>>()
+                let held = tx
+                    .query(
+                        "SELECT email FROM leases WHERE owner = $1 ORDER BY email COLLATE \"C\"",
+                        &[me],
+                    )
+                    .await
+                    .or_retry()?
+                    .iter()
+                    .map(|row| row.get::<_, String>(0))
+                    .collect::<Vec<String>>();
+                Turn {
+                    held,
+                    live_workers: live,
+                }
             })
         })
     }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
-    StoredChannel, StoredMeeting, StreamEvent, User, UserState, WrappedKey,
+    StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
@@ -819,7 +819,7 @@ impl Store for SqliteStore {
             == 1)
     }
 
-    fn heartbeat(&self, lease: &Lease) -> Result<Vec<String>, StoreError> {
+    fn heartbeat(&self, lease: &Lease) -> Result<Turn, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
@@ -880,7 +880,10 @@ impl Store for SqliteStore {
             rows.collect::<Result<Vec<String>, _>>()?
         };
         transaction.commit()?;
-        Ok(held)
+        Ok(Turn {
+            held,
+            live_workers: live,
+        })
     }
 
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {

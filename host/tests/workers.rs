@@ -1,0 +1,422 @@
+//! Many workers on one PostgreSQL, as separate `hcal serve` processes: the
+//! emulator's generated organisation is shared out by leases; one worker is
+//! killed with SIGKILL in the middle of the first sync and another stopped
+//! politely later; at the end every user's stored meetings equal a single
+//! worker's, no user was synced by two workers at once (the emulator's audit
+//! log: each call's User-Agent names its worker, with its start and end),
+//! and every join button that came due reached the webhook exactly once per
+//! Idempotency-Key.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hcal::store::{Store, UserState};
+use hcal_emulator::{Emulator, Seed};
+use serde_json::{Value, json};
+
+const USERS: usize = 200;
+const EVENTS: usize = 12;
+const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const TOKEN: &str = "workers-test-token";
+
+struct Worker {
+    name: String,
+    child: Child,
+    api: String,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(dir: &Path, emulator: &Emulator, webhook: &str) -> PathBuf {
+    let key = dir.join("key.json");
+    std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
+    let text = format!(
+        r#"
+[core]
+org_domains = ["example.com"]
+[google]
+key_file = "{key}"
+calendar_url = "{calendar}"
+gmail_url = "{gmail}"
+max_attempts = 3
+[webex]
+base_url = "{webex}"
+access_token = "{webex_token}"
+[serve]
+listen = "127.0.0.1:0"
+poll_seconds = 3600
+lease_seconds = 3
+window_days_back = 7
+window_days_ahead = 31
+join_button_webhook = "{webhook}"
+[api]
+tokens = ["{TOKEN}"]
+"#,
+        key = key.display(),
+        calendar = emulator.calendar_url(),
+        gmail = emulator.gmail_url(),
+        webex = emulator.webex_url(),
+        webex_token = emulator.webex_token().unwrap(),
+    );
+    let path = dir.join("hcal.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worker {
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcal"))
+        .args(["--config"])
+        .arg(config)
+        .args(["serve", "--store", store])
+        .env("HCAL_MASTER_KEY", MASTER)
+        .env("HCAL_COMPONENT", common::component_path())
+        .env(
+            "HCAL_CACHE_DIR",
+            common::workspace().join("target/hcal-test-cache"),
+        )
+        .env("HCAL_LOG", "hcal=info,warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hcal serve starts");
+    // The banner says where it listens; the rest of stderr goes to the log.
+    let stderr = child.stderr.take().unwrap();
+    let (found, address) = std::sync::mpsc::channel();
+    let name_owned = name.to_string();
+    std::thread::spawn(move || {
+        let mut log = log;
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            use std::io::Write as _;
+            let _ = writeln!(log, "{line}");
+            if !sent && let Some(rest) = line.split("serving on ").nth(1) {
+                let _ = found.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                sent = true;
+            }
+        }
+        let _ = name_owned;
+    });
+    let api = address
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "worker {name} did not start; see its log in {}",
+                dir.display()
+            )
+        });
+    Worker {
+        name: name.to_string(),
+        child,
+        api,
+    }
+}
+
+/// The webhook receiver: every delivery, with its Idempotency-Key.
+async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/buttons",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    seen.lock().unwrap().push((key, body.0));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/buttons"), got)
+}
+
+/// Each user's stored meetings as (key, start, end): what must agree.
+fn stored(store: &dyn Store, users: &[String]) -> BTreeMap<String, BTreeSet<(String, i64, i64)>> {
+    users
+        .iter()
+        .map(|user| {
+            let meetings = store
+                .meetings(user, i64::MIN / 2, i64::MAX / 2)
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.key, m.starts_at, m.ends_at))
+                .collect();
+            (user.clone(), meetings)
+        })
+        .collect()
+}
+
+async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what} (waited {limit:?})");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
+    let Some(store) = common::postgres_store("workers") else {
+        return;
+    };
+    let url = common::postgres_url("workers").unwrap();
+    let now = jiff::Timestamp::now();
+    let emulator = Emulator::start(Seed::generated(USERS, EVENTS, now), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let users: Vec<String> = (0..USERS).map(hcal_emulator::generated_user).collect();
+    // Activation is not under test here: the users are activated in the store.
+    for user in &users {
+        store.add_user(user).unwrap();
+        store
+            .set_user_state(user, UserState::Activated, None, None)
+            .unwrap();
+    }
+    // Meetings whose join buttons come due during the run: 12 users, each
+    // organising one that starts 5 minutes (the lead time) and 25–50 s on.
+    let soon: Vec<(String, String)> = (0..12)
+        .map(|i| {
+            let user = users[i * 15].clone();
+            let id = format!("workersbutton{i}");
+            let start = now + jiff::SignedDuration::from_secs(300 + 25 + 2 * i as i64);
+            let end = start + jiff::SignedDuration::from_mins(30);
+            emulator
+                .change_event(
+                    &user,
+                    json!({
+                        "id": id, "status": "confirmed", "summary": "Due soon",
+                        "location": format!("https://meet.google.com/due-soon-{i:03}"),
+                        "start": {"dateTime": start.to_string()}, "end": {"dateTime": end.to_string()},
+                        "organizer": {"email": user},
+                        "attendees": [{"email": user, "organizer": true, "responseStatus": "accepted"},
+                                      {"email": "guest@partner.example", "responseStatus": "needsAction"}],
+                    }),
+                )
+                .unwrap();
+            (user, id)
+        })
+        .collect();
+
+    let dir = std::env::temp_dir().join(format!("hcal-workers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (webhook, deliveries) = receiver().await;
+    let config = config(&dir, &emulator, &webhook);
+    let started = Instant::now();
+    let mut a = start_worker("a", &config, &url, &dir);
+    let mut b = start_worker("b", &config, &url, &dir);
+    let c = start_worker("c", &config, &url, &dir);
+
+    // b dies in the middle of the first sync, holding its share.
+    let b_id = format!("-{}", b.child.id());
+    eventually(
+        "b to take its share and the first sync to start",
+        Duration::from_secs(60),
+        || {
+            let held_by_b = store
+                .leases()
+                .unwrap()
+                .iter()
+                .filter(|(_, owner, _)| owner.ends_with(&b_id))
+                .count();
+            let synced = store
+                .users()
+                .unwrap()
+                .iter()
+                .filter(|u| u.last_synced_at.is_some())
+                .count();
+            held_by_b >= USERS / 4 && (10..USERS).contains(&synced)
+        },
+    )
+    .await;
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    let killed_at = Instant::now();
+    eprintln!(
+        "killed worker {} after {:?}, {} users synced",
+        b.name,
+        started.elapsed(),
+        store
+            .users()
+            .unwrap()
+            .iter()
+            .filter(|u| u.last_synced_at.is_some())
+            .count()
+    );
+
+    // Everyone synced, b's users taken over.
+    eventually("every user synced", Duration::from_secs(120), || {
+        store
+            .users()
+            .unwrap()
+            .iter()
+            .all(|u| u.last_synced_at.is_some())
+    })
+    .await;
+    let leases = store.leases().unwrap();
+    let owners: BTreeSet<String> = leases.iter().map(|(_, owner, _)| owner.clone()).collect();
+    assert_eq!(leases.len(), USERS, "every user is held");
+    assert_eq!(owners.len(), 2, "by the two live workers: {owners:?}");
+    eprintln!(
+        "all {USERS} users synced {:?} after the kill",
+        killed_at.elapsed()
+    );
+
+    // The join buttons come due and go out.
+    eventually(
+        "the due join buttons delivered",
+        Duration::from_secs(120),
+        || {
+            let got = deliveries.lock().unwrap();
+            let keys: BTreeSet<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+            soon.iter()
+                .all(|(_, id)| keys.iter().any(|k| k.starts_with(&format!("{id}/"))))
+        },
+    )
+    .await;
+
+    // a stops politely: c holds everyone at once (within its next turn).
+    let _ = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status();
+    let stopped = a.child.wait().unwrap();
+    assert!(stopped.success(), "a stopped politely: {stopped:?}");
+    let handed = Instant::now();
+    eventually("c holding every user", Duration::from_secs(30), || {
+        let leases = store.leases().unwrap();
+        leases.len() == USERS
+            && leases
+                .iter()
+                .map(|(_, owner, _)| owner.as_str())
+                .collect::<BTreeSet<_>>()
+                .len()
+                == 1
+    })
+    .await;
+    eprintln!("users handed over {:?} after a stopped", handed.elapsed());
+    // c works: the API on the survivor answers for a user a held.
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/v1/users/{}/meetings", c.api, users[0]))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+
+    // Every user's meetings equal a single worker's.
+    let reference = hcal::store::SqliteStore::in_memory().unwrap();
+    {
+        let google = common::google_for(&emulator);
+        let runtime = common::runtime();
+        let kms = hcal::kms::Kms::new(
+            &reference,
+            hcal::kms::MasterKey::from_base64(MASTER).unwrap(),
+        );
+        let key = kms.active_key().unwrap();
+        let options = hcal_core::model::Options {
+            org_domains: vec!["example.com".into()],
+            ..Default::default()
+        };
+        let syncer = hcal::sync::Syncer {
+            google: &google,
+            store: &reference,
+            runtime,
+            options: &options,
+            key: &key,
+        };
+        let window = hcal_core::model::Window {
+            from: (now - jiff::SignedDuration::from_hours(24 * 7)).to_string(),
+            to: (now + jiff::SignedDuration::from_hours(24 * 31)).to_string(),
+        };
+        for user in &users {
+            reference.add_user(user).unwrap();
+            reference
+                .set_user_state(user, UserState::Activated, None, None)
+                .unwrap();
+            syncer.sync(user, &window, &now.to_string()).await.unwrap();
+        }
+    }
+    let (ours, theirs) = (stored(&store, &users), stored(&reference, &users));
+    let differ: Vec<&String> = users.iter().filter(|u| ours[*u] != theirs[*u]).collect();
+    assert!(
+        differ.is_empty(),
+        "{} users differ from a single worker's sync, e.g. {:?}",
+        differ.len(),
+        differ.first()
+    );
+
+    // No user synced by two workers at once.
+    let mut lists: BTreeMap<String, Vec<(i64, i64, String)>> = BTreeMap::new();
+    for entry in emulator.audit() {
+        if entry.route == "calendar.events.list"
+            && let (Some(user), Some(agent)) = (entry.user.clone(), entry.agent.clone())
+            && agent.contains("worker")
+        {
+            lists
+                .entry(user)
+                .or_default()
+                .push((entry.started_ms, entry.finished_ms, agent));
+        }
+    }
+    assert!(
+        lists.len() >= USERS,
+        "every user's listing names its worker ({} of {USERS})",
+        lists.len()
+    );
+    let mut overlaps = Vec::new();
+    for (user, mut calls) in lists {
+        calls.sort();
+        for pair in calls.windows(2) {
+            let ((_, end, first), (start, _, second)) = (&pair[0], &pair[1]);
+            if first != second && start < end {
+                overlaps.push(format!("{user}: {first} and {second}"));
+            }
+        }
+    }
+    assert!(
+        overlaps.is_empty(),
+        "synced by two workers at once: {overlaps:?}"
+    );
+
+    // Each due button once per key, never two different bodies.
+    let got = deliveries.lock().unwrap().clone();
+    let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (key, body) in got {
+        per_key.entry(key).or_default().push(body);
+    }
+    for (_, id) in &soon {
+        let (key, bodies) = per_key
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("{id}/")))
+            .unwrap_or_else(|| panic!("no delivery for {id}"));
+        assert_eq!(bodies.len(), 1, "{key} delivered {} times", bodies.len());
+    }
+    eprintln!(
+        "{} join buttons delivered under {} keys; {} Google calls in all",
+        per_key.values().map(Vec::len).sum::<usize>(),
+        per_key.len(),
+        emulator.audit().len()
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(&dir);
+}
