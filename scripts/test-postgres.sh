@@ -7,8 +7,12 @@
 #   scripts/test-postgres.sh stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir="$PWD/target/pg"
+# The cluster lives under /tmp, not target/: the postgres user must reach
+# it, and a checkout under a private directory (/root/...) is out of its
+# reach. One per checkout; its URL is kept in target/pg/url.
+dir="${TMPDIR:-/tmp}/hcal-test-pg-$(printf %s "$PWD" | cksum | cut -d' ' -f1)"
 data="$dir/data"
+url_file="$PWD/target/pg/url"
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then
@@ -49,13 +53,15 @@ start() {
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
     start >/dev/null \
     || { cat "$dir/server.log" >&2; exit 1; }
-  echo "postgres://postgres@127.0.0.1:$port/postgres" | tee "$dir/url"
+  mkdir -p "$(dirname "$url_file")"
+  echo "postgres://postgres@127.0.0.1:$port/postgres" | tee "$url_file"
 }
 
 stop() {
   local bin
   bin=$(bin_dir) || return 0
   [ -d "$data" ] && as_postgres "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
 }
 
 case "${1:-}" in

@@ -802,8 +802,9 @@ impl Service {
 async fn lease_keeper(service: Arc<Service>) {
     let turn = (service.settings.lease / 3).max(Duration::from_millis(200));
     let mut last_turn = std::time::Instant::now();
+    let changes = service.store.changes();
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        wait_for_news(changes.as_deref(), Duration::from_millis(500)).await;
         if last_turn.elapsed() >= turn {
             last_turn = std::time::Instant::now();
             service.keep_leases_once().await;
@@ -818,14 +819,29 @@ async fn lease_keeper(service: Arc<Service>) {
     }
 }
 
+/// Until another worker says it recorded something (where the store can
+/// say so), or `poll` passed: a lost word only delays.
+async fn wait_for_news(changes: Option<&tokio::sync::Notify>, poll: Duration) {
+    match changes {
+        Some(changes) => {
+            tokio::select! {
+                _ = changes.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+        None => tokio::time::sleep(poll).await,
+    }
+}
+
 /// Every worker's streams show what any worker saw: read the store's events
 /// a few times a second and show those of the other workers.
 async fn feed(service: Arc<Service>) {
     let keep = || now().as_second() - 3600;
     let mut seen = service.store.last_event(keep()).unwrap_or(0);
     let mut tidied = std::time::Instant::now();
+    let changes = service.store.changes();
     loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_for_news(changes.as_deref(), Duration::from_millis(300)).await;
         let events = match service.store.events_after(seen, 500) {
             Ok(events) => events,
             Err(error) => {

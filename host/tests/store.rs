@@ -621,3 +621,45 @@ fn a_wrong_postgres_url_is_one_clear_error_without_the_password() {
     );
     assert!(!error.contains("hunter2"), "{error}");
 }
+
+/// On PostgreSQL, a sync request recorded through one worker's store wakes
+/// another worker at once (LISTEN/NOTIFY) instead of at its next poll.
+#[test]
+fn a_worker_is_woken_when_another_records_news() {
+    let Some(first) = common::postgres_store("notify") else {
+        return;
+    };
+    let second =
+        hcal::store::PostgresStore::open(&common::postgres_url("notify").unwrap()).unwrap();
+    let changes = first
+        .changes()
+        .expect("PostgreSQL says when something changed");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let woken = runtime.block_on(async {
+        // The listening connection comes up in the background: a few tries.
+        for _ in 0..10 {
+            let waiting = changes.notified();
+            tokio::pin!(waiting);
+            waiting.as_mut().enable();
+            second.request_sync("alice@example.com", 1).unwrap();
+            if tokio::time::timeout(std::time::Duration::from_millis(500), waiting)
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+        }
+        false
+    });
+    assert!(woken, "no NOTIFY reached the other store in 5 s");
+    assert!(
+        hcal::store::SqliteStore::in_memory()
+            .unwrap()
+            .changes()
+            .is_none(),
+        "SQLite polls"
+    );
+}

@@ -370,6 +370,11 @@ pub trait Store: Send + Sync {
     /// The newest event's sequence number (0 when there is none); events
     /// older than `keep_after` are forgotten.
     fn last_event(&self, keep_after: i64) -> Result<i64, StoreError>;
+    /// Woken when another worker recorded a sync request or an event, where
+    /// the database can say so (PostgreSQL's LISTEN/NOTIFY); `None`: poll.
+    fn changes(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
 }
 
 /// A worker's lease on users: who, when, for how long.

@@ -156,6 +156,51 @@ pub struct PostgresStore {
     pool: Pool,
     /// The URL without its password, for messages.
     location: String,
+    /// Notified on `NOTIFY hcal_changes` (see [`Store::changes`]).
+    changes: Arc<tokio::sync::Notify>,
+}
+
+/// The channel workers tell each other on.
+const CHANNEL: &str = "hcal_changes";
+
+/// Keep a connection that listens on [`CHANNEL`] and wakes `changes`;
+/// reconnect when it drops; give up quietly where LISTEN is not supported
+/// (the workers poll anyway).
+async fn listen(
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    changes: Arc<tokio::sync::Notify>,
+) {
+    use futures_util::StreamExt as _;
+    loop {
+        if let Ok((client, mut connection)) = config.connect(tls.clone()).await {
+            let wake = changes.clone();
+            let messages = tokio::spawn(async move {
+                let mut stream =
+                    futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                while let Some(message) = stream.next().await {
+                    match message {
+                        Ok(tokio_postgres::AsyncMessage::Notification(_)) => wake.notify_waiters(),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+            match client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                Ok(()) => {
+                    let _ = messages.await;
+                }
+                Err(error) if error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {
+                    tracing::info!(
+                        "the database has no LISTEN: workers poll for each other's news"
+                    );
+                    return;
+                }
+                Err(_) => messages.abort(),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
 }
 
 fn now() -> i64 {
@@ -277,9 +322,10 @@ impl PostgresStore {
                 .with_no_client_auth();
             tokio_postgres_rustls::MakeRustlsConnect::new(config)
         };
+        let listen_config = config.clone();
         let manager = Manager::from_config(
             config,
-            tls,
+            tls.clone(),
             ManagerConfig {
                 // A connection a proxy or the server closed is replaced.
                 recycling_method: RecyclingMethod::Fast,
@@ -292,10 +338,13 @@ impl PostgresStore {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .map_err(|e| fail(e.to_string()))?;
+        let changes = Arc::new(tokio::sync::Notify::new());
+        runtime.spawn(listen(listen_config, tls, changes.clone()));
         let store = PostgresStore {
             runtime: Some(runtime),
             pool,
             location: location.clone(),
+            changes,
         };
         let known = MIGRATIONS.len() as i64;
         let path = location.clone();
@@ -1367,6 +1416,8 @@ impl Store for PostgresStore {
                     &[&email, &now],
                 )
                 .await?;
+            // Best effort: the holder polls anyway.
+            let _ = client.batch_execute(&format!("NOTIFY {CHANNEL}")).await;
             Ok(())
         })
     }
@@ -1392,14 +1443,16 @@ impl Store for PostgresStore {
         let event = event.clone();
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_error)?;
-            Ok(client
+            let seq = client
                 .query_one(
                     "INSERT INTO events (kind, email, payload, origin, created_at) VALUES ($1, $2, $3, $4, $5)
                      RETURNING seq",
                     &[&event.kind, &event.email, &event.payload, &event.origin, &event.created_at],
                 )
                 .await?
-                .get(0))
+                .get(0);
+            let _ = client.batch_execute(&format!("NOTIFY {CHANNEL}")).await;
+            Ok(seq)
         })
     }
 
@@ -1424,6 +1477,10 @@ impl Store for PostgresStore {
                 })
                 .collect())
         })
+    }
+
+    fn changes(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.changes.clone())
     }
 
     fn last_event(&self, keep_after: i64) -> Result<i64, StoreError> {

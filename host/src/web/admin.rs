@@ -214,6 +214,10 @@ fn keys(service: &Service, admin: &Person) -> Markup {
 
 fn health(service: &Service) -> Markup {
     let channels = service.store.channels(None).unwrap_or_default();
+    let mut workers: std::collections::BTreeMap<String, usize> = Default::default();
+    for (_, owner, _) in service.store.leases().unwrap_or_default() {
+        *workers.entry(owner).or_default() += 1;
+    }
     let m = &service.metrics;
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let (google, webex) = (service.google.counts(), service.webex.counts());
@@ -228,6 +232,18 @@ fn health(service: &Service) -> Markup {
                 dt { "Join buttons" } dd { (n(&m.buttons_delivered)) " delivered, " (n(&m.button_failures)) " failed deliveries" }
                 dt { "Google calls" } dd { (google.requests) " (" (google.retries) " retries, " (google.failures) " failures)" }
                 dt { "Webex calls" } dd { (webex.requests) " (" (webex.retries) " retries, " (webex.failures) " failures)" }
+            }
+            h3 { "Workers" }
+            table {
+                thead { tr { th { "Worker" } th { "Users held" } } }
+                tbody {
+                    @for (worker, held) in &workers {
+                        tr {
+                            td { code { (worker) } @if *worker == service.settings.worker_id { " (this one)" } }
+                            td { (held) }
+                        }
+                    }
+                }
             }
             h3 { "Push channels" }
             table {
