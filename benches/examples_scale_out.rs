@@ -245,7 +245,12 @@ async fn run(
         );
     }
     let full = started.elapsed();
-    let full_calls = emulator.audit().len();
+    let audit = emulator.audit();
+    let full_calls = audit.len();
+    let mut by_route: std::collections::BTreeMap<String, usize> = Default::default();
+    for entry in &audit {
+        *by_route.entry(entry.route.clone()).or_default() += 1;
+    }
     let full_rss = peak_rss();
     eprintln!(
         "scale_out {}: full sync in {:.1?}, {} Google calls",
@@ -303,6 +308,7 @@ async fn run(
         "full_sync_seconds": full.as_secs_f64(),
         "full_sync_google_calls": full_calls,
         "full_sync_calls_per_user": full_calls as f64 / emails.len() as f64,
+        "full_sync_calls_by_method": by_route,
         "incremental_1pct_seconds": incremental.as_secs_f64(),
         "incremental_google_calls": incremental_calls,
         "incremental_changed_users": changed.len(),

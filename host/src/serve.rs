@@ -435,9 +435,14 @@ impl Service {
         now_text: &str,
     ) -> Option<crate::sync::SyncReport> {
         let started = std::time::Instant::now();
+        let started_at = now().as_second();
         match syncer.sync(user, window, now_text).await {
             Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
+                // Pushes from before this sync began are answered by it.
+                if let Err(error) = self.store.clear_sync_requests(user, started_at) {
+                    tracing::warn!(%user, %error, "cannot clear the user's sync requests");
+                }
                 if let Err(error) = self.store.mark_synced(user, now().as_second()) {
                     tracing::warn!(%user, %error, "cannot record the sync time");
                 }
@@ -725,8 +730,28 @@ impl Service {
                 if !gained.is_empty() {
                     tracing::info!(users = gained.len(), "users taken over");
                 }
+                // A user handed over by a live worker was synced just now:
+                // not again (two workers make no more calls than one);
+                // changes since then wait in the stored sync requests. A
+                // user taken over from a dead worker, never synced, or not
+                // for a poll interval, is synced at once.
+                let recent = now().as_second() - self.settings.poll_interval.as_secs() as i64;
                 for user in gained {
-                    self.enqueue(&user);
+                    if turn.taken_over.contains(&user) {
+                        self.enqueue(&user);
+                        continue;
+                    }
+                    let synced = self
+                        .store
+                        .user(&user)
+                        .ok()
+                        .flatten()
+                        .and_then(|u| u.last_synced_at);
+                    if synced.is_none_or(|at| at < recent) {
+                        self.enqueue(&user);
+                    } else {
+                        self.mark_enrichment_checked(&user);
+                    }
                 }
             }
             Err(error) => tracing::warn!(%error, "cannot renew this worker's leases"),

@@ -361,6 +361,19 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
     );
 }
 
+fn a_key_twice_in_one_page_keeps_the_last(store: &dyn Store) {
+    store.add_user("alice@example.com").unwrap();
+    let page = PageUpdate {
+        meetings: vec![meeting("k", "e", None, 100), meeting("k", "e", None, 200)],
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("alice@example.com", "primary", &page)
+        .unwrap();
+    let stored = store.meeting("alice@example.com", "k").unwrap().unwrap();
+    assert_eq!(stored.starts_at, 200);
+}
+
 fn workers_share_users_by_leases(store: &dyn Store) {
     use hcal::store::Lease;
     let users: Vec<String> = (0..10).map(|i| format!("user{i:02}@example.com")).collect();
@@ -392,7 +405,16 @@ fn workers_share_users_by_leases(store: &dyn Store) {
         "no live lease is taken from another"
     );
     assert_eq!(turn("w1", 1_010).len(), 5);
-    let second = turn("w2", 1_011);
+    let handed = store
+        .heartbeat(&Lease {
+            worker: "w2".into(),
+            now: 1_011,
+            seconds: 30,
+        })
+        .unwrap();
+    assert!(handed.taken_over.is_empty(), "handed back by a live worker");
+    assert_eq!(handed.live_workers, 2);
+    let second = handed.held;
     assert_eq!(second.len(), 5);
     let first = turn("w1", 1_020);
     assert!(
@@ -425,8 +447,34 @@ fn workers_share_users_by_leases(store: &dyn Store) {
         store.take_sync_requests("w1").unwrap().is_empty(),
         "taken once"
     );
+    // A sync that started after a push answers it; a later push stays.
+    store.request_sync(&first[0], 1_030).unwrap();
+    store.clear_sync_requests(&first[0], 1_031).unwrap();
+    assert!(
+        store.take_sync_requests("w1").unwrap().is_empty(),
+        "answered by the sync"
+    );
+    store.request_sync(&first[0], 1_032).unwrap();
+    store.clear_sync_requests(&first[0], 1_031).unwrap();
+    assert_eq!(
+        store.take_sync_requests("w1").unwrap().len(),
+        1,
+        "came during the sync"
+    );
     // w1 dies: after its leases run out, w2 takes everyone over.
-    assert_eq!(turn("w2", 1_060).len(), 10, "w1 last renewed at 1,021");
+    let takeover = store
+        .heartbeat(&Lease {
+            worker: "w2".into(),
+            now: 1_060,
+            seconds: 30,
+        })
+        .unwrap();
+    assert_eq!(takeover.held.len(), 10, "w1 last renewed at 1,021");
+    assert_eq!(takeover.live_workers, 1);
+    assert_eq!(
+        takeover.taken_over, first,
+        "a dead worker's users are told apart from users handed back"
+    );
     // w2 stops politely: its users are free at once.
     store.retire("w2").unwrap();
     assert!(store.leases().unwrap().is_empty());
@@ -571,6 +619,7 @@ on_both_backends!(
     sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire,
     workers_share_users_by_leases,
     events_reach_every_worker_in_order,
+    a_key_twice_in_one_page_keeps_the_last,
 );
 
 #[test]

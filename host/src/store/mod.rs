@@ -363,6 +363,9 @@ pub trait Store: Send + Sync {
     fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError>;
     /// Take the sync requests for the users `worker` holds.
     fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError>;
+    /// A sync of `email` that started at `started` answers the requests
+    /// recorded before it (a request keeps its latest push's time).
+    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError>;
     /// Record something for the other workers' streams; its sequence number.
     fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError>;
     /// Events after `seq`, oldest first, at most `limit`.
@@ -395,6 +398,10 @@ pub struct Turn {
     pub held: Vec<String>,
     /// Workers heard from within a lease period, this one included.
     pub live_workers: i64,
+    /// Users taken over from a lease that ran out (its worker died): they
+    /// may have changes no one synced. Users handed back by a live worker
+    /// are not in here.
+    pub taken_over: Vec<String>,
 }
 
 /// A join button's claim for delivery.

@@ -389,9 +389,20 @@ impl PostgresStore {
         runtime.spawn(async move {
             let _ = done.send(work(pool).await);
         });
-        answer
-            .recv()
-            .map_err(|_| StoreError::Postgres("the store's task stopped".into()))?
+        let wait = || {
+            answer
+                .recv()
+                .map_err(|_| StoreError::Postgres("the store's task stopped".into()))?
+        };
+        // Called from the service's own runtime: let its other tasks move
+        // to another thread while this one waits for the database (a round
+        // trip is a millisecond, not SQLite's microseconds).
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
     }
 }
 
@@ -632,28 +643,40 @@ impl Store for PostgresStore {
                     .await
                     .or_retry()?;
                 }
-                let insert = tx
-                    .prepare(
+                // One statement for the page's meetings: a round trip, not
+                // two per meeting.
+                if !page.meetings.is_empty() {
+                    // A key twice in one page: the last wins, as one upsert
+                    // after another would have it (one statement may not
+                    // touch a row twice).
+                    let mut last: std::collections::HashMap<&str, usize> = Default::default();
+                    for (i, m) in page.meetings.iter().enumerate() {
+                        last.insert(m.key.as_str(), i);
+                    }
+                    let meetings: Vec<&StoredMeeting> = page
+                        .meetings
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, m)| last.get(m.key.as_str()) == Some(i))
+                        .map(|(_, m)| m)
+                        .collect();
+                    let column = |f: fn(&StoredMeeting) -> String| -> Vec<String> {
+                        meetings.iter().map(|m| f(m)).collect()
+                    };
+                    let keys = column(|m| m.key.clone());
+                    let events = column(|m| m.event_id.clone());
+                    let series: Vec<Option<String>> =
+                        meetings.iter().map(|m| m.series_id.clone()).collect();
+                    let starts: Vec<i64> = meetings.iter().map(|m| m.starts_at).collect();
+                    let ends: Vec<i64> = meetings.iter().map(|m| m.ends_at).collect();
+                    let sealed = column(|m| m.sealed_json.clone());
+                    tx.execute(
                         "INSERT INTO meetings (email, key, event_id, series_id, starts_at, ends_at, sealed)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         SELECT $1, * FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::TEXT[])
                          ON CONFLICT (email, key) DO UPDATE SET event_id = EXCLUDED.event_id,
                             series_id = EXCLUDED.series_id, starts_at = EXCLUDED.starts_at,
                             ends_at = EXCLUDED.ends_at, sealed = EXCLUDED.sealed",
-                    )
-                    .await
-                    .or_retry()?;
-                for meeting in &page.meetings {
-                    tx.execute(
-                        &insert,
-                        &[
-                            &email,
-                            &meeting.key,
-                            &meeting.event_id,
-                            &meeting.series_id,
-                            &meeting.starts_at,
-                            &meeting.ends_at,
-                            &meeting.sealed_json,
-                        ],
+                        &[&email, &keys, &events, &series, &starts, &ends, &sealed],
                     )
                     .await
                     .or_retry()?;
@@ -666,15 +689,17 @@ impl Store for PostgresStore {
                     )
                     .await
                     .or_retry()?;
-                    for button in buttons {
-                        tx.execute(
-                            "INSERT INTO join_buttons (email, meeting_key, at, targets) VALUES ($1, $2, $3, $4)
-                             ON CONFLICT (email, meeting_key, at) DO NOTHING",
-                            &[&email, &button.meeting_key, &button.at, &button.targets_json],
-                        )
-                        .await
-                        .or_retry()?;
-                    }
+                    let keys: Vec<String> = buttons.iter().map(|b| b.meeting_key.clone()).collect();
+                    let times: Vec<i64> = buttons.iter().map(|b| b.at).collect();
+                    let targets: Vec<String> = buttons.iter().map(|b| b.targets_json.clone()).collect();
+                    tx.execute(
+                        "INSERT INTO join_buttons (email, meeting_key, at, targets)
+                         SELECT $1, * FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::TEXT[])
+                         ON CONFLICT (email, meeting_key, at) DO NOTHING",
+                        &[&email, &keys, &times, &targets],
+                    )
+                    .await
+                    .or_retry()?;
                 }
                 if let Some(token) = &page.next_sync_token {
                     tx.execute(
@@ -1306,18 +1331,20 @@ impl Store for PostgresStore {
                     .get(0);
                 if mine > share {
                     tx.execute(
-                        "DELETE FROM leases WHERE email IN
+                        "UPDATE leases SET owner = '', expires_at = 0 WHERE email IN
                            (SELECT email FROM leases WHERE owner = $1 ORDER BY email COLLATE \"C\" DESC LIMIT $2)",
                         &[me, &(mine - share)],
                     )
                     .await
                     .or_retry()?;
-                } else if mine < share {
+                }
+                let mut taken_over = Vec::new();
+                if mine < share {
                     // Free or expired leases, skipping rows another worker
                     // is claiming at this moment.
                     let free = tx
                         .query(
-                            "SELECT u.email FROM users u LEFT JOIN leases l ON l.email = u.email
+                            "SELECT u.email, l.email IS NOT NULL AND l.owner <> '' FROM users u LEFT JOIN leases l ON l.email = u.email
                              WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= $1)
                              ORDER BY u.email COLLATE \"C\" LIMIT $2
                              FOR UPDATE OF u SKIP LOCKED",
@@ -1327,6 +1354,9 @@ impl Store for PostgresStore {
                         .or_retry()?;
                     for row in free {
                         let email: String = row.get(0);
+                        if row.get::<_, bool>(1) {
+                            taken_over.push(email.clone());
+                        }
                         tx.execute(
                             "INSERT INTO leases (email, owner, expires_at) VALUES ($1, $2, $3)
                              ON CONFLICT (email) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
@@ -1350,6 +1380,7 @@ impl Store for PostgresStore {
                 Turn {
                     held,
                     live_workers: live,
+                    taken_over,
                 }
             })
         })
@@ -1364,7 +1395,7 @@ impl Store for PostgresStore {
                     "INSERT INTO leases (email, owner, expires_at)
                      SELECT email, $2, $3 FROM users WHERE email = $1 AND state = 'activated'
                      ON CONFLICT (email) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
-                     WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= $4",
+                     WHERE leases.owner = EXCLUDED.owner OR (leases.owner <> '' AND leases.expires_at <= $4)",
                     &[&email, &lease.worker, &(lease.now + lease.seconds), &lease.now],
                 )
                 .await?;
@@ -1381,7 +1412,10 @@ impl Store for PostgresStore {
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_error)?;
             client
-                .execute("DELETE FROM leases WHERE owner = $1", &[&worker])
+                .execute(
+                    "UPDATE leases SET owner = '', expires_at = 0 WHERE owner = $1",
+                    &[&worker],
+                )
                 .await?;
             client
                 .execute("DELETE FROM workers WHERE id = $1", &[&worker])
@@ -1395,7 +1429,7 @@ impl Store for PostgresStore {
             let client = pool.get().await.map_err(pool_error)?;
             Ok(client
                 .query(
-                    "SELECT email, owner, expires_at FROM leases ORDER BY email COLLATE \"C\"",
+                    "SELECT email, owner, expires_at FROM leases WHERE owner <> '' ORDER BY email COLLATE \"C\"",
                     &[],
                 )
                 .await?
@@ -1412,12 +1446,26 @@ impl Store for PostgresStore {
             client
                 .execute(
                     "INSERT INTO sync_requests (email, requested_at) VALUES ($1, $2)
-                     ON CONFLICT (email) DO NOTHING",
+                     ON CONFLICT (email) DO UPDATE SET requested_at = GREATEST(sync_requests.requested_at, EXCLUDED.requested_at)",
                     &[&email, &now],
                 )
                 .await?;
             // Best effort: the holder polls anyway.
             let _ = client.batch_execute(&format!("NOTIFY {CHANNEL}")).await;
+            Ok(())
+        })
+    }
+
+    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError> {
+        let email = lower(email);
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_error)?;
+            client
+                .execute(
+                    "DELETE FROM sync_requests WHERE email = $1 AND requested_at < $2",
+                    &[&email, &started],
+                )
+                .await?;
             Ok(())
         })
     }

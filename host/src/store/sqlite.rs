@@ -859,19 +859,34 @@ impl Store for SqliteStore {
         )?;
         if mine > share {
             transaction.execute(
-                "DELETE FROM leases WHERE email IN
+                "UPDATE leases SET owner = '', expires_at = 0 WHERE email IN
                    (SELECT email FROM leases WHERE owner = ?1 ORDER BY email DESC LIMIT ?2)",
                 params![me, mine - share],
             )?;
-        } else if mine < share {
-            transaction.execute(
-                "INSERT INTO leases (email, owner, expires_at)
-                 SELECT u.email, ?1, ?2 FROM users u LEFT JOIN leases l ON l.email = u.email
-                 WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= ?3)
-                 ORDER BY u.email LIMIT ?4
-                 ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
-                params![me, now + period, now, share - mine],
-            )?;
+        }
+        let mut taken_over = Vec::new();
+        if mine < share {
+            let free: Vec<(String, bool)> = {
+                let mut statement = transaction.prepare(
+                    "SELECT u.email, l.email IS NOT NULL AND l.owner <> '' FROM users u LEFT JOIN leases l ON l.email = u.email
+                     WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= ?1)
+                     ORDER BY u.email LIMIT ?2",
+                )?;
+                let rows = statement.query_map(params![now, share - mine], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (email, expired) in free {
+                transaction.execute(
+                    "INSERT INTO leases (email, owner, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+                    params![email, me, now + period],
+                )?;
+                if expired {
+                    taken_over.push(email);
+                }
+            }
         }
         let held = {
             let mut statement =
@@ -883,6 +898,7 @@ impl Store for SqliteStore {
         Ok(Turn {
             held,
             live_workers: live,
+            taken_over,
         })
     }
 
@@ -893,7 +909,7 @@ impl Store for SqliteStore {
             "INSERT INTO leases (email, owner, expires_at)
              SELECT email, ?2, ?3 FROM users WHERE email = ?1 AND state = 'activated'
              ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-             WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4",
+             WHERE leases.owner = excluded.owner OR (leases.owner <> '' AND leases.expires_at <= ?4)",
             params![email, lease.worker, lease.now + lease.seconds, lease.now],
         )?;
         let owner: Option<String> = connection
@@ -908,15 +924,19 @@ impl Store for SqliteStore {
 
     fn retire(&self, worker: &str) -> Result<(), StoreError> {
         let connection = self.lock();
-        connection.execute("DELETE FROM leases WHERE owner = ?1", params![worker])?;
+        connection.execute(
+            "UPDATE leases SET owner = '', expires_at = 0 WHERE owner = ?1",
+            params![worker],
+        )?;
         connection.execute("DELETE FROM workers WHERE id = ?1", params![worker])?;
         Ok(())
     }
 
     fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let connection = self.lock();
-        let mut statement =
-            connection.prepare("SELECT email, owner, expires_at FROM leases ORDER BY email")?;
+        let mut statement = connection.prepare(
+            "SELECT email, owner, expires_at FROM leases WHERE owner <> '' ORDER BY email",
+        )?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -924,8 +944,16 @@ impl Store for SqliteStore {
     fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError> {
         self.lock().execute(
             "INSERT INTO sync_requests (email, requested_at) VALUES (?1, ?2)
-             ON CONFLICT (email) DO NOTHING",
+             ON CONFLICT (email) DO UPDATE SET requested_at = MAX(requested_at, excluded.requested_at)",
             params![email.trim().to_ascii_lowercase(), now],
+        )?;
+        Ok(())
+    }
+
+    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "DELETE FROM sync_requests WHERE email = ?1 AND requested_at < ?2",
+            params![email.trim().to_ascii_lowercase(), started],
         )?;
         Ok(())
     }
