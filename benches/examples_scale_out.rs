@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! scripts/test-postgres.sh start        # or any server: HCAL_BENCH_POSTGRES=postgres://...
-//! cargo run --release -p hcal-benches --example scale_out -- 10000 40
+//! cargo run --release -p hcal-benches --example scale_out -- 10000 40 [SETUP...]
 //! ```
 //!
 //! Users are activated in the store directly: activation is not what is
@@ -137,7 +137,12 @@ fn main() {
     );
     let emails: Vec<String> = (0..users).map(hcal_emulator::generated_user).collect();
     let mut figures = Vec::new();
+    // Further arguments name the setups to run (default: all).
+    let only: Vec<&str> = args.iter().skip(3).map(String::as_str).collect();
     for setup in setups {
+        if !only.is_empty() && !only.contains(&setup.name) {
+            continue;
+        }
         if setup.postgres && server.is_none() {
             eprintln!(
                 "scale_out: {} skipped: no PostgreSQL (scripts/test-postgres.sh start)",
@@ -150,6 +155,7 @@ fn main() {
         figures.push(figure);
     }
     let out = std::path::Path::new("target/scale-out.json");
+    // Only what ran this time is written.
     std::fs::write(out, serde_json::to_string_pretty(&figures).unwrap()).unwrap();
     eprintln!("scale_out: figures in {}", out.display());
 }

@@ -293,7 +293,7 @@ async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
                 .fetch_add(1, Ordering::Relaxed);
             if notification.state != "sync" {
                 tracing::debug!(user = %notification.user, state = %notification.state, "push");
-                service.enqueue(&notification.user);
+                service.enqueue_change(&notification.user);
             }
             StatusCode::OK.into_response()
         }
@@ -711,7 +711,7 @@ pub(crate) async fn answer(
             .await
             .map_err(google)?;
         if event["status"] == "cancelled" {
-            service.enqueue(email);
+            service.enqueue_change(email);
             return Err(api_error(
                 StatusCode::CONFLICT,
                 "changed",
@@ -721,7 +721,7 @@ pub(crate) async fn answer(
         if let Some(seen) = seen_start
             && event_start(&event).is_some_and(|now| now != seen)
         {
-            service.enqueue(email);
+            service.enqueue_change(email);
             return Err(api_error(
                 StatusCode::CONFLICT,
                 "changed",
@@ -757,7 +757,7 @@ pub(crate) async fn answer(
             .await
         {
             Ok(_) => {
-                service.enqueue(email);
+                service.enqueue_change(email);
                 return Ok(
                     Json(json!({ "meeting_key": key, "response": response })).into_response()
                 );

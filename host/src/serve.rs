@@ -120,6 +120,8 @@ pub struct Service {
     pub oidc: Option<crate::auth::Oidc>,
     /// Unix seconds of the last poll round (the admin console's health).
     pub last_poll: std::sync::atomic::AtomicI64,
+    /// Users queued because something changed (not just the poll's turn).
+    changed: Mutex<BTreeSet<String>>,
     /// The users this worker holds leases on (the others are other workers').
     held: Mutex<BTreeSet<String>>,
     /// Each user's Google Calendar time zone, asked now and then.
@@ -177,6 +179,7 @@ impl Service {
             last_poll: std::sync::atomic::AtomicI64::new(0),
             time_zones: Mutex::new(std::collections::HashMap::new()),
             held: Mutex::new(BTreeSet::new()),
+            changed: Mutex::new(BTreeSet::new()),
             webhooks: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -269,6 +272,17 @@ impl Service {
             .unwrap_or_else(|p| p.into_inner())
             .insert(user.to_string(), (zone.clone(), std::time::Instant::now()));
         zone
+    }
+
+    /// Ask for a sync of `user` because something changed in Google (a
+    /// push, an answer written): when another worker holds the user, it is
+    /// told through the store.
+    pub fn enqueue_change(&self, user: &str) {
+        self.changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(user.to_ascii_lowercase());
+        self.enqueue(user);
     }
 
     /// Ask for a sync of `user` soon (bursts are coalesced).
@@ -538,10 +552,18 @@ async fn worker(service: Arc<Service>) {
             .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
                 let (service, enricher) = (&service, &enricher);
                 async move {
+                    let changed = service
+                        .changed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&user);
                     if service.holds(&user) {
                         service.sync_user(enricher, &user).await;
-                    } else if let Err(error) = service.store.request_sync(&user, now().as_second())
+                    } else if changed
+                        && let Err(error) = service.store.request_sync(&user, now().as_second())
                     {
+                        // A change is passed on to the user's worker; a poll's
+                        // turn for a user handed away is that worker's to take.
                         tracing::warn!(%user, %error, "cannot pass the sync on to its worker");
                     }
                     service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);

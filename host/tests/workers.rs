@@ -227,6 +227,38 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
     let mut b = start_worker("b", &config, &url, &dir);
     let c = start_worker("c", &config, &url, &dir);
 
+    // c's stream, for every join button of the organisation: it must show
+    // the ones a delivered too.
+    let on_c: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    {
+        let (api, on_c) = (c.api.clone(), on_c.clone());
+        tokio::spawn(async move {
+            use futures_util::StreamExt as _;
+            let response = reqwest::Client::new()
+                .get(format!("{api}/api/v1/stream"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let mut body = response.bytes_stream();
+            let mut text = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = text.find("\n\n") {
+                    let event: String = text.drain(..end + 2).collect();
+                    if event.contains("event: join_button")
+                        && let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: "))
+                        && let Ok(button) = serde_json::from_str::<Value>(data)
+                    {
+                        on_c.lock()
+                            .unwrap()
+                            .insert(button["meeting_key"].as_str().unwrap_or("").to_string());
+                    }
+                }
+            }
+        });
+    }
+
     // b dies in the middle of the first sync, holding its share.
     let b_id = format!("-{}", b.child.id());
     eventually(
@@ -291,6 +323,17 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
             let keys: BTreeSet<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
             soon.iter()
                 .all(|(_, id)| keys.iter().any(|k| k.starts_with(&format!("{id}/"))))
+        },
+    )
+    .await;
+
+    // Every button on c's stream, whichever worker delivered it.
+    eventually(
+        "every due button on c's stream",
+        Duration::from_secs(10),
+        || {
+            let seen = on_c.lock().unwrap();
+            soon.iter().all(|(_, id)| seen.contains(id))
         },
     )
     .await;
