@@ -83,16 +83,11 @@ async fn identify_caller(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let admins = service
-        .settings
-        .auth
-        .as_ref()
-        .map(|a| a.admins.clone())
-        .unwrap_or_default();
+    let admins: &[String] = service.settings.auth.as_ref().map_or(&[], |a| &a.admins);
     match crate::auth::identify(
         request.headers(),
         &service.settings.api_tokens,
-        &admins,
+        admins,
         service.store.as_ref(),
         now().as_second(),
     ) {
@@ -199,6 +194,13 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+}
+
+/// The store failing is the service's fault: a 500 saying what failed.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+    }
 }
 
 impl ApiError {
@@ -367,10 +369,7 @@ async fn list_users(
 ) -> Response {
     respond((|| {
         admin_only(&caller)?;
-        let users = service
-            .store
-            .users()
-            .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+        let users = service.store.users()?;
         Ok(Json(users).into_response())
     })())
 }
@@ -408,9 +407,7 @@ pub(crate) async fn add_and_activate(
             format!("{email:?} is not an e-mail address"),
         ));
     }
-    let user = crate::users::activate(service.store.as_ref(), &service.google, &email)
-        .await
-        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    let user = crate::users::activate(service.store.as_ref(), &service.google, &email).await?;
     if user.state == UserState::Activated {
         service.watch(&user.email).await;
         service.refresh_presence(&user.email).await;
@@ -434,7 +431,7 @@ async fn get_user(
             "not_found",
             format!("no user {email}"),
         ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -469,11 +466,7 @@ pub(crate) async fn deactivate(
             "not_found",
             format!("no user {email}"),
         )),
-        (Err(e), _) | (_, Err(e)) => Err(api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store",
-            e.to_string(),
-        )),
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
     }
 }
 
@@ -498,11 +491,7 @@ fn require_activated(service: &Service, email: &str) -> Result<(), ApiError> {
             "not_found",
             format!("{email} is not an activated user"),
         )),
-        Err(e) => Err(api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store",
-            e.to_string(),
-        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -520,11 +509,7 @@ pub(crate) fn stored_meeting(
             "not_found",
             format!("no meeting {key}"),
         )),
-        Err(e) => Err(api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store",
-            e.to_string(),
-        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -543,10 +528,7 @@ fn stored_list(
             "from and to must be RFC 3339 times",
         ));
     };
-    let stored = service
-        .store
-        .meetings(email, from, to)
-        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    let stored = service.store.meetings(email, from, to)?;
     if sealed {
         let meetings: Vec<Value> = stored
             .iter()
@@ -1046,10 +1028,7 @@ async fn device(Extension(caller): Extension<Caller>) -> Response {
 /// agendas and invitees are the invitees' own.
 pub(crate) fn room_meetings(service: &Service, room: &str) -> Result<Vec<Value>, ApiError> {
     let from = now().as_second() - 3600;
-    let buttons = service
-        .store
-        .buttons_from(from)
-        .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+    let buttons = service.store.buttons_from(from)?;
     let mut seen = std::collections::BTreeSet::new();
     let mut meetings = Vec::new();
     for button in buttons {
@@ -1094,10 +1073,7 @@ async fn list_devices(
 ) -> Response {
     respond((|| {
         admin_only(&caller)?;
-        let devices = service
-            .store
-            .devices()
-            .map_err(|e| api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()))?;
+        let devices = service.store.devices()?;
         Ok(Json(devices).into_response())
     })())
 }
@@ -1143,11 +1119,7 @@ async fn revoke_device(
                 "not_found",
                 format!("no device {id}"),
             )),
-            Err(e) => Err(api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store",
-                e.to_string(),
-            )),
+            Err(e) => Err(e.into()),
         }
     })())
 }

@@ -32,7 +32,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::store::{Device, Session, SignIn, Store, StoreError};
+use crate::store::{Device, Session, SignIn, Store, StoreError, sha256_hex};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "hcal_session";
@@ -224,14 +224,6 @@ pub fn same_secret(a: &str, b: &str) -> bool {
         .zip(b.as_ref())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    digest(&SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// `bytes` random bytes, base64url: 32 bytes are a 256-bit secret.
@@ -531,16 +523,14 @@ impl Oidc {
         if let Some(hint) = login_hint.filter(|h| is_email(h)) {
             params.push(("login_hint", hint));
         }
-        let separator = if discovery.authorization_endpoint.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!(
-            "{}{separator}{}",
-            discovery.authorization_endpoint,
-            form_encode(&params)
-        ))
+        let mut url = reqwest::Url::parse(&discovery.authorization_endpoint).map_err(|e| {
+            AuthError::Issuer {
+                url: discovery.authorization_endpoint.clone(),
+                message: format!("its authorization endpoint is not a URL: {e}"),
+            }
+        })?;
+        url.query_pairs_mut().extend_pairs(&params);
+        Ok(url.into())
     }
 
     /// Finish a sign-in at the callback: the state must be one this service
@@ -558,14 +548,14 @@ impl Oidc {
             .take_sign_in(&sha256_hex(state), now)?
             .ok_or(AuthError::UnknownState)?;
         let discovery = self.discovery().await?;
-        let body = form_encode(&[
+        let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", redirect_uri),
             ("client_id", &self.settings.client_id),
             ("client_secret", &self.settings.client_secret),
             ("code_verifier", &sign_in.verifier),
-        ]);
+        ];
         let url = discovery.token_endpoint.clone();
         let fail = |message: String| AuthError::Issuer {
             url: url.clone(),
@@ -574,8 +564,7 @@ impl Oidc {
         let response = self
             .http
             .post(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
+            .form(&form)
             .send()
             .await
             .map_err(|e| fail(e.without_url().to_string()))?;
@@ -763,29 +752,6 @@ pub fn safe_return_to(path: &str) -> &str {
         && !path.starts_with("/\\")
         && !path.chars().any(|c| c.is_control());
     if fine { path } else { "/" }
-}
-
-/// `application/x-www-form-urlencoded`.
-pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Percent-encode everything but RFC 3986's unreserved characters.
-pub fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         for ((at, meeting_key), buttons) in meetings {
             let mut claimed = Vec::new();
             for button in buttons {
-                let claim = hcal_claim(&service, now_s);
+                let claim = claim_for(&service, now_s);
                 match service.store.claim_button(
                     &button.email,
                     &button.meeting_key,
@@ -117,7 +117,7 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
     }
 }
 
-fn hcal_claim(service: &Service, now_s: i64) -> crate::store::Claim {
+fn claim_for(service: &Service, now_s: i64) -> crate::store::Claim {
     crate::store::Claim {
         worker: service.settings.worker_id.clone(),
         now: now_s,

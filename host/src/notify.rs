@@ -4,12 +4,11 @@
 //! triggers a sync: a known channel id, its token, its resource id, not
 //! expired. The token is random per channel and only its SHA-256 is stored.
 
-use ring::digest::{SHA256, digest};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::google::calendar::WatchRequest;
 use crate::google::{Google, GoogleError};
-use crate::store::{Store, StoreError, StoredChannel};
+use crate::store::{Store, StoreError, StoredChannel, sha256_hex};
 use crate::sync::CALENDAR;
 
 /// Channels are renewed when they have less than this left (seconds).
@@ -56,14 +55,6 @@ pub struct Notification {
     /// `sync`, `exists` or `not_exists`.
     pub state: String,
     pub message_number: Option<u64>,
-}
-
-fn sha256_hex(text: &str) -> String {
-    digest(&SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn random_hex(bytes: usize) -> Result<String, NotifyError> {

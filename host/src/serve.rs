@@ -222,12 +222,7 @@ impl Service {
     /// The site's own origin (`https://hcal.example.com`): the public URL,
     /// else the address it is bound to.
     pub fn origin(&self) -> String {
-        let base = self
-            .settings
-            .public_url
-            .clone()
-            .or_else(|| self.bound.get().cloned())
-            .unwrap_or_default();
+        let base = self.base_url().unwrap_or_default();
         let base = base.trim_end_matches('/');
         // scheme://host[:port], without any path.
         match base.find("://") {
@@ -241,13 +236,17 @@ impl Service {
 
     /// The sign-in callback Google sends people back to.
     pub fn redirect_uri(&self) -> String {
-        let base = self
-            .settings
+        let base = self.base_url().unwrap_or_default();
+        format!("{}/auth/callback", base.trim_end_matches('/'))
+    }
+
+    /// Where people and Google reach this service: the public URL, else the
+    /// address it is bound to.
+    fn base_url(&self) -> Option<String> {
+        self.settings
             .public_url
             .clone()
             .or_else(|| self.bound.get().cloned())
-            .unwrap_or_default();
-        format!("{}/auth/callback", base.trim_end_matches('/'))
     }
 
     /// A user's Google Calendar time zone (cached for an hour; UTC when
@@ -331,12 +330,7 @@ impl Service {
 
     /// Make sure `user` has a live push channel (when push is on).
     pub(crate) async fn watch(&self, user: &str) {
-        let base = self
-            .settings
-            .public_url
-            .clone()
-            .or_else(|| self.bound.get().cloned());
-        if let (true, Some(base)) = (self.settings.push, base) {
+        if let (true, Some(base)) = (self.settings.push, self.base_url()) {
             let address = format!("{}/push", base.trim_end_matches('/'));
             let now_s = now().as_second();
             if let Err(error) = crate::notify::ensure_channel(
@@ -454,10 +448,7 @@ impl Service {
             Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
                 // Pushes from before this sync began are answered by it.
-                if let Err(error) = self.store.clear_sync_requests(user, started_at) {
-                    tracing::warn!(%user, %error, "cannot clear the user's sync requests");
-                }
-                if let Err(error) = self.store.mark_synced(user, now().as_second()) {
+                if let Err(error) = self.store.mark_synced(user, started_at, now().as_second()) {
                     tracing::warn!(%user, %error, "cannot record the sync time");
                 }
                 if report.kind != crate::sync::SyncKind::Unchanged {
@@ -758,18 +749,21 @@ impl Service {
                 // user taken over from a dead worker, never synced, or not
                 // for a poll interval, is synced at once.
                 let recent = now().as_second() - self.settings.poll_interval.as_secs() as i64;
+                // One read for all of them (a rebalance hands over thousands).
+                let last_synced: std::collections::HashMap<String, i64> = if gained.is_empty() {
+                    Default::default()
+                } else {
+                    self.store
+                        .users()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|u| Some((u.email, u.last_synced_at?)))
+                        .collect()
+                };
+                let taken_over: BTreeSet<&String> = turn.taken_over.iter().collect();
                 for user in gained {
-                    if turn.taken_over.contains(&user) {
-                        self.enqueue(&user);
-                        continue;
-                    }
-                    let synced = self
-                        .store
-                        .user(&user)
-                        .ok()
-                        .flatten()
-                        .and_then(|u| u.last_synced_at);
-                    if synced.is_none_or(|at| at < recent) {
+                    let synced = last_synced.get(&user).copied();
+                    if taken_over.contains(&user) || synced.is_none_or(|at| at < recent) {
                         self.enqueue(&user);
                     } else {
                         self.mark_enrichment_checked(&user);

@@ -72,15 +72,6 @@ fn build(emulator: &Emulator, store: Arc<dyn Store>) -> Arc<Service> {
     .unwrap()
 }
 
-async fn serve(service: Arc<Service>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let (bound, address) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(service.run(bound, async {
-        let _ = stopped.await;
-    }));
-    (format!("http://{}", address.await.unwrap()), stop)
-}
-
 /// A client that does not follow redirects (each hop is checked).
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -297,7 +288,7 @@ async fn knock_on_every_route(store: Arc<dyn Store>) {
         json!({"location": "Fjord @webex"}),
     );
     let service = build(&emulator, store.clone());
-    let (api, _stop) = serve(service.clone()).await;
+    let (api, _stop) = common::serve(service.clone()).await;
     activate_and_wait(&api, store.as_ref(), &[ALICE, BOB, ADMIN], "authmatrix1").await;
     wait_for(store.as_ref(), BOB, "authmatrix1").await;
     let (alice, bob, admin) = (
@@ -409,7 +400,7 @@ async fn changes_need_this_sites_csrf_token_and_reach_google() {
     let emulator = common::demo_emulator().await;
     book(&emulator, "authrsvp1", "Budget", json!({}));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let (api, _stop) = serve(build(&emulator, store.clone())).await;
+    let (api, _stop) = common::serve(build(&emulator, store.clone())).await;
     activate_and_wait(&api, store.as_ref(), &[ALICE, BOB], "authrsvp1").await;
     wait_for(store.as_ref(), BOB, "authrsvp1").await;
     let bob = sign_in(&api, BOB).await;
@@ -516,10 +507,10 @@ async fn sessions_work_on_every_worker_of_one_postgresql() {
     };
     let url = common::postgres_url("auth_sessions").unwrap();
     let emulator = common::demo_emulator().await;
-    let (api_one, _stop_one) = serve(build(&emulator, Arc::new(first))).await;
+    let (api_one, _stop_one) = common::serve(build(&emulator, Arc::new(first))).await;
     let alice = sign_in(&api_one, ALICE).await;
     let second: Arc<dyn Store> = Arc::new(hcal::store::PostgresStore::open(&url).unwrap());
-    let (api_two, _stop_two) = serve(build(&emulator, second)).await;
+    let (api_two, _stop_two) = common::serve(build(&emulator, second)).await;
     for api in [&api_one, &api_two] {
         let me = http()
             .get(format!("{api}/api/v1/me"))
@@ -558,7 +549,7 @@ async fn sessions_survive_a_restart_and_end_at_sign_out() {
     let emulator = common::demo_emulator().await;
     let cookie = {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-        let (api, stop) = serve(build(&emulator, store)).await;
+        let (api, stop) = common::serve(build(&emulator, store)).await;
         let alice = sign_in(&api, ALICE).await;
         let _ = stop.send(());
         alice
@@ -566,7 +557,7 @@ async fn sessions_survive_a_restart_and_end_at_sign_out() {
     // The store keeps the session's hash, never the id itself.
     assert!(!contains(&path, cookie.cookie.split('=').nth(1).unwrap()));
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let (api, _stop) = serve(build(&emulator, store)).await;
+    let (api, _stop) = common::serve(build(&emulator, store)).await;
     let me = |cookie: String| {
         let api = api.clone();
         async move {
@@ -628,7 +619,7 @@ fn contains(path: &Path, needle: &str) -> bool {
 async fn a_callback_state_works_once() {
     let emulator = common::demo_emulator().await;
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let (api, _stop) = serve(build(&emulator, store)).await;
+    let (api, _stop) = common::serve(build(&emulator, store)).await;
     let http = http();
     let login = http
         .get(format!(
@@ -807,7 +798,7 @@ async fn invitation_text_is_shown_as_text() {
         }),
     );
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    let (api, _stop) = serve(build(&emulator, store.clone())).await;
+    let (api, _stop) = common::serve(build(&emulator, store.clone())).await;
     activate_and_wait(&api, store.as_ref(), &[ALICE], "authxss1").await;
     let alice = sign_in(&api, ALICE).await;
     let page = http()

@@ -77,16 +77,6 @@ fn days_back_to_the_demo_week() -> i64 {
     (since / 86_400 + 1).max(7)
 }
 
-/// Serve `service`; the API's base URL and what stops it.
-async fn serve(service: Arc<Service>) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let (bound, address) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(service.run(bound, async {
-        let _ = stopped.await;
-    }));
-    (format!("http://{}", address.await.unwrap()), stop)
-}
-
 /// Activate `email` through the API, as an admin would; the status.
 async fn activate(http: &reqwest::Client, api: &str, email: &str) -> u16 {
     http.post(format!("{api}/api/v1/users"))
@@ -111,7 +101,7 @@ async fn open_stream(http: &reqwest::Client, api: &str, target: &str) -> reqwest
 async fn start() -> Running {
     let emulator = common::demo_emulator().await;
     let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
-    let (api, stop) = serve(service).await;
+    let (api, stop) = common::serve(service).await;
     Running {
         emulator,
         api,
@@ -423,7 +413,7 @@ async fn the_service_end_to_end() {
 async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
     let emulator = common::demo_emulator().await;
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let (api, stop) = serve(build(&emulator, store.clone())).await;
+    let (api, stop) = common::serve(build(&emulator, store.clone())).await;
     let http = reqwest::Client::new();
     let room = "room-fjord@resource.calendar.google.com";
 
@@ -479,7 +469,7 @@ async fn join_buttons_fire_once_for_invitees_and_rooms_across_a_restart() {
         delivered.iter().all(|b| b.delivered_at.is_some()),
         "{delivered:?}"
     );
-    let (api, _stop) = serve(build(&emulator, store.clone())).await;
+    let (api, _stop) = common::serve(build(&emulator, store.clone())).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let metrics = reqwest::get(format!("{api}/metrics"))
         .await
@@ -538,7 +528,8 @@ async fn presence_on_and_off_reaches_the_stream() {
     };
     google.set_vacation(CAROL, &away).await.unwrap();
     let store = Arc::new(SqliteStore::in_memory().unwrap());
-    let (api, _stop) = serve(build_polling(&emulator, store, Duration::from_millis(300))).await;
+    let (api, _stop) =
+        common::serve(build_polling(&emulator, store, Duration::from_millis(300))).await;
     let http = reqwest::Client::new();
     let mut bytes = open_stream(&http, &api, CAROL).await.bytes_stream();
     let mut seen = String::new();
@@ -611,7 +602,7 @@ async fn a_provider_outage_defers_enrichment_to_the_next_sync() {
         ..hcal_emulator::Fault::default()
     }]);
     let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
-    let (api, _stop) = serve(service.clone()).await;
+    let (api, _stop) = common::serve(service.clone()).await;
     assert_eq!(activate(&reqwest::Client::new(), &api, ALICE).await, 200);
     let google = common::google_for(&emulator);
     let processed = || async {

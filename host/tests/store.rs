@@ -449,13 +449,13 @@ fn workers_share_users_by_leases(store: &dyn Store) {
     );
     // A sync that started after a push answers it; a later push stays.
     store.request_sync(&first[0], 1_030).unwrap();
-    store.clear_sync_requests(&first[0], 1_031).unwrap();
+    store.mark_synced(&first[0], 1_031, 1_031).unwrap();
     assert!(
         store.take_sync_requests("w1").unwrap().is_empty(),
         "answered by the sync"
     );
     store.request_sync(&first[0], 1_032).unwrap();
-    store.clear_sync_requests(&first[0], 1_031).unwrap();
+    store.mark_synced(&first[0], 1_031, 1_031).unwrap();
     assert_eq!(
         store.take_sync_requests("w1").unwrap().len(),
         1,
@@ -579,7 +579,7 @@ fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire(store: &dyn S
             .last_synced_at,
         None
     );
-    store.mark_synced("bob@example.com", 1_234).unwrap();
+    store.mark_synced("bob@example.com", 1_234, 1_234).unwrap();
     assert_eq!(
         store
             .user("bob@example.com")

@@ -95,16 +95,20 @@ impl Quota {
                 } else {
                     self.per_user
                 };
-                let mine = spent.users.entry(user.to_string()).or_default();
-                let user_wait = wait_for(mine, per_user, now);
+                // No allocation on the common path: the user is known.
+                let user_wait = spent
+                    .users
+                    .get_mut(user)
+                    .and_then(|mine| wait_for(mine, per_user, now));
                 match project.max(user_wait) {
                     None => {
                         spent.project.push_back(now);
-                        spent
-                            .users
-                            .get_mut(user)
-                            .expect("inserted above")
-                            .push_back(now);
+                        match spent.users.get_mut(user) {
+                            Some(mine) => mine.push_back(now),
+                            None => {
+                                spent.users.insert(user.to_string(), VecDeque::from([now]));
+                            }
+                        }
                         // Users with nothing in the last minute take no room.
                         if spent.users.len() > 10_000 {
                             spent.users.retain(|_, w| {

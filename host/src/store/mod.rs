@@ -40,6 +40,17 @@ fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
+/// The hex SHA-256 the store keeps in place of a secret (session ids,
+/// device and channel tokens, sign-in states): a copy of the store opens
+/// nothing.
+pub fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// `location` as it may be printed: a URL without its password.
 pub fn shown(location: &str) -> String {
     if is_postgres(location) {
@@ -330,8 +341,11 @@ pub trait Store: Send + Sync {
     /// not kept), so a pair keeps one space.
     fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError>;
     fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError>;
-    /// Record that a sync of `email` finished at `at`.
-    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError>;
+    /// Record that a sync of `email` that started at `started` finished at
+    /// `finished`: its last sync time, and the sync requests it answered
+    /// (those recorded before it started; a request keeps its latest push's
+    /// time) gone.
+    fn mark_synced(&self, email: &str, started: i64, finished: i64) -> Result<(), StoreError>;
     /// Every user's join buttons at or after `from` (delivered or not).
     fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError>;
     /// Keep a sign-in in progress (and forget the ones that expired).
@@ -363,9 +377,6 @@ pub trait Store: Send + Sync {
     fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError>;
     /// Take the sync requests for the users `worker` holds.
     fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError>;
-    /// A sync of `email` that started at `started` answers the requests
-    /// recorded before it (a request keeps its latest push's time).
-    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError>;
     /// Record something for the other workers' streams; its sequence number.
     fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError>;
     /// Events after `seq`, oldest first, at most `limit`.

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object as Client, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, Row};
 
@@ -250,13 +250,14 @@ fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-/// Run `body` in a transaction, again when the database asks (40001, 40P01).
+/// Run `body` in a transaction on `client`, again when the database asks
+/// (40001, 40P01): the failed attempt was rolled back, the connection is fine.
 macro_rules! transaction {
-    ($pool:expr, $tx:ident => $body:block) => {{
+    ($client:expr, $tx:ident => $body:block) => {{
+        let client = &mut $client;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut client = $pool.get().await.map_err(pool_error)?;
             let outcome: Result<_, StoreError> = async {
                 let $tx = client.transaction().await?;
                 let value = $body;
@@ -349,7 +350,7 @@ impl PostgresStore {
         let known = MIGRATIONS.len() as i64;
         let path = location.clone();
         store
-            .run(move |pool| async move { migrate(&pool, &path, known).await })
+            .run(move |client| async move { migrate(client, &path, known).await })
             .map_err(|e| match e {
                 StoreError::Postgres(message) => fail(message),
                 other => other,
@@ -364,8 +365,7 @@ impl PostgresStore {
 
     /// The schema version of the database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.run(|pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(|client| async move {
             let row = client
                 .query_one("SELECT version FROM hcal_schema WHERE id = 1", &[])
                 .await?;
@@ -373,10 +373,11 @@ impl PostgresStore {
         })
     }
 
-    /// Hand `work` to the store's runtime and wait for it.
+    /// Hand `work` a connection from the pool on the store's runtime, and
+    /// wait for it.
     fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
-        F: FnOnce(Pool) -> Fut + Send + 'static,
+        F: FnOnce(Client) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
         T: Send + 'static,
     {
@@ -387,7 +388,11 @@ impl PostgresStore {
         let pool = self.pool.clone();
         let (done, answer) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
-            let _ = done.send(work(pool).await);
+            let outcome = match pool.get().await {
+                Ok(client) => work(client).await,
+                Err(error) => Err(pool_error(error)),
+            };
+            let _ = done.send(outcome);
         });
         let wait = || {
             answer
@@ -416,25 +421,22 @@ impl Drop for PostgresStore {
 
 /// Bring the schema up to date; many workers starting at once take turns
 /// on the version row.
-async fn migrate(pool: &Pool, path: &str, known: i64) -> Result<(), StoreError> {
-    {
-        let client = pool.get().await.map_err(pool_error)?;
-        client
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS hcal_schema (id INT PRIMARY KEY, version BIGINT NOT NULL);
+async fn migrate(mut client: Client, path: &str, known: i64) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS hcal_schema (id INT PRIMARY KEY, version BIGINT NOT NULL);
                  INSERT INTO hcal_schema (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;",
-            )
-            .await
-            .or_else(|e| {
-                // Two workers creating it at the same moment: the other won.
-                if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })?;
-    }
-    transaction!(pool, tx => {
+        )
+        .await
+        .or_else(|e| {
+            // Two workers creating it at the same moment: the other won.
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+    transaction!(client, tx => {
         let version: i64 = tx
             .query_one("SELECT version FROM hcal_schema WHERE id = 1 FOR UPDATE", &[])
             .await
@@ -530,8 +532,7 @@ async fn user_in(client: &impl GenericClient, email: &str) -> Result<Option<User
 impl Store for PostgresStore {
     fn add_user(&self, email: &str) -> Result<User, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             let at = now();
             client
                 .execute(
@@ -548,15 +549,11 @@ impl Store for PostgresStore {
 
     fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
-            user_in(&**client, &email).await
-        })
+        self.run(move |client| async move { user_in(&**client, &email).await })
     }
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.run(|pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(|client| async move {
             client
                 .query(
                     &format!("SELECT {USER_COLUMNS} FROM users ORDER BY email COLLATE \"C\""),
@@ -578,8 +575,7 @@ impl Store for PostgresStore {
     ) -> Result<User, StoreError> {
         let email = lower(email);
         let reason = reason.map(str::to_string);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             let attempts = if state == UserState::Error {
                 "attempts + 1"
             } else {
@@ -605,8 +601,8 @@ impl Store for PostgresStore {
 
     fn purge_user_data(&self, email: &str) -> Result<(), StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            transaction!(pool, tx => {
+        self.run(move |mut client| async move {
+            transaction!(client, tx => {
                 for table in ["meetings", "sync_state", "channels", "join_buttons", "presence", "one_time_meetings"] {
                     tx.execute(&format!("DELETE FROM {table} WHERE email = $1"), &[&email])
                         .await
@@ -620,8 +616,8 @@ impl Store for PostgresStore {
         let email = lower(email);
         let calendar = calendar.to_string();
         let page = page.clone();
-        self.run(move |pool| async move {
-            transaction!(pool, tx => {
+        self.run(move |mut client| async move {
+            transaction!(client, tx => {
                 let known = tx
                     .query_opt("SELECT 1 FROM users WHERE email = $1", &[&email])
                     .await
@@ -716,8 +712,7 @@ impl Store for PostgresStore {
 
     fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError> {
         let (email, calendar) = (lower(email), calendar.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT sync_token FROM sync_state WHERE email = $1 AND calendar = $2",
@@ -730,8 +725,7 @@ impl Store for PostgresStore {
 
     fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError> {
         let (email, key) = (lower(email), key.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
@@ -746,8 +740,7 @@ impl Store for PostgresStore {
 
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
@@ -764,8 +757,7 @@ impl Store for PostgresStore {
 
     fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             let count: i64 = client
                 .query_one("SELECT COUNT(*) FROM meetings WHERE email = $1", &[&email])
                 .await?
@@ -779,8 +771,7 @@ impl Store for PostgresStore {
             email: lower(&channel.email),
             ..channel.clone()
         };
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO channels (id, email, resource_id, token_sha256, expires_at) VALUES ($1, $2, $3, $4, $5)
@@ -801,8 +792,7 @@ impl Store for PostgresStore {
 
     fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError> {
         let id = id.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT id, email, resource_id, token_sha256, expires_at FROM channels WHERE id = $1",
@@ -816,8 +806,7 @@ impl Store for PostgresStore {
 
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError> {
         let email = email.map(lower);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
@@ -833,8 +822,7 @@ impl Store for PostgresStore {
 
     fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute("DELETE FROM channels WHERE id = $1", &[&id])
                 .await?;
@@ -844,8 +832,8 @@ impl Store for PostgresStore {
 
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError> {
         let key = key.clone();
-        self.run(move |pool| async move {
-            transaction!(pool, tx => {
+        self.run(move |mut client| async move {
+            transaction!(client, tx => {
                 if key.active {
                     tx.execute("UPDATE org_keys SET active = FALSE WHERE active", &[])
                         .await
@@ -863,8 +851,7 @@ impl Store for PostgresStore {
     }
 
     fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError> {
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
@@ -887,8 +874,7 @@ impl Store for PostgresStore {
         claim: &Claim,
     ) -> Result<bool, StoreError> {
         let (email, meeting_key, claim) = (lower(email), meeting_key.to_string(), claim.clone());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             // One statement: of two workers racing, exactly one changes the row.
             let changed = client
                 .execute(
@@ -917,8 +903,7 @@ impl Store for PostgresStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let (email, meeting_key) = (lower(email), meeting_key.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "UPDATE join_buttons SET delivered_at = $4 WHERE email = $1 AND meeting_key = $2 AND at = $3",
@@ -931,8 +916,7 @@ impl Store for PostgresStore {
 
     fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
         let (email, meeting_key) = (lower(email), meeting_key.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = NULL
@@ -946,8 +930,7 @@ impl Store for PostgresStore {
 
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
@@ -963,8 +946,7 @@ impl Store for PostgresStore {
 
     fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError> {
         let (email, sealed) = (lower(email), sealed_json.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO presence (email, sealed, updated_at) VALUES ($1, $2, $3)
@@ -978,8 +960,7 @@ impl Store for PostgresStore {
 
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt("SELECT sealed FROM presence WHERE email = $1", &[&email])
                 .await?
@@ -988,8 +969,7 @@ impl Store for PostgresStore {
     }
 
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
-        self.run(|pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(|client| async move {
             Ok(client
                 .query(
                     "SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, seq DESC",
@@ -1009,8 +989,7 @@ impl Store for PostgresStore {
 
     fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = $1
@@ -1032,8 +1011,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let (email, event_id, meeting_id) =
             (lower(email), event_id.to_string(), meeting_id.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO one_time_meetings (email, event_id, meeting_id) VALUES ($1, $2, $3)
@@ -1047,8 +1025,7 @@ impl Store for PostgresStore {
 
     fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError> {
         let (email, event_id) = (lower(email), event_id.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "DELETE FROM one_time_meetings WHERE email = $1 AND event_id = $2",
@@ -1061,8 +1038,7 @@ impl Store for PostgresStore {
 
     fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError> {
         let pair = pair_sha256.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT space_id FROM pair_spaces WHERE pair_sha256 = $1",
@@ -1075,8 +1051,7 @@ impl Store for PostgresStore {
 
     fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError> {
         let (pair, space) = (pair_sha256.to_string(), space_id.to_string());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO pair_spaces (pair_sha256, space_id) VALUES ($1, $2)
@@ -1088,14 +1063,15 @@ impl Store for PostgresStore {
         })
     }
 
-    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError> {
+    fn mark_synced(&self, email: &str, started: i64, finished: i64) -> Result<(), StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
+            // One round trip for both.
             client
                 .execute(
-                    "UPDATE users SET last_synced_at = $2 WHERE email = $1",
-                    &[&email, &at],
+                    "WITH answered AS (DELETE FROM sync_requests WHERE email = $1 AND requested_at < $2)
+                     UPDATE users SET last_synced_at = $3 WHERE email = $1",
+                    &[&email, &started, &finished],
                 )
                 .await?;
             Ok(())
@@ -1103,8 +1079,7 @@ impl Store for PostgresStore {
     }
 
     fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
@@ -1120,8 +1095,7 @@ impl Store for PostgresStore {
 
     fn put_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError> {
         let sign_in = sign_in.clone();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute("DELETE FROM sign_ins WHERE expires_at <= $1", &[&now()])
                 .await?;
@@ -1144,8 +1118,7 @@ impl Store for PostgresStore {
 
     fn take_sign_in(&self, state_sha256: &str, now: i64) -> Result<Option<SignIn>, StoreError> {
         let state = state_sha256.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             // Taken and ended in one statement: a state works once, even on
             // two workers at the same moment.
             let row = client
@@ -1172,8 +1145,7 @@ impl Store for PostgresStore {
             email: lower(&session.email),
             ..session.clone()
         };
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now()])
                 .await?;
@@ -1194,8 +1166,7 @@ impl Store for PostgresStore {
 
     fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         let id = id_sha256.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT id_sha256, email, created_at, expires_at FROM sessions
@@ -1214,8 +1185,7 @@ impl Store for PostgresStore {
 
     fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
         let id = id_sha256.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute("DELETE FROM sessions WHERE id_sha256 = $1", &[&id])
                 .await?;
@@ -1228,8 +1198,7 @@ impl Store for PostgresStore {
             room: lower(&device.room),
             ..device.clone()
         };
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO devices (token_sha256, id, room, created_at) VALUES ($1, $2, $3, $4)",
@@ -1247,8 +1216,7 @@ impl Store for PostgresStore {
 
     fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError> {
         let token = token_sha256.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query_opt(
                     "SELECT id, room, token_sha256, created_at FROM devices WHERE token_sha256 = $1",
@@ -1261,8 +1229,7 @@ impl Store for PostgresStore {
     }
 
     fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        self.run(|pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(|client| async move {
             Ok(client
                 .query(
                     "SELECT id, room, token_sha256, created_at FROM devices
@@ -1278,8 +1245,7 @@ impl Store for PostgresStore {
 
     fn delete_device(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .execute("DELETE FROM devices WHERE id = $1", &[&id])
                 .await?
@@ -1288,9 +1254,9 @@ impl Store for PostgresStore {
     }
     fn heartbeat(&self, lease: &Lease) -> Result<Turn, StoreError> {
         let lease = lease.clone();
-        self.run(move |pool| async move {
+        self.run(move |mut client| async move {
             let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
-            transaction!(pool, tx => {
+            transaction!(client, tx => {
                 tx.execute(
                     "INSERT INTO workers (id, heartbeat_at) VALUES ($1, $2)
                      ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at",
@@ -1388,8 +1354,7 @@ impl Store for PostgresStore {
 
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {
         let (email, lease) = (lower(email), lease.clone());
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO leases (email, owner, expires_at)
@@ -1409,8 +1374,7 @@ impl Store for PostgresStore {
 
     fn retire(&self, worker: &str) -> Result<(), StoreError> {
         let worker = worker.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "UPDATE leases SET owner = '', expires_at = 0 WHERE owner = $1",
@@ -1425,8 +1389,7 @@ impl Store for PostgresStore {
     }
 
     fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        self.run(|pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(|client| async move {
             Ok(client
                 .query(
                     "SELECT email, owner, expires_at FROM leases WHERE owner <> '' ORDER BY email COLLATE \"C\"",
@@ -1441,8 +1404,7 @@ impl Store for PostgresStore {
 
     fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError> {
         let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute(
                     "INSERT INTO sync_requests (email, requested_at) VALUES ($1, $2)
@@ -1456,24 +1418,9 @@ impl Store for PostgresStore {
         })
     }
 
-    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError> {
-        let email = lower(email);
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
-            client
-                .execute(
-                    "DELETE FROM sync_requests WHERE email = $1 AND requested_at < $2",
-                    &[&email, &started],
-                )
-                .await?;
-            Ok(())
-        })
-    }
-
     fn take_sync_requests(&self, worker: &str) -> Result<Vec<String>, StoreError> {
         let worker = worker.to_string();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "DELETE FROM sync_requests r USING leases l
@@ -1489,8 +1436,7 @@ impl Store for PostgresStore {
 
     fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError> {
         let event = event.clone();
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             let seq = client
                 .query_one(
                     "INSERT INTO events (kind, email, payload, origin, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -1505,8 +1451,7 @@ impl Store for PostgresStore {
     }
 
     fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError> {
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             Ok(client
                 .query(
                     "SELECT seq, kind, email, payload, origin, created_at FROM events
@@ -1532,8 +1477,7 @@ impl Store for PostgresStore {
     }
 
     fn last_event(&self, keep_after: i64) -> Result<i64, StoreError> {
-        self.run(move |pool| async move {
-            let client = pool.get().await.map_err(pool_error)?;
+        self.run(move |client| async move {
             client
                 .execute("DELETE FROM events WHERE created_at < $1", &[&keep_after])
                 .await?;

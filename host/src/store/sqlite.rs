@@ -669,10 +669,16 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn mark_synced(&self, email: &str, at: i64) -> Result<(), StoreError> {
-        self.lock().execute(
+    fn mark_synced(&self, email: &str, started: i64, finished: i64) -> Result<(), StoreError> {
+        let email = email.trim().to_ascii_lowercase();
+        let connection = self.lock();
+        connection.execute(
             "UPDATE users SET last_synced_at = ?2 WHERE email = ?1",
-            params![email.trim().to_ascii_lowercase(), at],
+            params![email, finished],
+        )?;
+        connection.execute(
+            "DELETE FROM sync_requests WHERE email = ?1 AND requested_at < ?2",
+            params![email, started],
         )?;
         Ok(())
     }
@@ -946,14 +952,6 @@ impl Store for SqliteStore {
             "INSERT INTO sync_requests (email, requested_at) VALUES (?1, ?2)
              ON CONFLICT (email) DO UPDATE SET requested_at = MAX(requested_at, excluded.requested_at)",
             params![email.trim().to_ascii_lowercase(), now],
-        )?;
-        Ok(())
-    }
-
-    fn clear_sync_requests(&self, email: &str, started: i64) -> Result<(), StoreError> {
-        self.lock().execute(
-            "DELETE FROM sync_requests WHERE email = ?1 AND requested_at < ?2",
-            params![email.trim().to_ascii_lowercase(), started],
         )?;
         Ok(())
     }

@@ -283,29 +283,12 @@ fn back(notice: &str) -> Response {
     Redirect::to(&format!("/admin?notice={notice}")).into_response()
 }
 
-pub(super) async fn add_user(
-    State(service): State<Shared>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    axum::Form(form): axum::Form<EmailForm>,
-) -> Response {
-    activate_user(service, caller, headers, form).await
-}
-
+/// Add (if new) and run the activation checks; a retry is the same.
 pub(super) async fn activate(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<EmailForm>,
-) -> Response {
-    activate_user(service, caller, headers, form).await
-}
-
-async fn activate_user(
-    service: Shared,
-    caller: Caller,
-    headers: HeaderMap,
-    form: EmailForm,
 ) -> Response {
     let admin = match admin_form(&service, &caller, &headers, &form.csrf) {
         Ok(admin) => admin,

@@ -343,7 +343,7 @@ pub(super) async fn rsvp(
         Err(e) if e.code() == "changed" => "changed",
         Err(_) => "failed",
     };
-    let notice = if super::app::notice(notice).is_some() {
+    let notice = if self::notice(notice).is_some() {
         notice
     } else {
         "failed"

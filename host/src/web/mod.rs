@@ -45,7 +45,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/auth/logout", post(logout))
         .route("/auth/signed-out", get(signed_out))
         .route("/admin", get(admin::console))
-        .route("/admin/users", post(admin::add_user))
+        // Adding runs the activation checks, as activating again does.
+        .route("/admin/users", post(admin::activate))
         .route("/admin/users/activate", post(admin::activate))
         .route("/admin/users/deactivate", post(admin::deactivate))
         .route("/admin/devices", post(admin::add_device))
@@ -139,13 +140,13 @@ fn problem(status: StatusCode, person: Option<&Person>, title: &str, message: &s
 fn require_person(caller: &Caller, next: &str) -> Result<Person, Refused> {
     match caller {
         Caller::Person(person) => Ok(person.clone()),
-        Caller::Anonymous => Err(Box::new(
-            Redirect::to(&format!(
-                "/auth/login?next={}",
-                crate::auth::percent_encode(next)
-            ))
-            .into_response(),
-        )),
+        Caller::Anonymous => {
+            let mut login =
+                reqwest::Url::parse("http://hcal.invalid/auth/login").expect("a fixed URL");
+            login.query_pairs_mut().append_pair("next", next);
+            let to = format!("{}?{}", login.path(), login.query().unwrap_or(""));
+            Err(Box::new(Redirect::to(&to).into_response()))
+        }
         // A token is not a browser session.
         _ => Err(Box::new(problem(
             StatusCode::FORBIDDEN,

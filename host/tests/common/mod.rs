@@ -176,3 +176,15 @@ pub fn postgres_execute(name: &str, sql: &str) {
     let server = postgres_server().expect("a PostgreSQL test without a server");
     postgres_admin(&server, Some(&database_name(name)), sql);
 }
+
+/// Serve `service` on a free loopback port: its base URL, and what stops it.
+pub async fn serve(
+    service: std::sync::Arc<hcal::serve::Service>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let (bound, address) = tokio::sync::oneshot::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(service.run(bound, async {
+        let _ = stopped.await;
+    }));
+    (format!("http://{}", address.await.unwrap()), stop)
+}
