@@ -709,51 +709,46 @@ impl<'r> Context<'r> {
         });
     }
 
+    /// Seal the chosen fields of the whole list in one batch (see [`Sealer`]).
     fn seal_all(&self, sealer: &Sealer, list: &mut MeetingList) -> Result<(), CoreError> {
         let fields = &self.request.options.sealed_fields;
         let wants = |f: SensitiveField| fields.contains(&f);
-        let seal = |text: &mut Text| -> Result<(), CoreError> {
-            if let Text::Plain(plain) = text {
-                *text = Text::Sealed(sealer.seal(plain)?);
-            }
-            Ok(())
-        };
-        let seal_opt = |text: &mut Option<Text>| -> Result<(), CoreError> {
-            text.as_mut().map(seal).transpose().map(|_| ())
-        };
+        let mut texts: Vec<&mut Text> = Vec::new();
         for m in &mut list.meetings {
-            if wants(SensitiveField::Title) {
-                seal_opt(&mut m.title)?;
+            let chosen = [
+                (SensitiveField::Title, &mut m.title),
+                (SensitiveField::Location, &mut m.location),
+                (SensitiveField::Agenda, &mut m.agenda),
+            ];
+            for (field, text) in chosen {
+                if wants(field) {
+                    texts.extend(text.as_mut());
+                }
             }
-            if wants(SensitiveField::Location) {
-                seal_opt(&mut m.location)?;
-            }
-            if wants(SensitiveField::Agenda) {
-                seal_opt(&mut m.agenda)?;
-            }
-            if let Some(o) = &mut m.organizer {
+            let people = (m.organizer.iter_mut().map(|o| (&mut o.email, &mut o.name)))
+                .chain(m.attendees.iter_mut().map(|a| (&mut a.email, &mut a.name)));
+            for (email, name) in people {
                 if wants(SensitiveField::Emails) {
-                    seal(&mut o.email)?;
+                    texts.push(email);
                 }
                 if wants(SensitiveField::Names) {
-                    seal_opt(&mut o.name)?;
-                }
-            }
-            for a in &mut m.attendees {
-                if wants(SensitiveField::Emails) {
-                    seal(&mut a.email)?;
-                }
-                if wants(SensitiveField::Names) {
-                    seal_opt(&mut a.name)?;
+                    texts.extend(name.as_mut());
                 }
             }
         }
         if wants(SensitiveField::Emails) {
-            for b in &mut list.join_buttons {
-                for t in &mut b.targets {
-                    seal(t)?;
-                }
-            }
+            texts.extend(list.join_buttons.iter_mut().flat_map(|b| &mut b.targets));
+        }
+        texts.retain(|text| matches!(text, Text::Plain(_)));
+        let plain: Vec<String> = texts
+            .iter_mut()
+            .map(|text| match text {
+                Text::Plain(plain) => std::mem::take(plain),
+                Text::Sealed(_) => String::new(),
+            })
+            .collect();
+        for (text, sealed) in texts.into_iter().zip(sealer.seal_many(&plain)?) {
+            *text = Text::Sealed(sealed);
         }
         Ok(())
     }

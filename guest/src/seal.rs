@@ -4,21 +4,46 @@
 //! any JOSE library opens with the key. The key's `kms://` URL travels beside
 //! the value, not in the header.
 
+use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aes::Aes256;
+use aes_gcm::aes::cipher::BlockCipherEncrypt;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use ghash::GHash;
+use ghash::universal_hash::UniversalHash;
 
 use crate::error::CoreError;
 use crate::model::{OrgKey, Sealed};
 
-const HEADER: &str = r#"{"alg":"dir","enc":"A256GCM"}"#;
+type Block = aes_gcm::aes::Block;
+use aes_gcm::aes::cipher::array::Array;
+type Nonce = aes_gcm::aead::Nonce<Aes256Gcm>;
+
+/// The protected header, base64url: the additional authenticated data of
+/// every value.
+const HEADER_B64: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
+
+/// Counter blocks encrypted in one call when sealing many values: many of
+/// the cipher's parallel batches, few enough to stay in cache.
+const BATCH_BLOCKS: usize = 256;
 
 /// A key ready to seal and open many values.
+///
+/// Sealing is AES-256-GCM composed from RustCrypto's `aes` block cipher and
+/// `ghash`, so that the values of a whole page share the work `aes-gcm` would
+/// repeat per value: their counter blocks are encrypted together (the
+/// bitsliced cipher does several blocks per pass, and a short value alone
+/// leaves most of a pass empty), and the GHASH of the protected header is
+/// computed once per key. The output is exactly what `aes-gcm` produces for
+/// the same IV (tested on random values against it); opening goes through
+/// `aes-gcm` itself.
 pub struct Sealer {
-    cipher: Aes256Gcm,
+    aes: Aes256,
+    gcm: Aes256Gcm,
+    /// GHASH with the protected header absorbed, cloned for each value.
+    after_header: GHash,
     key_url: String,
-    header_b64: String,
     /// Random bytes for IVs, fetched from the system in bulk: one call into
     /// the host per 128 values instead of one per value (in the component,
     /// each call crosses to the host). Every IV is still system randomness.
@@ -43,12 +68,19 @@ impl Sealer {
                 key.key_url
             )));
         }
-        let cipher = Aes256Gcm::new_from_slice(&key.key)
-            .map_err(|e| CoreError::InvalidKey(e.to_string()))?;
+        let invalid = |e: aes_gcm::aes::cipher::InvalidLength| CoreError::InvalidKey(e.to_string());
+        let aes = Aes256::new_from_slice(&key.key).map_err(invalid)?;
+        let gcm = Aes256Gcm::new_from_slice(&key.key).map_err(invalid)?;
+        // GCM's hash key H is the encryption of the zero block.
+        let mut h = Block::default();
+        aes.encrypt_block(&mut h);
+        let mut after_header = GHash::new(&h);
+        after_header.update_padded(HEADER_B64.as_bytes());
         Ok(Sealer {
-            cipher,
+            aes,
+            gcm,
+            after_header,
             key_url: key.key_url.clone(),
-            header_b64: B64.encode(HEADER),
             iv_pool: std::cell::RefCell::new(Vec::new()),
         })
     }
@@ -74,29 +106,114 @@ impl Sealer {
     /// Seal one value under a fresh random IV.
     pub fn seal(&self, plaintext: &str) -> Result<Sealed, CoreError> {
         let iv = self.next_iv()?;
-        let aad = self.header_b64.as_bytes();
-        let mut sealed = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&iv),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad,
-                },
-            )
-            .map_err(|_| CoreError::InvalidKey("encryption failed".into()))?;
-        let tag = sealed.split_off(sealed.len() - 16);
-        let jwe = format!(
-            "{}..{}.{}.{}",
-            self.header_b64,
-            B64.encode(iv),
-            B64.encode(&sealed),
-            B64.encode(tag)
+        Ok(self.seal_with_ivs(&[plaintext], &[iv]).remove(0))
+    }
+
+    /// Seal many values, each under a fresh random IV.
+    ///
+    /// ```
+    /// use hcal_core::{model::OrgKey, seal::Sealer};
+    /// let key = OrgKey { key_url: "kms://kms.example.com/keys/1".into(), key: vec![7; 32] };
+    /// let sealer = Sealer::new(&key).unwrap();
+    /// let sealed = sealer.seal_many(&["Board meeting", "", "Room 4"]).unwrap();
+    /// assert_eq!(sealer.open(&sealed[1]).unwrap(), "");
+    /// assert_eq!(sealer.open(&sealed[2]).unwrap(), "Room 4");
+    /// ```
+    pub fn seal_many<S: AsRef<str>>(&self, plaintexts: &[S]) -> Result<Vec<Sealed>, CoreError> {
+        let ivs = (0..plaintexts.len())
+            .map(|_| self.next_iv())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.seal_with_ivs(plaintexts, &ivs))
+    }
+
+    /// Seal `plaintexts[i]` under `ivs[i]`; the IVs must never repeat under
+    /// this key (GCM's one rule), which is why only tests choose them.
+    pub(crate) fn seal_with_ivs<S: AsRef<str>>(
+        &self,
+        plaintexts: &[S],
+        ivs: &[[u8; 12]],
+    ) -> Vec<Sealed> {
+        debug_assert_eq!(plaintexts.len(), ivs.len());
+        let mut sealed = Vec::with_capacity(plaintexts.len());
+        let mut blocks: Vec<Block> = Vec::with_capacity(BATCH_BLOCKS);
+        // The values whose counter blocks are in `blocks`: plaintexts[first..next].
+        let mut first = 0;
+        for (next, (plaintext, iv)) in plaintexts.iter().zip(ivs).enumerate() {
+            let needed = 1 + plaintext.as_ref().len().div_ceil(16);
+            if !blocks.is_empty() && blocks.len() + needed > BATCH_BLOCKS {
+                self.finish(
+                    &mut blocks,
+                    &plaintexts[first..next],
+                    &ivs[first..next],
+                    &mut sealed,
+                );
+                first = next;
+            }
+            // J0 = IV || 1 masks the tag; the keystream counts on from 2.
+            // A wasm32 value is below 2^32 bytes, so the counter never wraps.
+            blocks.extend((1..=needed as u32).map(|counter| {
+                let mut block = Block::default();
+                block[..12].copy_from_slice(iv);
+                block[12..].copy_from_slice(&counter.to_be_bytes());
+                block
+            }));
+        }
+        let end = plaintexts.len();
+        self.finish(
+            &mut blocks,
+            &plaintexts[first..end],
+            &ivs[first..end],
+            &mut sealed,
         );
-        Ok(Sealed {
-            jwe,
-            key_url: self.key_url.clone(),
-        })
+        sealed
+    }
+
+    /// Encrypt the counter blocks gathered for `plaintexts`, then XOR, hash
+    /// and write each one's JWE.
+    fn finish<S: AsRef<str>>(
+        &self,
+        blocks: &mut Vec<Block>,
+        plaintexts: &[S],
+        ivs: &[[u8; 12]],
+        sealed: &mut Vec<Sealed>,
+    ) {
+        self.aes.encrypt_blocks(blocks);
+        let mut at = 0;
+        for (plaintext, iv) in plaintexts.iter().zip(ivs) {
+            let plaintext = plaintext.as_ref().as_bytes();
+            let needed = 1 + plaintext.len().div_ceil(16);
+            let (mask, keystream) = blocks[at..at + needed].split_first_mut().expect("J0");
+            at += needed;
+            // The ciphertext is the keystream XORed with the plaintext in place.
+            let ciphertext = &mut Array::slice_as_flattened_mut(keystream)[..plaintext.len()];
+            for (c, p) in ciphertext.iter_mut().zip(plaintext) {
+                *c ^= p;
+            }
+            let mut ghash = self.after_header.clone();
+            ghash.update_padded(ciphertext);
+            let mut lengths = Block::default();
+            lengths[..8].copy_from_slice(&(HEADER_B64.len() as u64 * 8).to_be_bytes());
+            lengths[8..].copy_from_slice(&(plaintext.len() as u64 * 8).to_be_bytes());
+            ghash.update(&[lengths]);
+            let mut tag = ghash.finalize();
+            for (t, m) in tag.iter_mut().zip(mask.iter()) {
+                *t ^= m;
+            }
+            let mut jwe =
+                String::with_capacity(HEADER_B64.len() + 42 + plaintext.len().div_ceil(3) * 4);
+            jwe.push_str(HEADER_B64);
+            jwe.push_str("..");
+            B64.encode_string(iv, &mut jwe);
+            jwe.push('.');
+            B64.encode_string(&*ciphertext, &mut jwe);
+            jwe.push('.');
+            B64.encode_string(tag, &mut jwe);
+            sealed.push(Sealed {
+                jwe,
+                key_url: self.key_url.clone(),
+            });
+        }
+        blocks.clear();
     }
 
     /// Open a value sealed under this key.
@@ -135,12 +252,12 @@ impl Sealer {
             ));
         }
         let iv = decode(iv, "IV")?;
-        if iv.len() != 12 {
+        let Ok(iv) = <[u8; 12]>::try_from(iv.as_slice()) else {
             return Err(CoreError::OpenFailed(format!(
                 "the IV is {} bytes, not 12",
                 iv.len()
             )));
-        }
+        };
         let mut message = decode(ciphertext, "ciphertext")?;
         let tag = decode(tag, "tag")?;
         if tag.len() != 16 {
@@ -151,9 +268,9 @@ impl Sealer {
         }
         message.extend_from_slice(&tag);
         let plaintext = self
-            .cipher
+            .gcm
             .decrypt(
-                Nonce::from_slice(&iv),
+                &Nonce::from(iv),
                 Payload {
                     msg: &message,
                     aad: header.as_bytes(),
@@ -194,6 +311,115 @@ mod tests {
             key_url: "kms://kms.example.com/keys/k1".into(),
             key: vec![byte; 32],
         }
+    }
+
+    /// splitmix64: reproducible random bytes and lengths for the tests.
+    struct Random(u64);
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn text(&mut self, len: usize) -> String {
+            // Any UTF-8: ASCII mostly, some two- and three-byte characters.
+            let mut text = String::with_capacity(len);
+            while text.len() < len {
+                let c = match self.below(10) {
+                    0 => 'é',
+                    1 if len - text.len() >= 3 => '€',
+                    _ => char::from(b' ' + self.below(95) as u8),
+                };
+                if text.len() + c.len_utf8() <= len {
+                    text.push(c);
+                } else {
+                    text.push('x');
+                }
+            }
+            text
+        }
+    }
+
+    /// What `aes-gcm` itself makes of `plaintext` under `iv`, as a compact JWE.
+    fn aes_gcm_jwe(key: &OrgKey, plaintext: &str, iv: [u8; 12]) -> String {
+        let gcm = Aes256Gcm::new_from_slice(&key.key).unwrap();
+        let mut sealed = gcm
+            .encrypt(
+                &Nonce::from(iv),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: HEADER_B64.as_bytes(),
+                },
+            )
+            .unwrap();
+        let tag = sealed.split_off(sealed.len() - 16);
+        format!(
+            "{HEADER_B64}..{}.{}.{}",
+            B64.encode(iv),
+            B64.encode(&sealed),
+            B64.encode(tag)
+        )
+    }
+
+    #[test]
+    fn the_header_is_the_protected_header() {
+        assert_eq!(HEADER_B64, B64.encode(r#"{"alg":"dir","enc":"A256GCM"}"#));
+    }
+
+    #[test]
+    fn batches_seal_exactly_what_aes_gcm_does() {
+        let mut random = Random(0x6863_616c);
+        let key = OrgKey {
+            key_url: "kms://kms.example.com/keys/k1".into(),
+            key: (0..32).map(|_| random.next() as u8).collect(),
+        };
+        let sealer = Sealer::new(&key).unwrap();
+        // Every length up to a few batches' worth of blocks, then random
+        // lengths up to 10,000 bytes, in one batch and one by one.
+        let mut lengths: Vec<usize> = (0..=600).collect();
+        lengths.extend((0..200).map(|_| random.below(10_001)));
+        lengths.push(10_000);
+        let texts: Vec<String> = lengths.iter().map(|&n| random.text(n)).collect();
+        let ivs: Vec<[u8; 12]> = texts
+            .iter()
+            .map(|_| std::array::from_fn(|_| random.next() as u8))
+            .collect();
+        let batch = sealer.seal_with_ivs(&texts, &ivs);
+        assert_eq!(batch.len(), texts.len());
+        for ((text, iv), sealed) in texts.iter().zip(&ivs).zip(&batch) {
+            assert_eq!(
+                sealed.jwe,
+                aes_gcm_jwe(&key, text, *iv),
+                "{} bytes",
+                text.len()
+            );
+            assert_eq!(sealed.key_url, key.key_url);
+            assert_eq!(&sealer.open(sealed).unwrap(), text);
+        }
+        // Shuffled into other batch boundaries, and alone.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, random.below(i + 1));
+        }
+        let shuffled: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
+        let shuffled_ivs: Vec<[u8; 12]> = order.iter().map(|&i| ivs[i]).collect();
+        for (sealed, &i) in sealer
+            .seal_with_ivs(&shuffled, &shuffled_ivs)
+            .iter()
+            .zip(&order)
+        {
+            assert_eq!(sealed.jwe, batch[i].jwe);
+        }
+        for i in [0, 1, 15, 16, 17, 255, 256, 257, 600, texts.len() - 1] {
+            let one = sealer.seal_with_ivs(&[texts[i].as_str()], &[ivs[i]]);
+            assert_eq!(one[0].jwe, batch[i].jwe);
+        }
+        assert!(sealer.seal_with_ivs::<&str>(&[], &[]).is_empty());
     }
 
     #[test]
