@@ -743,6 +743,12 @@ impl Service {
                 if !gained.is_empty() {
                     tracing::info!(users = gained.len(), "users taken over");
                 }
+                // The first poll watches, reads presence and syncs every held
+                // user, in that order: before it, a user gained is left to it
+                // (enqueued here too, it would be synced twice).
+                if self.last_poll.load(Ordering::Relaxed) == 0 {
+                    return;
+                }
                 // A user handed over by a live worker was synced just now:
                 // not again (two workers make no more calls than one);
                 // changes since then wait in the stored sync requests. A
