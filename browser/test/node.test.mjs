@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { compactDecrypt } from 'jose';
+
 import { HcalError, load } from '../index.js';
 import { difference, runCase } from './conformance.mjs';
 import { loadCases, workspace } from './fixtures.mjs';
@@ -58,6 +60,32 @@ test('sealing: a round trip, a fresh IV each time, wrong keys and tampering refu
   parts[3] = parts[3].slice(0, -2) + (parts[3].endsWith('AA') ? 'BB' : 'AA');
   assert.throws(() => core.open({ ...sealed, jwe: parts.join('.') }, KEY), (e) => e.kind === 'open-failed');
   assert.throws(() => core.seal('x', { key_url: 'kms://k', key: 'c2hvcnQ=' }), (e) => e.kind === 'invalid-key');
+});
+
+test('a third-party JOSE library (jose) opens what the core seals, alone and in a page', async () => {
+  const key = Buffer.from(KEY.key, 'base64');
+  for (const text of ['', 'Board prep', 'é€'.repeat(700), 'x'.repeat(10_000)]) {
+    const { plaintext, protectedHeader } = await compactDecrypt(core.seal(text, KEY).jwe, key);
+    assert.deepEqual(protectedHeader, { alg: 'dir', enc: 'A256GCM' });
+    assert.equal(new TextDecoder().decode(plaintext), text);
+  }
+  const page = readFileSync(join(workspace, 'fixtures', 'demo', 'events.json'), 'utf8');
+  const request = { user: 'alice@example.com', window: { from: '2026-11-30T00:00:00Z', to: '2026-12-07T00:00:00Z' }, now: '2026-11-30T08:00:00Z' };
+  const plain = core.processPages(page, request);
+  const sealed = core.processPages(page, request, { sealWith: KEY });
+  assert.equal(sealed.meetings.length, plain.meetings.length);
+  let opened = 0;
+  for (const [i, meeting] of sealed.meetings.entries()) {
+    for (const field of ['title', 'location', 'agenda']) {
+      const value = meeting[field];
+      if (value === null || value === undefined) continue;
+      assert.ok(value.jwe, `${field} of ${meeting.key} is sealed`);
+      const { plaintext } = await compactDecrypt(value.jwe, key);
+      assert.equal(new TextDecoder().decode(plaintext), plain.meetings[i][field]);
+      opened++;
+    }
+  }
+  assert.ok(opened >= 20, `${opened} values opened`);
 });
 
 test('bad input is a typed error, not a crash', () => {
