@@ -16,15 +16,15 @@
 //! measured here (the service benchmark measures it).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hcal::google::{Google, GoogleSettings, ServiceAccountKey};
 use hcal::kms::MasterKey;
 use hcal::provider::webex::{Webex, WebexSettings};
 use hcal::runtime::{Runtime, RuntimeConfig};
-use hcal::serve::{ServeSettings, Service};
+use hcal::serve::Service;
 use hcal::store::{Store, UserState};
+use hcal_benches::scale;
 use hcal_emulator::{Emulator, Seed};
 use serde_json::json;
 
@@ -58,32 +58,9 @@ fn service(emulator: &Emulator, store: Arc<dyn Store>, worker: &str) -> Arc<Serv
         store,
         MasterKey::from_base64(MASTER).unwrap(),
         hcal::config::Config::default().core,
-        ServeSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            push: true,
-            api_tokens: vec!["bench".into()],
-            poll_interval: Duration::from_secs(3600),
-            window_days: (7, 31),
-            join_button_webhook: None,
-            sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
-            auth: None,
-            worker_id: worker.to_string(),
-            lease: Duration::from_secs(15),
-        },
+        scale::bench_settings(worker.to_string()),
     )
     .unwrap()
-}
-
-fn peak_rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map(|kib| kib << 10)
-        .unwrap_or(0)
 }
 
 fn psql(url: &str, sql: &str) -> String {
@@ -224,15 +201,8 @@ async fn run(
         stops.push(stop);
     }
     let idle = |services: &[Arc<Service>]| services.iter().all(|s| s.idle());
-    let syncs = |services: &[Arc<Service>]| -> u64 {
-        services
-            .iter()
-            .map(|s| {
-                s.metrics.syncs.load(Ordering::Relaxed)
-                    + s.metrics.sync_errors.load(Ordering::Relaxed)
-            })
-            .sum()
-    };
+    let syncs =
+        |services: &[Arc<Service>]| -> u64 { services.iter().map(|s| scale::syncs(s)).sum() };
     // Every user synced once, and every worker idle.
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -257,7 +227,7 @@ async fn run(
     for entry in &audit {
         *by_route.entry(entry.route.clone()).or_default() += 1;
     }
-    let full_rss = peak_rss();
+    let full_rss = scale::peak_rss().unwrap_or(0);
     eprintln!(
         "scale_out {}: full sync in {:.1?}, {} Google calls",
         setup.name, full, full_calls
@@ -293,13 +263,7 @@ async fn run(
         Some(db) => psql(&location, &format!("SELECT pg_database_size('{db}')"))
             .parse::<u64>()
             .unwrap_or(0),
-        None => std::fs::read_dir(&dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok()?.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0),
+        None => scale::dir_bytes(&dir),
     };
     for stop in stops {
         let _ = stop.send(());

@@ -76,6 +76,42 @@ pub fn seed(users: usize, events: usize) -> Seed {
     Seed::generated(users, events, jiff::Timestamp::now())
 }
 
+/// The benchmarks' `hcal serve` settings for the worker `worker_id`: on
+/// loopback, push on, polling hourly, the default sync concurrency.
+pub fn bench_settings(worker_id: String) -> ServeSettings {
+    ServeSettings {
+        listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        public_url: None,
+        push: true,
+        api_tokens: vec!["bench".into()],
+        poll_interval: Duration::from_secs(3600),
+        window_days: (7, 31),
+        join_button_webhook: None,
+        sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
+        auth: None,
+        worker_id,
+        lease: Duration::from_secs(15),
+    }
+}
+
+/// Syncs `service` has completed (or failed) so far.
+pub fn syncs(service: &Service) -> u64 {
+    service.metrics.syncs.load(Ordering::Relaxed)
+        + service.metrics.sync_errors.load(Ordering::Relaxed)
+}
+
+/// The size on disk of the files directly in `dir` (0 if unreadable).
+pub fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 impl Scale {
     /// Start the emulator with `seed`, activate the `users` synthetic users
     /// in a new SQLite file, and start the service (not yet running: see
@@ -123,19 +159,7 @@ impl Scale {
         .await;
         let activation = started.elapsed();
 
-        let settings = ServeSettings {
-            listen: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-            public_url: None,
-            push: true,
-            api_tokens: vec!["bench".into()],
-            poll_interval: Duration::from_secs(3600),
-            window_days: (7, 31),
-            join_button_webhook: None,
-            sync_concurrency: hcal::config::Config::default().serve.sync_concurrency,
-            auth: None,
-            worker_id: hcal::serve::default_worker_id(),
-            lease: Duration::from_secs(15),
-        };
+        let settings = bench_settings(hcal::serve::default_worker_id());
         let service = Service::new(
             google,
             webex,
@@ -183,8 +207,7 @@ impl Scale {
     pub async fn wait_until(&self, syncs: u64) {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
-            let done = self.service.metrics.syncs.load(Ordering::Relaxed)
-                + self.service.metrics.sync_errors.load(Ordering::Relaxed);
+            let done = self.syncs();
             if done >= syncs && self.service.idle() {
                 return;
             }
@@ -211,8 +234,7 @@ impl Scale {
 
     /// Syncs completed (or failed) so far.
     pub fn syncs(&self) -> u64 {
-        self.service.metrics.syncs.load(Ordering::Relaxed)
-            + self.service.metrics.sync_errors.load(Ordering::Relaxed)
+        syncs(&self.service)
     }
 
     /// Change one event of each of `users` in the emulator, as they would in
@@ -248,14 +270,7 @@ impl Scale {
 
     /// The SQLite file's size on disk (with its write-ahead log).
     pub fn store_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.dir.0)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok()?.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
+        dir_bytes(&self.dir.0)
     }
 
     /// Stop the service and the emulator.

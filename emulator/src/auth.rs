@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::errors::{ApiError, OAuthError};
-use crate::state::{AccessToken, State};
+use crate::state::State;
 use crate::{GOOGLE_TOKEN_URL, Shared};
 
-/// How long an access token lives (Google: one hour).
-const TOKEN_LIFETIME: i64 = 3600;
+/// How long access and ID tokens live (Google: one hour).
+pub(crate) const TOKEN_LIFETIME: i64 = 3600;
 /// Clock skew tolerated on `iat`.
 const SKEW: i64 = 300;
 
@@ -209,19 +209,11 @@ fn grant_token(state: &mut State, assertion: &str, token_url: &str) -> Result<Va
         // The service account acting as itself: it has no calendar of its own.
         None => account.client_email.clone(),
     };
-    let access_token = format!("ya29.emu-{}", state.random_id(40));
     let expires_at = state
         .now()
         .checked_add(jiff::SignedDuration::from_secs(TOKEN_LIFETIME))
         .map_err(|_| OAuthError::invalid_grant(JWT_TIME_MESSAGE))?;
-    state.tokens.insert(
-        access_token.clone(),
-        AccessToken {
-            user,
-            scopes,
-            expires_at,
-        },
-    );
+    let access_token = state.issue_access_token(user, scopes, expires_at);
     Ok(json!({
         "access_token": access_token,
         "expires_in": TOKEN_LIFETIME - 1,
@@ -266,17 +258,21 @@ impl Need {
     }
 }
 
+/// The trimmed credentials of the `Authorization` header if it uses
+/// `scheme`, spelt as given or all lowercase.
+pub(crate) fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let header = headers.get("authorization")?.to_str().ok()?;
+    let lowercase = scheme.to_ascii_lowercase();
+    let rest = header
+        .strip_prefix(scheme)
+        .or_else(|| header.strip_prefix(lowercase.as_str()))?;
+    Some(rest.strip_prefix(' ')?.trim())
+}
+
 /// The user behind the request's bearer token, if it is valid and carries
 /// a scope that allows `need`.
 pub fn authenticate(state: &State, headers: &HeaderMap, need: Need) -> Result<String, ApiError> {
-    let header = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(token) = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-    else {
+    let Some(token) = authorization(headers, "Bearer") else {
         return Err(ApiError::new(
             401,
             "required",
@@ -284,7 +280,7 @@ pub fn authenticate(state: &State, headers: &HeaderMap, need: Need) -> Result<St
         ));
     };
     let invalid = || ApiError::new(401, "authError", "Invalid Credentials");
-    let grant = state.tokens.get(token.trim()).ok_or_else(invalid)?;
+    let grant = state.tokens.get(token).ok_or_else(invalid)?;
     if grant.expires_at <= state.now() {
         return Err(invalid());
     }

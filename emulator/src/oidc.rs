@@ -21,7 +21,7 @@
 //! Google does for a bad client, redirect URI or request); errors at the
 //! token endpoint are RFC 6749 JSON worded as Google words them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State as AxumState};
@@ -34,10 +34,12 @@ use ring::signature::{KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyCo
 use serde_json::{Value, json};
 
 use crate::Shared;
-use crate::auth::{pem_body, percent_decode, serde_urlencoded_pairs};
+use crate::auth::{
+    TOKEN_LIFETIME, authorization, pem_body, percent_decode, serde_urlencoded_pairs,
+};
 use crate::errors::{EmulatorError, OAuthError};
 use crate::server::AuditUser;
-use crate::state::{AccessToken, State};
+use crate::state::State;
 
 /// The emulator's ID-token signing keys. These are test keys of an
 /// emulator, generated for it and published here on purpose: they sign
@@ -55,8 +57,6 @@ const PUBLISHED_KEYS: usize = 2;
 
 /// How long an authorization code may be exchanged (Google: 10 minutes).
 const CODE_LIFETIME: i64 = 600;
-/// How long access and ID tokens live (Google: one hour).
-const TOKEN_LIFETIME: i64 = 3600;
 
 const OPENID: &str = "openid";
 const EMAIL_SCOPE: &str = "https://www.googleapis.com/auth/userinfo.email";
@@ -794,18 +794,11 @@ Choosing one signs in without a password.</p>\n",
 /// otherwise the form's `client_id` and `client_secret`.
 fn client_credentials(
     headers: &HeaderMap,
-    field: &dyn Fn(&str) -> Option<String>,
+    form: &[(String, String)],
 ) -> Result<(Option<String>, Option<String>, bool), OAuthError> {
-    let header = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let basic = header
-        .strip_prefix("Basic ")
-        .or_else(|| header.strip_prefix("basic "));
-    if let Some(encoded) = basic {
+    if let Some(encoded) = authorization(headers, "Basic") {
         let decoded = STANDARD
-            .decode(encoded.trim())
+            .decode(encoded)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| {
@@ -821,19 +814,17 @@ fn client_credentials(
             }),
         };
     }
-    Ok((field("client_id"), field("client_secret"), false))
+    Ok((
+        param(form, "client_id").map(str::to_string),
+        param(form, "client_secret").map(str::to_string),
+        false,
+    ))
 }
 
 /// `POST /token` with `grant_type=authorization_code`.
 pub fn exchange_code(shared: &Shared, headers: &HeaderMap, form: &[(String, String)]) -> Response {
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
     let mut state = shared.lock();
-    match exchange(&mut state, &shared.base_url, headers, &field) {
+    match exchange(&mut state, &shared.base_url, headers, form) {
         Ok((answer, user)) => {
             let mut response = axum::Json(answer).into_response();
             let headers = response.headers_mut();
@@ -865,9 +856,9 @@ fn exchange(
     state: &mut State,
     issuer: &str,
     headers: &HeaderMap,
-    field: &dyn Fn(&str) -> Option<String>,
+    form: &[(String, String)],
 ) -> Exchanged {
-    let (client_id, secret, basic) = client_credentials(headers, field).map_err(|e| (e, true))?;
+    let (client_id, secret, basic) = client_credentials(headers, form).map_err(|e| (e, true))?;
     let fail = |code: u16, error: &'static str, description: &str| {
         Err((
             OAuthError {
@@ -894,18 +885,18 @@ fn exchange(
     if !same_bytes(secret.as_bytes(), client.client_secret.as_bytes()) {
         return fail(401, "invalid_client", "Unauthorized");
     }
-    let Some(code) = field("code") else {
+    let Some(code) = param(form, "code") else {
         return fail(400, "invalid_request", "Missing required parameter: code");
     };
     // One shot: whatever happens next, this code is spent.
     let now = state.now();
-    let Some(grant) = state.oidc.codes.remove(&code) else {
+    let Some(grant) = state.oidc.codes.remove(code) else {
         return fail(400, "invalid_grant", "Bad Request");
     };
     if grant.expires_at <= now || grant.client_id != client_id {
         return fail(400, "invalid_grant", "Bad Request");
     }
-    let Some(redirect_uri) = field("redirect_uri") else {
+    let Some(redirect_uri) = param(form, "redirect_uri") else {
         return fail(
             400,
             "invalid_request",
@@ -916,11 +907,11 @@ fn exchange(
         return fail(400, "redirect_uri_mismatch", "Bad Request");
     }
     if let Some((challenge, method)) = &grant.challenge {
-        let Some(verifier) = field("code_verifier") else {
+        let Some(verifier) = param(form, "code_verifier") else {
             return fail(400, "invalid_grant", "Missing code verifier.");
         };
         let derived = match method {
-            Pkce::Plain => verifier,
+            Pkce::Plain => verifier.to_string(),
             Pkce::S256 => URL_SAFE_NO_PAD.encode(ring::digest::digest(
                 &ring::digest::SHA256,
                 verifier.as_bytes(),
@@ -933,17 +924,13 @@ fn exchange(
     if !state.users.contains_key(&grant.user) {
         return fail(400, "invalid_grant", "Bad Request");
     }
-    let access_token = format!("ya29.emu-{}", state.random_id(40));
     let expires_at = now
         .checked_add(SignedDuration::from_secs(TOKEN_LIFETIME))
         .unwrap_or(now);
-    state.tokens.insert(
-        access_token.clone(),
-        AccessToken {
-            user: grant.user.clone(),
-            scopes: grant.scopes.iter().cloned().collect::<BTreeSet<_>>(),
-            expires_at,
-        },
+    let access_token = state.issue_access_token(
+        grant.user.clone(),
+        grant.scopes.iter().cloned().collect(),
+        expires_at,
     );
     let iat = now.as_second();
     let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
@@ -988,15 +975,7 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// user, for an access token from the code flow.
 pub async fn userinfo(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap) -> Response {
     let state = shared.lock();
-    let header = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim);
-    let grant = token
+    let grant = authorization(&headers, "Bearer")
         .and_then(|token| state.tokens.get(token))
         .filter(|grant| grant.expires_at > state.now())
         .filter(|grant| state.users.contains_key(&grant.user))

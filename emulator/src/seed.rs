@@ -262,11 +262,6 @@ impl Seed {
         self
     }
 
-    /// The domain's users (people, not rooms).
-    pub fn user_count(&self) -> usize {
-        self.domain.users.len()
-    }
-
     /// The events seeded, as given (before invitations are copied into
     /// invitees' calendars).
     pub fn event_count(&self) -> usize {

@@ -332,6 +332,25 @@ impl State {
         id
     }
 
+    /// Issue a bearer token (Google's `ya29.` shape) bound to `user` and `scopes`.
+    pub(crate) fn issue_access_token(
+        &mut self,
+        user: String,
+        scopes: BTreeSet<String>,
+        expires_at: Timestamp,
+    ) -> String {
+        let access_token = format!("ya29.emu-{}", self.random_id(40));
+        self.tokens.insert(
+            access_token.clone(),
+            AccessToken {
+                user,
+                scopes,
+                expires_at,
+            },
+        );
+        access_token
+    }
+
     /// A Google key file for the emulated service account.
     pub fn key_file(&self, token_uri: &str) -> Result<Value, EmulatorError> {
         let account = &self.service_account;

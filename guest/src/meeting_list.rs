@@ -739,14 +739,17 @@ impl<'r> Context<'r> {
         if wants(SensitiveField::Emails) {
             texts.extend(list.join_buttons.iter_mut().flat_map(|b| &mut b.targets));
         }
-        texts.retain(|text| matches!(text, Text::Plain(_)));
-        let plain: Vec<String> = texts
-            .iter_mut()
-            .map(|text| match text {
-                Text::Plain(plain) => std::mem::take(plain),
-                Text::Sealed(_) => String::new(),
+        // Each plain text is moved out for sealing; its slot gets the result.
+        let (texts, plain): (Vec<&mut Text>, Vec<String>) = texts
+            .into_iter()
+            .filter_map(|text| {
+                let Text::Plain(plain) = &mut *text else {
+                    return None;
+                };
+                let plain = std::mem::take(plain);
+                Some((text, plain))
             })
-            .collect();
+            .unzip();
         for (text, sealed) in texts.into_iter().zip(sealer.seal_many(&plain)?) {
             *text = Text::Sealed(sealed);
         }

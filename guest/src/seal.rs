@@ -8,6 +8,7 @@ use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::aes::Aes256;
 use aes_gcm::aes::cipher::BlockCipherEncrypt;
+use aes_gcm::aes::cipher::array::Array;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ghash::GHash;
@@ -17,7 +18,6 @@ use crate::error::CoreError;
 use crate::model::{OrgKey, Sealed};
 
 type Block = aes_gcm::aes::Block;
-use aes_gcm::aes::cipher::array::Array;
 type Nonce = aes_gcm::aead::Nonce<Aes256Gcm>;
 
 /// The protected header, base64url: the additional authenticated data of
@@ -27,6 +27,11 @@ const HEADER_B64: &str = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0";
 /// Counter blocks encrypted in one call when sealing many values: many of
 /// the cipher's parallel batches, few enough to stay in cache.
 const BATCH_BLOCKS: usize = 256;
+
+/// The counter blocks one value takes: J0 for the tag, then its keystream.
+fn blocks_for(plaintext: &[u8]) -> usize {
+    1 + plaintext.len().div_ceil(16)
+}
 
 /// A key ready to seal and open many values.
 ///
@@ -68,9 +73,10 @@ impl Sealer {
                 key.key_url
             )));
         }
-        let invalid = |e: aes_gcm::aes::cipher::InvalidLength| CoreError::InvalidKey(e.to_string());
-        let aes = Aes256::new_from_slice(&key.key).map_err(invalid)?;
-        let gcm = Aes256Gcm::new_from_slice(&key.key).map_err(invalid)?;
+        let aes =
+            Aes256::new_from_slice(&key.key).map_err(|e| CoreError::InvalidKey(e.to_string()))?;
+        // One key schedule for both: opening goes through aes-gcm.
+        let gcm = Aes256Gcm::from(aes.clone());
         // GCM's hash key H is the encryption of the zero block.
         let mut h = Block::default();
         aes.encrypt_block(&mut h);
@@ -139,7 +145,7 @@ impl Sealer {
         // The values whose counter blocks are in `blocks`: plaintexts[first..next].
         let mut first = 0;
         for (next, (plaintext, iv)) in plaintexts.iter().zip(ivs).enumerate() {
-            let needed = 1 + plaintext.as_ref().len().div_ceil(16);
+            let needed = blocks_for(plaintext.as_ref().as_bytes());
             if !blocks.is_empty() && blocks.len() + needed > BATCH_BLOCKS {
                 self.finish(
                     &mut blocks,
@@ -158,11 +164,10 @@ impl Sealer {
                 block
             }));
         }
-        let end = plaintexts.len();
         self.finish(
             &mut blocks,
-            &plaintexts[first..end],
-            &ivs[first..end],
+            &plaintexts[first..],
+            &ivs[first..],
             &mut sealed,
         );
         sealed
@@ -181,7 +186,7 @@ impl Sealer {
         let mut at = 0;
         for (plaintext, iv) in plaintexts.iter().zip(ivs) {
             let plaintext = plaintext.as_ref().as_bytes();
-            let needed = 1 + plaintext.len().div_ceil(16);
+            let needed = blocks_for(plaintext);
             let (mask, keystream) = blocks[at..at + needed].split_first_mut().expect("J0");
             at += needed;
             // The ciphertext is the keystream XORed with the plaintext in place.

@@ -126,9 +126,7 @@ async fn require_caller(
                 .get("x-csrf-token")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            if !crate::auth::same_site_request(request.headers(), &origin)
-                || !crate::auth::same_secret(token, &person.csrf)
-            {
+            if !crate::auth::genuine_change(request.headers(), &origin, person, token) {
                 return error(
                     StatusCode::FORBIDDEN,
                     "csrf",
@@ -271,10 +269,7 @@ async fn metrics(State(service): State<Shared>) -> Response {
         ));
     }
     for state in ["pending", "activated", "error", "deactivated"] {
-        let n = users
-            .iter()
-            .filter(|u| format!("{:?}", u.state).to_lowercase() == state)
-            .count();
+        let n = users.iter().filter(|u| u.state.as_str() == state).count();
         text.push_str(&format!("hcal_users{{state=\"{state}\"}} {n}\n"));
     }
     ([("content-type", "text/plain; version=0.0.4")], text).into_response()

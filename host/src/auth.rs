@@ -114,17 +114,6 @@ impl Caller {
             _ => None,
         }
     }
-
-    /// For logs: the kind of caller, never a secret.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Caller::Service => "service",
-            Caller::Person(p) if p.admin => "admin",
-            Caller::Person(_) => "person",
-            Caller::Device(_) => "device",
-            Caller::Anonymous => "anonymous",
-        }
-    }
 }
 
 /// Why a request's credentials were refused.
@@ -214,6 +203,17 @@ pub fn same_site_request(headers: &axum::http::HeaderMap, origin: &str) -> bool 
         Some(given) => given.trim_end_matches('/') == origin.trim_end_matches('/'),
         None => true,
     }
+}
+
+/// A signed-in person's change counts only from this site (see
+/// [`same_site_request`]) with the session's CSRF token.
+pub fn genuine_change(
+    headers: &axum::http::HeaderMap,
+    origin: &str,
+    person: &Person,
+    csrf: &str,
+) -> bool {
+    same_site_request(headers, origin) && same_secret(csrf, &person.csrf)
 }
 
 /// Compare secrets without an early exit (on their SHA-256, so lengths do not show).

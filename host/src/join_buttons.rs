@@ -21,6 +21,7 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now_s = now().as_second();
+        let claim = claim_for(&service, now_s);
         let due = match service.store.due_buttons(now_s) {
             Ok(due) => due,
             Err(error) => {
@@ -40,7 +41,6 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         for ((at, meeting_key), buttons) in meetings {
             let mut claimed = Vec::new();
             for button in buttons {
-                let claim = claim_for(&service, now_s);
                 match service.store.claim_button(
                     &button.email,
                     &button.meeting_key,

@@ -108,6 +108,9 @@ pub struct Kms<'a, S: Store + ?Sized> {
     store: &'a S,
     master: MasterKey,
     random: SystemRandom,
+    /// Keys opened by this handle: a list names the same few keys in every
+    /// sealed field, and a key never changes under its URL.
+    opened: std::sync::Mutex<std::collections::HashMap<String, OrgKey>>,
 }
 
 impl<'a, S: Store + ?Sized> Kms<'a, S> {
@@ -116,6 +119,7 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
             store,
             master,
             random: SystemRandom::new(),
+            opened: Default::default(),
         }
     }
 
@@ -168,13 +172,19 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
 
     /// The key with this URL (to open data sealed under an older key).
     pub fn key(&self, key_url: &str) -> Result<OrgKey, KmsError> {
+        let opened = || self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = opened().get(key_url) {
+            return Ok(key.clone());
+        }
         let wrapped = self
             .store
             .keys()?
             .into_iter()
             .find(|k| k.key_url == key_url)
             .ok_or_else(|| KmsError::UnknownKey(key_url.to_string()))?;
-        self.unwrap(&wrapped)
+        let key = self.unwrap(&wrapped)?;
+        opened().insert(key_url.to_string(), key.clone());
+        Ok(key)
     }
 
     fn unwrap(&self, wrapped: &WrappedKey) -> Result<OrgKey, KmsError> {

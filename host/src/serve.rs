@@ -305,7 +305,7 @@ impl Service {
         let _ = self.bound.set(format!("http://{address}"));
         let _ = bound.send(address);
         // Leases first, so the poll finds this worker's users.
-        self.keep_leases_once().await;
+        self.renew_leases();
         let worker = tokio::spawn(worker(self.clone()));
         let poller = tokio::spawn(poller(self.clone()));
         let scheduler = tokio::spawn(crate::join_buttons::scheduler(self.clone()));
@@ -724,59 +724,64 @@ impl Service {
         }
     }
 
-    /// One turn of the lease keeper: heartbeat, renew, take a fair share or
-    /// hand extra users back; users gained are synced at once.
-    async fn keep_leases_once(&self) {
-        match self.store.heartbeat(&self.lease()) {
-            Ok(turn) => {
-                // The project's Google budget is split over the live workers.
-                self.google
-                    .quota()
-                    .set_workers(u32::try_from(turn.live_workers).unwrap_or(1));
-                let now_held: BTreeSet<String> = turn.held.into_iter().collect();
-                let gained: Vec<String> = {
-                    let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-                    let gained = now_held.difference(&held).cloned().collect();
-                    *held = now_held;
-                    gained
-                };
-                if !gained.is_empty() {
-                    tracing::info!(users = gained.len(), "users taken over");
-                }
-                // The first poll watches, reads presence and syncs every held
-                // user, in that order: before it, a user gained is left to it
-                // (enqueued here too, it would be synced twice).
-                if self.last_poll.load(Ordering::Relaxed) == 0 {
-                    return;
-                }
-                // A user handed over by a live worker was synced just now:
-                // not again (two workers make no more calls than one);
-                // changes since then wait in the stored sync requests. A
-                // user taken over from a dead worker, never synced, or not
-                // for a poll interval, is synced at once.
-                let recent = now().as_second() - self.settings.poll_interval.as_secs() as i64;
-                // One read for all of them (a rebalance hands over thousands).
-                let last_synced: std::collections::HashMap<String, i64> = if gained.is_empty() {
-                    Default::default()
-                } else {
-                    self.store
-                        .users()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|u| Some((u.email, u.last_synced_at?)))
-                        .collect()
-                };
-                let taken_over: BTreeSet<&String> = turn.taken_over.iter().collect();
-                for user in gained {
-                    let synced = last_synced.get(&user).copied();
-                    if taken_over.contains(&user) || synced.is_none_or(|at| at < recent) {
-                        self.enqueue(&user);
-                    } else {
-                        self.mark_enrichment_checked(&user);
-                    }
-                }
+    /// Heartbeat, renew, take a fair share or hand extra users back: the
+    /// users gained, and those of them taken over from a dead worker.
+    fn renew_leases(&self) -> Option<(Vec<String>, Vec<String>)> {
+        let turn = match self.store.heartbeat(&self.lease()) {
+            Ok(turn) => turn,
+            Err(error) => {
+                tracing::warn!(%error, "cannot renew this worker's leases");
+                return None;
             }
-            Err(error) => tracing::warn!(%error, "cannot renew this worker's leases"),
+        };
+        // The project's Google budget is split over the live workers.
+        self.google
+            .quota()
+            .set_workers(u32::try_from(turn.live_workers).unwrap_or(1));
+        let now_held: BTreeSet<String> = turn.held.into_iter().collect();
+        let gained: Vec<String> = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            let gained = now_held.difference(&held).cloned().collect();
+            *held = now_held;
+            gained
+        };
+        if !gained.is_empty() {
+            tracing::info!(users = gained.len(), "users taken over");
+        }
+        Some((gained, turn.taken_over))
+    }
+
+    /// One turn of the lease keeper: the leases renewed, users gained synced
+    /// at once. (The turn at start only renews: the first poll watches,
+    /// reads presence and syncs every held user, in that order.)
+    fn keep_leases_once(&self) {
+        let Some((gained, taken_over)) = self.renew_leases() else {
+            return;
+        };
+        if gained.is_empty() {
+            return;
+        }
+        // A user handed over by a live worker was synced just now: not again
+        // (two workers make no more calls than one); changes since then wait
+        // in the stored sync requests. A user taken over from a dead worker,
+        // never synced, or not for a poll interval, is synced at once.
+        let recent = now().as_second() - self.settings.poll_interval.as_secs() as i64;
+        // One read for all of them (a rebalance hands over thousands).
+        let last_synced: std::collections::HashMap<String, i64> = self
+            .store
+            .users()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|u| Some((u.email, u.last_synced_at?)))
+            .collect();
+        let taken_over: BTreeSet<&String> = taken_over.iter().collect();
+        for user in gained {
+            let synced = last_synced.get(&user).copied();
+            if taken_over.contains(&user) || synced.is_none_or(|at| at < recent) {
+                self.enqueue(&user);
+            } else {
+                self.mark_enrichment_checked(&user);
+            }
         }
     }
 
@@ -854,7 +859,7 @@ async fn lease_keeper(service: Arc<Service>) {
         wait_for_news(changes.as_deref(), Duration::from_millis(500)).await;
         if last_turn.elapsed() >= turn {
             last_turn = std::time::Instant::now();
-            service.keep_leases_once().await;
+            service.keep_leases_once();
         }
         match service
             .store

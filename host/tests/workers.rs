@@ -94,7 +94,6 @@ fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worker {
     // The banner says where it listens; the rest of stderr goes to the log.
     let stderr = child.stderr.take().unwrap();
     let (found, address) = std::sync::mpsc::channel();
-    let name_owned = name.to_string();
     std::thread::spawn(move || {
         let mut log = log;
         let mut sent = false;
@@ -106,7 +105,6 @@ fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worker {
                 sent = true;
             }
         }
-        let _ = name_owned;
     });
     let api = address
         .recv_timeout(Duration::from_secs(60))
@@ -164,6 +162,16 @@ fn stored(store: &dyn Store, users: &[String]) -> BTreeMap<String, BTreeSet<(Str
             (user.clone(), meetings)
         })
         .collect()
+}
+
+/// Users synced at least once.
+fn synced(store: &dyn Store) -> usize {
+    store
+        .users()
+        .unwrap()
+        .iter()
+        .filter(|u| u.last_synced_at.is_some())
+        .count()
 }
 
 async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -271,12 +279,7 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
                 .iter()
                 .filter(|(_, owner, _)| owner.ends_with(&b_id))
                 .count();
-            let synced = store
-                .users()
-                .unwrap()
-                .iter()
-                .filter(|u| u.last_synced_at.is_some())
-                .count();
+            let synced = synced(&store);
             held_by_b >= USERS / 4 && (10..USERS).contains(&synced)
         },
     )
@@ -288,12 +291,7 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
         "killed worker {} after {:?}, {} users synced",
         b.name,
         started.elapsed(),
-        store
-            .users()
-            .unwrap()
-            .iter()
-            .filter(|u| u.last_synced_at.is_some())
-            .count()
+        synced(&store)
     );
 
     // Everyone synced, b's users taken over.

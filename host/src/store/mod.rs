@@ -40,6 +40,29 @@ fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
+/// What both backends share: the clock, the key e-mails are stored under,
+/// the users' columns in the order the row readers take them, and the
+/// lease rules.
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+fn lower(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}
+
+const USER_COLUMNS: &str =
+    "email, state, reason, attempts, next_attempt_at, updated_at, last_synced_at";
+
+/// A worker silent for this many lease periods is forgotten.
+const FORGET_WORKER_PERIODS: i64 = 10;
+
+/// Each live worker's share of `users`: rounded up, so every user is held.
+fn fair_share(users: i64, live_workers: i64) -> i64 {
+    let workers = live_workers.max(1);
+    (users + workers - 1) / workers
+}
+
 /// The hex SHA-256 the store keeps in place of a secret (session ids,
 /// device and channel tokens, sign-in states): a copy of the store opens
 /// nothing.

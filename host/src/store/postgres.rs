@@ -24,6 +24,7 @@ use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
     StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
+use super::{FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 
 /// The schema, one step per version; steps are only ever appended.
 const MIGRATIONS: &[&str] = &[
@@ -154,8 +155,6 @@ pub struct PostgresStore {
     /// when the store goes away inside async code.
     runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
-    /// The URL without its password, for messages.
-    location: String,
     /// Notified on `NOTIFY hcal_changes` (see [`Store::changes`]).
     changes: Arc<tokio::sync::Notify>,
 }
@@ -201,14 +200,6 @@ async fn listen(
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
-}
-
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
-fn lower(email: &str) -> String {
-    email.trim().to_ascii_lowercase()
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`.
@@ -344,7 +335,6 @@ impl PostgresStore {
         let store = PostgresStore {
             runtime: Some(runtime),
             pool,
-            location: location.clone(),
             changes,
         };
         let known = MIGRATIONS.len() as i64;
@@ -356,11 +346,6 @@ impl PostgresStore {
                 other => other,
             })?;
         Ok(store)
-    }
-
-    /// Where the store is (its URL without the password).
-    pub fn location(&self) -> &str {
-        &self.location
     }
 
     /// The schema version of the database.
@@ -473,9 +458,6 @@ fn user_from(row: &Row) -> Result<User, StoreError> {
         last_synced_at: row.get(6),
     })
 }
-
-const USER_COLUMNS: &str =
-    "email, state, reason, attempts, next_attempt_at, updated_at, last_synced_at";
 
 fn meeting_from(row: &Row) -> StoredMeeting {
     StoredMeeting {
@@ -1264,7 +1246,7 @@ impl Store for PostgresStore {
                 )
                 .await
                 .or_retry()?;
-                tx.execute("DELETE FROM workers WHERE heartbeat_at <= $1", &[&(now - 10 * period)])
+                tx.execute("DELETE FROM workers WHERE heartbeat_at <= $1", &[&(now - FORGET_WORKER_PERIODS * period)])
                     .await
                     .or_retry()?;
                 tx.execute(
@@ -1289,7 +1271,7 @@ impl Store for PostgresStore {
                     .await
                     .or_retry()?
                     .get(0);
-                let share = super::sqlite::fair_share(users, live);
+                let share = fair_share(users, live);
                 let mine: i64 = tx
                     .query_one("SELECT COUNT(*) FROM leases WHERE owner = $1", &[me])
                     .await

@@ -10,6 +10,7 @@ use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
     StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
+use super::{FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
 /// file has come. Steps are only ever appended.
@@ -142,10 +143,6 @@ pub struct SqliteStore {
     connection: Mutex<Connection>,
 }
 
-fn now() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 impl SqliteStore {
     /// Open (creating if needed) the store at `path` and bring its schema up
     /// to date.
@@ -245,9 +242,6 @@ fn button_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredButton> {
     })
 }
 
-const USER_COLUMNS: &str =
-    "email, state, reason, attempts, next_attempt_at, updated_at, last_synced_at";
-
 fn device_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     Ok(Device {
         id: row.get(0)?,
@@ -270,7 +264,7 @@ fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
 
 impl Store for SqliteStore {
     fn add_user(&self, email: &str) -> Result<User, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let at = now();
         self.lock().execute(
             "INSERT INTO users (email, state, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2)
@@ -281,7 +275,7 @@ impl Store for SqliteStore {
     }
 
     fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         Ok(self
             .lock()
             .query_row(
@@ -307,7 +301,7 @@ impl Store for SqliteStore {
         reason: Option<&str>,
         next_attempt_at: Option<i64>,
     ) -> Result<User, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let attempts = if state == UserState::Error {
             "attempts + 1"
         } else {
@@ -327,7 +321,7 @@ impl Store for SqliteStore {
     }
 
     fn purge_user_data(&self, email: &str) -> Result<(), StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
@@ -344,7 +338,7 @@ impl Store for SqliteStore {
     }
 
     fn apply_page(&self, email: &str, calendar: &str, page: &PageUpdate) -> Result<(), StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let known: bool = transaction
@@ -410,7 +404,7 @@ impl Store for SqliteStore {
     }
 
     fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         Ok(self
             .lock()
             .query_row(
@@ -428,14 +422,14 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
                  WHERE email = ?1 AND key = ?2",
-                params![email.trim().to_ascii_lowercase(), key],
+                params![lower(email), key],
                 meeting_from,
             )
             .optional()?)
     }
 
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
@@ -477,7 +471,7 @@ impl Store for SqliteStore {
             "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
              WHERE ?1 IS NULL OR email = ?1 ORDER BY email, id",
         )?;
-        let email = email.map(|e| e.trim().to_ascii_lowercase());
+        let email = email.map(lower);
         let rows = statement.query_map(params![email], channel_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -551,7 +545,7 @@ impl Store for SqliteStore {
             "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
              WHERE email = ?1 ORDER BY at, meeting_key",
         )?;
-        let rows = statement.query_map(params![email.trim().to_ascii_lowercase()], button_from)?;
+        let rows = statement.query_map(params![lower(email)], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -559,7 +553,7 @@ impl Store for SqliteStore {
         self.lock().execute(
             "INSERT INTO presence (email, sealed, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (email) DO UPDATE SET sealed = ?2, updated_at = ?3",
-            params![email.trim().to_ascii_lowercase(), sealed_json, now()],
+            params![lower(email), sealed_json, now()],
         )?;
         Ok(())
     }
@@ -569,7 +563,7 @@ impl Store for SqliteStore {
             .lock()
             .query_row(
                 "SELECT sealed FROM presence WHERE email = ?1",
-                params![email.trim().to_ascii_lowercase()],
+                params![lower(email)],
                 |row| row.get(0),
             )
             .optional()?)
@@ -578,7 +572,7 @@ impl Store for SqliteStore {
     fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
         let count: i64 = self.lock().query_row(
             "SELECT COUNT(*) FROM meetings WHERE email = ?1",
-            params![email.trim().to_ascii_lowercase()],
+            params![lower(email)],
             |row| row.get(0),
         )?;
         Ok(count as usize)
@@ -590,9 +584,7 @@ impl Store for SqliteStore {
             "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = ?1 ORDER BY event_id",
         )?;
         let rows = statement
-            .query_map(params![email.trim().to_ascii_lowercase()], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?
+            .query_map(params![lower(email)], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -606,7 +598,7 @@ impl Store for SqliteStore {
         self.lock().execute(
             "INSERT INTO one_time_meetings (email, event_id, meeting_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (email, event_id) DO UPDATE SET meeting_id = excluded.meeting_id",
-            params![email.trim().to_ascii_lowercase(), event_id, meeting_id],
+            params![lower(email), event_id, meeting_id],
         )?;
         Ok(())
     }
@@ -614,7 +606,7 @@ impl Store for SqliteStore {
     fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError> {
         self.lock().execute(
             "DELETE FROM one_time_meetings WHERE email = ?1 AND event_id = ?2",
-            params![email.trim().to_ascii_lowercase(), event_id],
+            params![lower(email), event_id],
         )?;
         Ok(())
     }
@@ -670,7 +662,7 @@ impl Store for SqliteStore {
     }
 
     fn mark_synced(&self, email: &str, started: i64, finished: i64) -> Result<(), StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let connection = self.lock();
         connection.execute(
             "UPDATE users SET last_synced_at = ?2 WHERE email = ?1",
@@ -750,7 +742,7 @@ impl Store for SqliteStore {
             "INSERT INTO sessions (id_sha256, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![
                 session.id_sha256,
-                session.email.trim().to_ascii_lowercase(),
+                lower(&session.email),
                 session.created_at,
                 session.expires_at
             ],
@@ -791,7 +783,7 @@ impl Store for SqliteStore {
             params![
                 device.token_sha256,
                 device.id,
-                device.room.trim().to_ascii_lowercase(),
+                lower(&device.room),
                 device.created_at
             ],
         )?;
@@ -836,7 +828,7 @@ impl Store for SqliteStore {
         )?;
         transaction.execute(
             "DELETE FROM workers WHERE heartbeat_at <= ?1",
-            params![now - 10 * period],
+            params![now - FORGET_WORKER_PERIODS * period],
         )?;
         // Leases of users no longer activated go.
         transaction.execute(
@@ -909,7 +901,7 @@ impl Store for SqliteStore {
     }
 
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {
-        let email = email.trim().to_ascii_lowercase();
+        let email = lower(email);
         let connection = self.lock();
         connection.execute(
             "INSERT INTO leases (email, owner, expires_at)
@@ -951,7 +943,7 @@ impl Store for SqliteStore {
         self.lock().execute(
             "INSERT INTO sync_requests (email, requested_at) VALUES (?1, ?2)
              ON CONFLICT (email) DO UPDATE SET requested_at = MAX(requested_at, excluded.requested_at)",
-            params![email.trim().to_ascii_lowercase(), now],
+            params![lower(email), now],
         )?;
         Ok(())
     }
@@ -1014,10 +1006,4 @@ impl Store for SqliteStore {
             })?,
         )
     }
-}
-
-/// Each live worker's share of `users`: rounded up, so every user is held.
-pub(super) fn fair_share(users: i64, live_workers: i64) -> i64 {
-    let workers = live_workers.max(1);
-    (users + workers - 1) / workers
 }

@@ -93,9 +93,10 @@ fn users(service: &Service, admin: &Person) -> Markup {
                 thead { tr { th { "User" } th { "State" } th { "Last sync" } th { "Meetings" } th { "Reason and fix" } th {} } }
                 tbody {
                     @for user in &users {
-                        tr data-email=(user.email) data-state=(format!("{:?}", user.state).to_lowercase()) {
+                        @let state = user.state.as_str();
+                        tr data-email=(user.email) data-state=(state) {
                             td { (user.email) }
-                            td { span class={ "state " (format!("{:?}", user.state).to_lowercase()) } { (format!("{:?}", user.state).to_lowercase()) } }
+                            td { span class={ "state " (state) } { (state) } }
                             td.nowrap { (when(user.last_synced_at)) }
                             td { (service.store.meeting_count(&user.email).unwrap_or(0)) }
                             td.reason {

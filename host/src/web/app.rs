@@ -343,10 +343,6 @@ pub(super) async fn rsvp(
         Err(e) if e.code() == "changed" => "changed",
         Err(_) => "failed",
     };
-    let notice = if self::notice(notice).is_some() {
-        notice
-    } else {
-        "failed"
-    };
+    // `answer` takes only accepted, declined or tentative: each has a notice.
     Redirect::to(&format!("/?notice={notice}")).into_response()
 }

@@ -164,9 +164,7 @@ fn check_form(
     person: &Person,
     csrf: &str,
 ) -> Result<(), Refused> {
-    if crate::auth::same_site_request(headers, &service.origin())
-        && crate::auth::same_secret(csrf, &person.csrf)
-    {
+    if crate::auth::genuine_change(headers, &service.origin(), person, csrf) {
         Ok(())
     } else {
         Err(Box::new(problem(
