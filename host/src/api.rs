@@ -230,10 +230,8 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     api_error(status, code, message).into_response()
 }
 
-/// `Ok` or its error, as a response.
-fn respond(result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
+/// What a route answers: its response, or the error as JSON.
+type Reply = Result<Response, ApiError>;
 
 async fn metrics(State(service): State<Shared>) -> Response {
     let m = &service.metrics;
@@ -358,15 +356,9 @@ async fn openapi() -> Json<Value> {
     }))
 }
 
-async fn list_users(
-    State(service): State<Shared>,
-    Extension(caller): Extension<Caller>,
-) -> Response {
-    respond((|| {
-        admin_only(&caller)?;
-        let users = service.store.users()?;
-        Ok(Json(users).into_response())
-    })())
+async fn list_users(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Reply {
+    admin_only(&caller)?;
+    Ok(Json(service.store.users()?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -378,14 +370,9 @@ async fn add_user(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<NewUser>,
-) -> Response {
-    if let Err(e) = admin_only(&caller) {
-        return e.into_response();
-    }
-    match add_and_activate(&service, &body.email).await {
-        Ok(user) => Json(user).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    Ok(Json(add_and_activate(&service, &body.email).await?).into_response())
 }
 
 /// Add a user and run the activation checks; an activated user is watched,
@@ -404,9 +391,7 @@ pub(crate) async fn add_and_activate(
     }
     let user = crate::users::activate(service.store.as_ref(), &service.google, &email).await?;
     if user.state == UserState::Activated {
-        service.watch(&user.email).await;
-        service.refresh_presence(&user.email).await;
-        service.enqueue(&user.email);
+        service.start_serving(&user.email).await;
     }
     Ok(user)
 }
@@ -415,18 +400,15 @@ async fn get_user(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
-) -> Response {
-    if let Err(e) = admin_only(&caller) {
-        return e.into_response();
-    }
-    match service.store.user(&email) {
-        Ok(Some(user)) => Json(user).into_response(),
-        Ok(None) => error(
+) -> Reply {
+    admin_only(&caller)?;
+    match service.store.user(&email)? {
+        Some(user) => Ok(Json(user).into_response()),
+        None => Err(api_error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no user {email}"),
-        ),
-        Err(e) => ApiError::from(e).into_response(),
+        )),
     }
 }
 
@@ -434,14 +416,9 @@ async fn deactivate_user(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
-) -> Response {
-    if let Err(e) = admin_only(&caller) {
-        return e.into_response();
-    }
-    match deactivate(&service, &email).await {
-        Ok(user) => Json(user).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    Ok(Json(deactivate(&service, &email).await?).into_response())
 }
 
 /// Stop a user's channels and purge what is kept for them.
@@ -538,16 +515,13 @@ fn stored_list(
     Ok(json!({ "user": email, "window": window, "meetings": list.meetings }))
 }
 
-fn list_response(service: &Service, email: &str, query: WindowQuery) -> Response {
+fn list_response(service: &Service, email: &str, query: WindowQuery) -> Reply {
     let default = service.window();
     let window = Window {
         from: query.from.unwrap_or(default.from),
         to: query.to.unwrap_or(default.to),
     };
-    match stored_list(service, email, &window, query.sealed) {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => e.into_response(),
-    }
+    Ok(Json(stored_list(service, email, &window, query.sealed)?).into_response())
 }
 
 async fn meetings(
@@ -555,38 +529,36 @@ async fn meetings(
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
     Query(query): Query<WindowQuery>,
-) -> Response {
-    match admin_only(&caller) {
-        Ok(()) => list_response(&service, &email, query),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    list_response(&service, &email, query)
 }
 
 async fn my_meetings(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<WindowQuery>,
-) -> Response {
-    match signed_in(&caller) {
-        Ok(me) => list_response(&service, &me.email, query),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    list_response(&service, &signed_in(&caller)?.email, query)
 }
 
 /// One meeting, opened.
-fn meeting_response(service: &Service, email: &str, key: &str) -> Response {
-    let stored = match stored_meeting(service, email, key) {
-        Ok(stored) => stored,
-        Err(e) => return e.into_response(),
-    };
+fn meeting_response(service: &Service, email: &str, key: &str) -> Reply {
+    let stored = stored_meeting(service, email, key)?;
     let kms = service.kms();
     let key_for = |url: &str| kms.key(url).ok();
     match crate::meetings::open_stored(&service.runtime, &stored, &key_for) {
-        Ok(meeting) => Json(meeting).into_response(),
-        Err(e @ crate::meetings::OpenError::Corrupt { .. }) => {
-            error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
-        }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "open", e.to_string()),
+        Ok(meeting) => Ok(Json(meeting).into_response()),
+        Err(e @ crate::meetings::OpenError::Corrupt { .. }) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "open",
+            e.to_string(),
+        )),
     }
 }
 
@@ -594,22 +566,17 @@ async fn meeting(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path((email, key)): Path<(String, String)>,
-) -> Response {
-    match admin_only(&caller) {
-        Ok(()) => meeting_response(&service, &email, &key),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    meeting_response(&service, &email, &key)
 }
 
 async fn my_meeting(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
-) -> Response {
-    match signed_in(&caller) {
-        Ok(me) => meeting_response(&service, &me.email, &key),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    meeting_response(&service, &signed_in(&caller)?.email, &key)
 }
 
 #[derive(Deserialize)]
@@ -626,11 +593,9 @@ async fn rsvp(
     Extension(caller): Extension<Caller>,
     Path((email, key)): Path<(String, String)>,
     Json(body): Json<Rsvp>,
-) -> Response {
-    if let Err(e) = admin_only(&caller) {
-        return e.into_response();
-    }
-    respond(answer(&service, &email, &key, &body.response, body.seen_start).await)
+) -> Reply {
+    admin_only(&caller)?;
+    answer(&service, &email, &key, &body.response, body.seen_start).await
 }
 
 async fn my_rsvp(
@@ -638,11 +603,9 @@ async fn my_rsvp(
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
     Json(body): Json<Rsvp>,
-) -> Response {
-    match signed_in(&caller) {
-        Ok(me) => respond(answer(&service, &me.email, &key, &body.response, body.seen_start).await),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    let me = signed_in(&caller)?;
+    answer(&service, &me.email, &key, &body.response, body.seen_start).await
 }
 
 /// The start of a Google event, in Unix seconds.
@@ -930,45 +893,40 @@ async fn stream(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<StreamQuery>,
-) -> Response {
-    match admin_only(&caller) {
-        Ok(()) => event_stream(
-            &service,
-            Audience::All(query.target.map(|t| t.to_ascii_lowercase())),
-        ),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    let target = query.target.map(|t| t.to_ascii_lowercase());
+    Ok(event_stream(&service, Audience::All(target)))
 }
 
-async fn my_stream(
-    State(service): State<Shared>,
-    Extension(caller): Extension<Caller>,
-) -> Response {
-    match signed_in(&caller) {
-        Ok(me) => event_stream(&service, Audience::Person(me.email.clone())),
-        Err(e) => e.into_response(),
-    }
+async fn my_stream(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Reply {
+    let me = signed_in(&caller)?;
+    Ok(event_stream(&service, Audience::Person(me.email.clone())))
 }
 
 async fn device_stream(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-) -> Response {
-    match device_room(&caller) {
-        Ok(room) => event_stream(&service, Audience::Room(room)),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    Ok(event_stream(
+        &service,
+        Audience::Room(device_room(&caller)?),
+    ))
 }
 
-fn presence_response(service: &Service, email: &str) -> Response {
+fn presence_response(service: &Service, email: &str) -> Reply {
     match service.stored_presence(email) {
-        Ok(Some(presence)) => Json(presence).into_response(),
-        Ok(None) => error(
+        Ok(Some(presence)) => Ok(Json(presence).into_response()),
+        Ok(None) => Err(api_error(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no presence for {email} yet"),
-        ),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            e.to_string(),
+        )),
     }
 }
 
@@ -976,46 +934,32 @@ async fn presence(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
-) -> Response {
-    match admin_only(&caller) {
-        Ok(()) => presence_response(&service, &email),
-        Err(e) => e.into_response(),
-    }
+) -> Reply {
+    admin_only(&caller)?;
+    presence_response(&service, &email)
 }
 
-async fn my_presence(
-    State(service): State<Shared>,
-    Extension(caller): Extension<Caller>,
-) -> Response {
-    match signed_in(&caller) {
-        Ok(me) => presence_response(&service, &me.email),
-        Err(e) => e.into_response(),
-    }
+async fn my_presence(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Reply {
+    presence_response(&service, &signed_in(&caller)?.email)
 }
 
 /// Who the signed-in person is to hcal, and the token their browser sends
 /// with changes.
-async fn me(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Response {
-    let me = match signed_in(&caller) {
-        Ok(me) => me,
-        Err(e) => return e.into_response(),
-    };
+async fn me(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Reply {
+    let me = signed_in(&caller)?;
     let user = service.store.user(&me.email).ok().flatten();
-    Json(json!({
+    Ok(Json(json!({
         "email": me.email,
         "admin": me.admin,
         "state": user.as_ref().map(|u| u.state),
         "reason": user.as_ref().and_then(|u| u.reason.clone()),
         "csrf_token": me.csrf,
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn device(Extension(caller): Extension<Caller>) -> Response {
-    match device_room(&caller) {
-        Ok(room) => Json(json!({ "room": room })).into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn device(Extension(caller): Extension<Caller>) -> Reply {
+    Ok(Json(json!({ "room": device_room(&caller)? })).into_response())
 }
 
 /// A room's coming meetings, from the join buttons that target it: when,
@@ -1054,23 +998,18 @@ pub(crate) fn room_meetings(service: &Service, room: &str) -> Result<Vec<Value>,
 async fn device_meetings(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-) -> Response {
-    respond((|| {
-        let room = device_room(&caller)?;
-        let meetings = room_meetings(&service, &room)?;
-        Ok(Json(json!({ "room": room, "meetings": meetings })).into_response())
-    })())
+) -> Reply {
+    let room = device_room(&caller)?;
+    let meetings = room_meetings(&service, &room)?;
+    Ok(Json(json!({ "room": room, "meetings": meetings })).into_response())
 }
 
 async fn list_devices(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-) -> Response {
-    respond((|| {
-        admin_only(&caller)?;
-        let devices = service.store.devices()?;
-        Ok(Json(devices).into_response())
-    })())
+) -> Reply {
+    admin_only(&caller)?;
+    Ok(Json(service.store.devices()?).into_response())
 }
 
 #[derive(Deserialize)]
@@ -1082,39 +1021,35 @@ async fn add_device(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Json(body): Json<NewDevice>,
-) -> Response {
-    respond((|| {
-        admin_only(&caller)?;
-        let (device, token) =
-            crate::auth::new_device(service.store.as_ref(), &body.room, now().as_second())
-                .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
-        tracing::info!(room = %device.room, id = %device.id, "device token issued");
-        Ok((
-            StatusCode::CREATED,
-            Json(
-                json!({ "id": device.id, "room": device.room, "token": token,
-                "note": "the token is shown once; hcal keeps only its hash" }),
-            ),
-        )
-            .into_response())
-    })())
+) -> Reply {
+    admin_only(&caller)?;
+    let (device, token) =
+        crate::auth::new_device(service.store.as_ref(), &body.room, now().as_second())
+            .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+    tracing::info!(room = %device.room, id = %device.id, "device token issued");
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "id": device.id, "room": device.room, "token": token,
+            "note": "the token is shown once; hcal keeps only its hash" }),
+        ),
+    )
+        .into_response())
 }
 
 async fn revoke_device(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Response {
-    respond((|| {
-        admin_only(&caller)?;
-        match service.store.delete_device(&id) {
-            Ok(true) => Ok(StatusCode::NO_CONTENT.into_response()),
-            Ok(false) => Err(api_error(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no device {id}"),
-            )),
-            Err(e) => Err(e.into()),
-        }
-    })())
+) -> Reply {
+    admin_only(&caller)?;
+    if service.store.delete_device(&id)? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(api_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no device {id}"),
+        ))
+    }
 }

@@ -284,6 +284,14 @@ impl Service {
         self.enqueue(user);
     }
 
+    /// The push channel made (or kept), presence read, then a sync queued:
+    /// in that order, so no change falls between the sync and the channel.
+    pub(crate) async fn start_serving(&self, user: &str) {
+        self.watch(user).await;
+        self.refresh_presence(user).await;
+        self.enqueue(user);
+    }
+
     /// Ask for a sync of `user` soon (bursts are coalesced).
     pub fn enqueue(&self, user: &str) {
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
@@ -668,11 +676,7 @@ async fn poller(service: Arc<Service>) {
         futures_util::stream::iter(activated)
             .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
                 let service = &service;
-                async move {
-                    service.watch(&user.email).await;
-                    service.refresh_presence(&user.email).await;
-                    service.enqueue(&user.email);
-                }
+                async move { service.start_serving(&user.email).await }
             })
             .await;
         tokio::time::sleep(service.settings.poll_interval).await;

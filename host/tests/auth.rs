@@ -12,12 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcal::auth::{AuthSettings, IdTokenError};
-use hcal::kms::MasterKey;
-use hcal::provider::webex::{Webex, WebexSettings};
-use hcal::runtime::Runtime;
 use hcal::serve::{ServeSettings, Service};
 use hcal::store::{SqliteStore, Store};
-use hcal_core::model::Options;
 use hcal_emulator::Emulator;
 use serde_json::{Value, json};
 
@@ -43,33 +39,11 @@ fn auth_settings(emulator: &Emulator) -> AuthSettings {
 }
 
 fn build(emulator: &Emulator, store: Arc<dyn Store>) -> Arc<Service> {
-    let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
-    webex.base_url = emulator.webex_url();
-    Service::new(
-        common::google_for(emulator),
-        Webex::new(webex).unwrap(),
-        Runtime::new(common::test_config()).unwrap(),
-        store,
-        MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
-        Options {
-            org_domains: vec!["example.com".into()],
-            ..Options::default()
-        },
-        ServeSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            push: true,
-            api_tokens: vec![SERVICE_TOKEN.into()],
-            poll_interval: Duration::from_secs(3600),
-            window_days: (7, 31),
-            join_button_webhook: None,
-            sync_concurrency: 4,
-            auth: Some(auth_settings(emulator)),
-            worker_id: hcal::serve::default_worker_id(),
-            lease: Duration::from_secs(15),
-        },
-    )
-    .unwrap()
+    let settings = ServeSettings {
+        auth: Some(auth_settings(emulator)),
+        ..common::serve_settings(SERVICE_TOKEN)
+    };
+    common::service(emulator, store, common::webex_for(emulator), settings)
 }
 
 /// A client that does not follow redirects (each hop is checked).

@@ -8,12 +8,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hcal::kms::MasterKey;
-use hcal::provider::webex::{Webex, WebexSettings};
-use hcal::runtime::Runtime;
 use hcal::serve::{ServeSettings, Service};
 use hcal::store::{SqliteStore, Store};
-use hcal_core::model::Options;
 use hcal_emulator::Emulator;
 use serde_json::{Value, json};
 
@@ -33,37 +29,16 @@ fn build(emulator: &Emulator, store: Arc<SqliteStore>) -> Arc<Service> {
 }
 
 fn build_polling(emulator: &Emulator, store: Arc<SqliteStore>, poll: Duration) -> Arc<Service> {
-    let google = common::google_for(emulator);
-    let mut webex = WebexSettings::new(emulator.webex_token().unwrap());
-    webex.base_url = emulator.webex_url();
+    let mut webex = common::webex_for(emulator);
     // Outages in these tests are meant: give up fast.
     webex.retry.max_attempts = 2;
     webex.retry.base_delay = Duration::from_millis(10);
-    Service::new(
-        google,
-        Webex::new(webex).unwrap(),
-        Runtime::new(common::test_config()).unwrap(),
-        store,
-        MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
-        Options {
-            org_domains: vec!["example.com".into()],
-            ..Options::default()
-        },
-        ServeSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            push: true,
-            api_tokens: vec![TOKEN.into()],
-            poll_interval: poll,
-            window_days: (days_back_to_the_demo_week(), 31),
-            join_button_webhook: None,
-            sync_concurrency: 4,
-            auth: None,
-            worker_id: hcal::serve::default_worker_id(),
-            lease: Duration::from_secs(15),
-        },
-    )
-    .unwrap()
+    let settings = ServeSettings {
+        poll_interval: poll,
+        window_days: (days_back_to_the_demo_week(), 31),
+        ..common::serve_settings(TOKEN)
+    };
+    common::service(emulator, store, webex, settings)
 }
 
 /// The service's window is relative to the real clock, and the demo week

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Refused, Shared, check_form, page, problem, require_person};
+use super::{NoticeQuery, Page, Refused, Shared, check_form, page, problem, require_person};
 use crate::auth::{Caller, Person};
 use crate::serve::{Service, now};
 use crate::store::UserState;
@@ -29,18 +29,13 @@ fn require_admin(caller: &Caller) -> Result<Person, Refused> {
     if person.admin {
         Ok(person)
     } else {
-        Err(Box::new(problem(
+        Err(Refused::from(problem(
             StatusCode::FORBIDDEN,
             Some(&person),
             "Admins only",
             "The admin console is for the people named in [auth] admins.",
         )))
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct ConsoleQuery {
-    notice: Option<String>,
 }
 
 /// The fixed messages a redirect may ask for.
@@ -60,12 +55,9 @@ fn notice(code: &str) -> Option<&'static str> {
 pub(super) async fn console(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<ConsoleQuery>,
-) -> Response {
-    let admin = match require_admin(&caller) {
-        Ok(admin) => admin,
-        Err(refused) => return *refused,
-    };
+    Query(query): Query<NoticeQuery>,
+) -> Page {
+    let admin = require_admin(&caller)?;
     let body = html! {
         h1 { "Admin console" }
         @if let Some(message) = query.notice.as_deref().and_then(notice) {
@@ -76,7 +68,7 @@ pub(super) async fn console(
         (keys(&service, &admin))
         (health(&service))
     };
-    page(StatusCode::OK, "Admin console", Some(&admin), body)
+    Ok(page(StatusCode::OK, "Admin console", Some(&admin), body))
 }
 
 fn users(service: &Service, admin: &Person) -> Markup {
@@ -290,26 +282,25 @@ pub(super) async fn activate(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<EmailForm>,
-) -> Response {
-    let admin = match admin_form(&service, &caller, &headers, &form.csrf) {
-        Ok(admin) => admin,
-        Err(refused) => return *refused,
-    };
-    match crate::api::add_and_activate(&service, &form.email).await {
-        Ok(user) => {
-            tracing::info!(admin = %admin.email, user = %user.email, state = ?user.state, "activation from the console");
-            back(if user.state == UserState::Activated {
-                "activated"
-            } else {
-                "error"
-            })
-        }
-        Err(e) if e.code() == "invalid" => back("invalid"),
-        Err(e) => {
-            tracing::warn!(error = %e.message(), "activation from the console failed");
-            back("failed")
-        }
-    }
+) -> Page {
+    let admin = admin_form(&service, &caller, &headers, &form.csrf)?;
+    Ok(
+        match crate::api::add_and_activate(&service, &form.email).await {
+            Ok(user) => {
+                tracing::info!(admin = %admin.email, user = %user.email, state = ?user.state, "activation from the console");
+                back(if user.state == UserState::Activated {
+                    "activated"
+                } else {
+                    "error"
+                })
+            }
+            Err(e) if e.code() == "invalid" => back("invalid"),
+            Err(e) => {
+                tracing::warn!(error = %e.message(), "activation from the console failed");
+                back("failed")
+            }
+        },
+    )
 }
 
 pub(super) async fn deactivate(
@@ -317,14 +308,12 @@ pub(super) async fn deactivate(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<EmailForm>,
-) -> Response {
-    if let Err(refused) = admin_form(&service, &caller, &headers, &form.csrf) {
-        return *refused;
-    }
-    match crate::api::deactivate(&service, &form.email).await {
+) -> Page {
+    admin_form(&service, &caller, &headers, &form.csrf)?;
+    Ok(match crate::api::deactivate(&service, &form.email).await {
         Ok(_) => back("deactivated"),
         Err(_) => back("failed"),
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -343,24 +332,23 @@ pub(super) async fn add_device(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<DeviceForm>,
-) -> Response {
-    let admin = match admin_form(&service, &caller, &headers, &form.csrf) {
-        Ok(admin) => admin,
-        Err(refused) => return *refused,
-    };
-    match crate::auth::new_device(service.store.as_ref(), &form.room, now().as_second()) {
-        Ok((device, token)) => {
-            tracing::info!(admin = %admin.email, room = %device.room, id = %device.id, "device token issued");
-            let body = html! {
-                h1 { "Admin console" }
-                (rooms(&service, &admin, Some((&device.room, &token))))
-                p { a href="/admin" { "Back to the console" } }
-            };
-            page(StatusCode::OK, "Device token", Some(&admin), body)
-        }
-        Err(crate::auth::AuthError::NotAnAddress(_)) => back("invalid"),
-        Err(_) => back("failed"),
-    }
+) -> Page {
+    let admin = admin_form(&service, &caller, &headers, &form.csrf)?;
+    Ok(
+        match crate::auth::new_device(service.store.as_ref(), &form.room, now().as_second()) {
+            Ok((device, token)) => {
+                tracing::info!(admin = %admin.email, room = %device.room, id = %device.id, "device token issued");
+                let body = html! {
+                    h1 { "Admin console" }
+                    (rooms(&service, &admin, Some((&device.room, &token))))
+                    p { a href="/admin" { "Back to the console" } }
+                };
+                page(StatusCode::OK, "Device token", Some(&admin), body)
+            }
+            Err(crate::auth::AuthError::NotAnAddress(_)) => back("invalid"),
+            Err(_) => back("failed"),
+        },
+    )
 }
 
 pub(super) async fn revoke_device(
@@ -368,14 +356,12 @@ pub(super) async fn revoke_device(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<DeviceForm>,
-) -> Response {
-    if let Err(refused) = admin_form(&service, &caller, &headers, &form.csrf) {
-        return *refused;
-    }
-    match service.store.delete_device(&form.id) {
+) -> Page {
+    admin_form(&service, &caller, &headers, &form.csrf)?;
+    Ok(match service.store.delete_device(&form.id) {
         Ok(true) => back("revoked"),
         _ => back("failed"),
-    }
+    })
 }
 
 pub(super) async fn rotate_key(
@@ -383,12 +369,9 @@ pub(super) async fn rotate_key(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<super::CsrfForm>,
-) -> Response {
-    let admin = match admin_form(&service, &caller, &headers, &form.csrf) {
-        Ok(admin) => admin,
-        Err(refused) => return *refused,
-    };
-    match service.kms().rotate() {
+) -> Page {
+    let admin = admin_form(&service, &caller, &headers, &form.csrf)?;
+    Ok(match service.kms().rotate() {
         Ok(key) => {
             tracing::info!(admin = %admin.email, key = %key.key_url, "org key rotated");
             back("rotated")
@@ -397,5 +380,5 @@ pub(super) async fn rotate_key(
             tracing::error!(%error, "rotating the org key failed");
             back("failed")
         }
-    }
+    })
 }

@@ -11,7 +11,7 @@ use hcal_core::model::{Meeting, Response as Answer, Text, Window};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Shared, check_form, page, problem, require_person, with_headers};
+use super::{NoticeQuery, Page, Shared, check_form, page, problem, require_person, with_headers};
 use crate::auth::{Caller, Person};
 use crate::serve::{Service, now};
 use crate::store::UserState;
@@ -43,11 +43,6 @@ type Listed<'a> = (
     Option<jiff::ZonedDateTime>,
 );
 
-#[derive(Deserialize)]
-pub(super) struct HomeQuery {
-    notice: Option<String>,
-}
-
 /// The fixed messages a redirect may ask for (never text from the URL).
 fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -66,23 +61,20 @@ fn notice(code: &str) -> Option<&'static str> {
 pub(super) async fn home(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<HomeQuery>,
-) -> Response {
+    Query(query): Query<NoticeQuery>,
+) -> Page {
     if service.oidc.is_none() && caller == Caller::Anonymous {
-        return problem(
+        return Ok(problem(
             StatusCode::SERVICE_UNAVAILABLE,
             None,
             "Sign-in is not set up",
             &crate::auth::AuthError::NotConfigured.to_string(),
-        );
+        ));
     }
-    let person = match require_person(&caller, "/") {
-        Ok(person) => person,
-        Err(refused) => return *refused,
-    };
+    let person = require_person(&caller, "/")?;
     let list = meetings_html(&service, &person).await;
     let presence = presence_banner(&service, &person.email);
-    page(
+    Ok(page(
         StatusCode::OK,
         "Your meetings",
         Some(&person),
@@ -94,7 +86,7 @@ pub(super) async fn home(
             div #presence { (presence) }
             section #meetings data-live="/app/meetings" { (list) }
         },
-    )
+    ))
 }
 
 /// `/app/meetings`: the list alone, for the live page to swap in.
@@ -322,14 +314,9 @@ pub(super) async fn rsvp(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<RsvpForm>,
-) -> Response {
-    let person = match require_person(&caller, "/") {
-        Ok(person) => person,
-        Err(refused) => return *refused,
-    };
-    if let Err(refused) = check_form(&service, &headers, &person, &form.csrf) {
-        return *refused;
-    }
+) -> Page {
+    let person = require_person(&caller, "/")?;
+    check_form(&service, &headers, &person, &form.csrf)?;
     let notice = match crate::api::answer(
         &service,
         &person.email,
@@ -344,5 +331,5 @@ pub(super) async fn rsvp(
         Err(_) => "failed",
     };
     // `answer` takes only accepted, declined or tentative: each has a notice.
-    Redirect::to(&format!("/?notice={notice}")).into_response()
+    Ok(Redirect::to(&format!("/?notice={notice}")).into_response())
 }

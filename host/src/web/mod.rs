@@ -26,7 +26,28 @@ type Shared = Arc<Service>;
 
 /// The page that says no (boxed: a response is large, and the happy path
 /// should not carry it).
-type Refused = Box<Response>;
+struct Refused(Box<Response>);
+
+impl From<Response> for Refused {
+    fn from(response: Response) -> Refused {
+        Refused(Box::new(response))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+/// `?notice=`: which of a page's fixed messages a redirect asks for.
+#[derive(Deserialize)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// What a page handler answers: the page, or the page that says no.
+type Page = Result<Response, Refused>;
 
 /// No script but ours, no style but ours, no frames, no plugins.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -145,10 +166,10 @@ fn require_person(caller: &Caller, next: &str) -> Result<Person, Refused> {
                 reqwest::Url::parse("http://hcal.invalid/auth/login").expect("a fixed URL");
             login.query_pairs_mut().append_pair("next", next);
             let to = format!("{}?{}", login.path(), login.query().unwrap_or(""));
-            Err(Box::new(Redirect::to(&to).into_response()))
+            Err(Refused::from(Redirect::to(&to).into_response()))
         }
         // A token is not a browser session.
-        _ => Err(Box::new(problem(
+        _ => Err(Refused::from(problem(
             StatusCode::FORBIDDEN,
             None,
             "Pages are for people",
@@ -167,7 +188,7 @@ fn check_form(
     if crate::auth::genuine_change(headers, &service.origin(), person, csrf) {
         Ok(())
     } else {
-        Err(Box::new(problem(
+        Err(Refused::from(problem(
             StatusCode::FORBIDDEN,
             Some(person),
             "Not sent from hcal",
@@ -310,25 +331,23 @@ async fn logout(
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<CsrfForm>,
-) -> Response {
+) -> Page {
     if let Caller::Person(person) = &caller {
-        if let Err(refused) = check_form(&service, &headers, person, &form.csrf) {
-            return *refused;
-        }
+        check_form(&service, &headers, person, &form.csrf)?;
         if let Err(error) = service.store.delete_session(&person.session_sha256) {
-            return problem(
+            return Ok(problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some(person),
                 "Sign-out did not work",
                 &error.to_string(),
-            );
+            ));
         }
     }
     let mut response = Redirect::to("/auth/signed-out").into_response();
     if let Ok(cookie) = HeaderValue::from_str(&session_cookie(&service, "", 0)) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
-    response
+    Ok(response)
 }
 
 async fn signed_out() -> Response {

@@ -177,6 +177,55 @@ pub fn postgres_execute(name: &str, sql: &str) {
     postgres_admin(&server, Some(&database_name(name)), sql);
 }
 
+/// Webex settings for the emulator's Webex.
+pub fn webex_for(emulator: &hcal_emulator::Emulator) -> hcal::provider::webex::WebexSettings {
+    let mut webex = hcal::provider::webex::WebexSettings::new(emulator.webex_token().unwrap());
+    webex.base_url = emulator.webex_url();
+    webex
+}
+
+/// `hcal serve`'s settings for a test: loopback on a free port, push on,
+/// `api_token` the one service token, an hour's poll (anything seen within
+/// a test came through push), a week back and a month ahead, no sign-in.
+pub fn serve_settings(api_token: &str) -> hcal::serve::ServeSettings {
+    hcal::serve::ServeSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        push: true,
+        api_tokens: vec![api_token.into()],
+        poll_interval: std::time::Duration::from_secs(3600),
+        window_days: (7, 31),
+        join_button_webhook: None,
+        sync_concurrency: 4,
+        auth: None,
+        worker_id: hcal::serve::default_worker_id(),
+        lease: std::time::Duration::from_secs(15),
+    }
+}
+
+/// A service over the emulator's Google and `webex`, the test component and
+/// master key, `store`, for the organisation example.com.
+pub fn service(
+    emulator: &hcal_emulator::Emulator,
+    store: std::sync::Arc<dyn hcal::store::Store>,
+    webex: hcal::provider::webex::WebexSettings,
+    settings: hcal::serve::ServeSettings,
+) -> std::sync::Arc<hcal::serve::Service> {
+    hcal::serve::Service::new(
+        google_for(emulator),
+        hcal::provider::webex::Webex::new(webex).unwrap(),
+        Runtime::new(test_config()).unwrap(),
+        store,
+        hcal::kms::MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap(),
+        hcal_core::model::Options {
+            org_domains: vec!["example.com".into()],
+            ..hcal_core::model::Options::default()
+        },
+        settings,
+    )
+    .unwrap()
+}
+
 /// Serve `service` on a free loopback port: its base URL, and what stops it.
 pub async fn serve(
     service: std::sync::Arc<hcal::serve::Service>,
