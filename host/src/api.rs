@@ -194,10 +194,16 @@ pub(crate) struct ApiError {
     message: String,
 }
 
-/// The store failing is the service's fault: a 500 saying what failed.
+/// The store failing is the service's fault: a 500 saying what failed;
+/// an address it refused is the caller's.
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
-        api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+        match e {
+            crate::store::StoreError::NotAnAddress(_) => {
+                api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+            }
+            e => api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+        }
     }
 }
 
@@ -241,12 +247,13 @@ async fn metrics(State(service): State<Shared>) -> Response {
     let mut text = String::new();
     let n = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     #[rustfmt::skip]
-    let series: [(&str, &str, u64, &str); 18] = [
+    let series: [(&str, &str, u64, &str); 19] = [
         ("hcal_syncs_total", "counter", n(&m.syncs), "Syncs completed."),
         ("hcal_sync_errors_total", "counter", n(&m.sync_errors), "Syncs that failed."),
         ("hcal_enrichments_total", "counter", n(&m.enrichments), "Events whose join details were written."),
         ("hcal_push_accepted_total", "counter", n(&m.push_accepted), "Push notifications accepted."),
-        ("hcal_push_rejected_total", "counter", n(&m.push_rejected), "Push notifications refused (forged or stale)."),
+        ("hcal_push_rejected_total", "counter", n(&m.push_rejected), "Push notifications refused (forged, or for an expired channel)."),
+        ("hcal_push_stale_total", "counter", n(&m.push_stale), "Push notifications whose message number did not advance (replays, late duplicates): taken, nothing synced."),
         ("hcal_queue_depth", "gauge", n(&m.queue_depth), "Syncs waiting."),
         ("hcal_syncing", "gauge", n(&m.syncing), "Users being synced now."),
         ("hcal_sync_micros_total", "counter", n(&m.sync_micros), "Time spent enriching and syncing users, in microseconds."),
@@ -274,13 +281,16 @@ async fn metrics(State(service): State<Shared>) -> Response {
 }
 
 async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
+    // Anyone can send these: the warning is written now and then, counted.
+    static REFUSED: crate::logs::Throttle = crate::logs::Throttle::new(10);
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    match crate::notify::verify(service.store.as_ref(), header, now().as_second()) {
+    let now_s = now().as_second();
+    match crate::notify::verify(service.store.as_ref(), header, now_s) {
         Ok(Ok(notification)) => {
             service
                 .metrics
@@ -299,12 +309,24 @@ async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
         {
             StatusCode::OK.into_response()
         }
+        // A duplicate Google delivered late, or a replay: the sync the
+        // higher number asked for covers it. Taken, so Google does not retry.
+        Ok(Err(crate::notify::Rejection::Stale)) => {
+            service.metrics.push_stale.fetch_add(1, Ordering::Relaxed);
+            StatusCode::OK.into_response()
+        }
         Ok(Err(rejection)) => {
             service
                 .metrics
                 .push_rejected
                 .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(reason = rejection.as_str(), "push notification refused");
+            if let Some(held_back) = REFUSED.allow(now_s) {
+                tracing::warn!(
+                    reason = rejection.as_str(),
+                    held_back,
+                    "push notification refused (held_back: refused since the last such line)"
+                );
+            }
             error(StatusCode::FORBIDDEN, "rejected", rejection.as_str())
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
@@ -382,7 +404,7 @@ pub(crate) async fn add_and_activate(
     email: &str,
 ) -> Result<crate::store::User, ApiError> {
     let email = email.trim().to_ascii_lowercase();
-    if !crate::auth::is_email(&email) {
+    if !crate::users::is_address(&email) {
         return Err(api_error(
             StatusCode::BAD_REQUEST,
             "invalid",

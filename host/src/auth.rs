@@ -263,7 +263,7 @@ pub fn new_session(
 /// only as its hash.
 pub fn new_device(store: &dyn Store, room: &str, now: i64) -> Result<(Device, String), AuthError> {
     let room = room.trim().to_ascii_lowercase();
-    if !is_email(&room) {
+    if !crate::users::is_address(&room) {
         return Err(AuthError::NotAnAddress(room));
     }
     let token = format!("hcal_dev_{}", random_token(32)?);
@@ -277,24 +277,6 @@ pub fn new_device(store: &dyn Store, room: &str, now: i64) -> Result<(Device, St
     };
     store.put_device(&device)?;
     Ok((device, token))
-}
-
-/// A plain `local@domain` address: no spaces, controls or markup.
-pub fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    let fine = |c: char| c.is_ascii_alphanumeric() || "._+-'".contains(c);
-    !local.is_empty()
-        && local.len() <= 64
-        && domain.len() <= 253
-        && domain.contains('.')
-        && local.chars().all(fine)
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        && !domain.starts_with(['.', '-'])
-        && !domain.ends_with(['.', '-'])
 }
 
 /// Why signing in did not work.
@@ -520,7 +502,7 @@ impl Oidc {
             // Google shows only this domain's accounts.
             params.push(("hd", only));
         }
-        if let Some(hint) = login_hint.filter(|h| is_email(h)) {
+        if let Some(hint) = login_hint.filter(|h| crate::users::is_address(h)) {
             params.push(("login_hint", hint));
         }
         let mut url = reqwest::Url::parse(&discovery.authorization_endpoint).map_err(|e| {
@@ -863,7 +845,9 @@ mod tests {
 
     #[test]
     fn addresses_are_strict() {
-        assert!(is_email("room-fjord@resource.calendar.google.com"));
+        assert!(crate::users::is_address(
+            "room-fjord@resource.calendar.google.com"
+        ));
         for bad in [
             "a@b",
             "a b@example.com",
@@ -873,7 +857,7 @@ mod tests {
             "a@.example.com",
             "a\0@example.com",
         ] {
-            assert!(!is_email(bad), "{bad:?}");
+            assert!(!crate::users::is_address(bad), "{bad:?}");
         }
     }
 

@@ -427,7 +427,7 @@ impl Config {
             return Err("auth.session_hours must be above 0".into());
         }
         for admin in &config.auth.admins {
-            if !admin.contains('@') {
+            if !crate::users::is_address(admin) {
                 return Err(format!("auth.admins: {admin:?} is not an e-mail address"));
             }
         }

@@ -1,28 +1,47 @@
-//! Join buttons: each is delivered at its time, exactly once, to its
-//! targets (invitees and room devices), by the configured webhook and on the
-//! server-sent-events stream.
+//! Join buttons: each is delivered at its time to its targets (invitees and
+//! room devices), on the server-sent-events stream at once and by the
+//! configured webhook, at least once and under one `Idempotency-Key`.
+//!
+//! A button is claimed in the store (by one worker of many), shown on the
+//! streams, then POSTed to the webhook; it is recorded as delivered only
+//! once the receiver answered. A worker killed before the answer leaves a
+//! claim that is free as soon as that worker is no longer live (or the
+//! claim runs out), so the button goes out again under the same key; one
+//! killed after it leaves a delivered button that never goes out again. A
+//! button whose meeting is over is not delivered.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::serve::{Service, now};
+use crate::serve::{DeliveredButton, Service, now};
+use crate::store::StoredButton;
 
 /// How long a claim on a button holds: past it, a worker that claimed the
-/// button and died before the receiver answered has it delivered again
-/// (by whichever worker is up), under the same `Idempotency-Key`.
+/// button and hung before the receiver answered has it delivered again (by
+/// whichever worker is up), under the same `Idempotency-Key`. Longer than
+/// the webhook's timeout.
 const CLAIM_SECONDS: i64 = 60;
+/// Webhook calls in flight at once: a slow receiver holds back at most this
+/// many buttons, and never the streams.
+const WEBHOOK_CONCURRENCY: usize = 16;
+/// A delivery the webhook refused (or did not answer) is tried again after
+/// this many seconds, until the meeting is over.
+const RETRY_SECONDS: i64 = 5;
 
-/// Deliver join buttons when they are due: a button is claimed in the store
-/// (by one worker of many), delivered, and marked delivered once the
-/// receiver answered; given back if it refused. Never two different
-/// deliveries: the key is the meeting and time, whoever delivers it.
+/// Deliver join buttons when they are due. Never two different deliveries
+/// of one meeting's button: the key is the meeting and time, whoever
+/// delivers it.
 pub(crate) async fn scheduler(service: Arc<Service>) {
+    let calls = Arc::new(tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY));
+    // What this process showed on its streams: a retried webhook call does
+    // not show it again.
+    let mut streamed: BTreeSet<(i64, String)> = BTreeSet::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let now_s = now().as_second();
-        let claim = claim_for(&service, now_s);
-        let due = match service.store.due_buttons(now_s) {
+        let claim = claim_for(&service);
+        let due = match service.store.due_buttons(&claim) {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "join buttons: the store failed");
@@ -31,7 +50,7 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         };
         // A meeting several users are in is in each of their calendars, so
         // each schedules its button: they go out as one, to all targets.
-        let mut meetings: std::collections::BTreeMap<(i64, String), Vec<_>> = Default::default();
+        let mut meetings: BTreeMap<(i64, String), Vec<StoredButton>> = BTreeMap::new();
         for button in due {
             meetings
                 .entry((button.at, button.meeting_key.clone()))
@@ -39,88 +58,157 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
                 .push(button);
         }
         for ((at, meeting_key), buttons) in meetings {
-            let mut claimed = Vec::new();
-            for button in buttons {
-                match service.store.claim_button(
-                    &button.email,
-                    &button.meeting_key,
-                    button.at,
-                    &claim,
-                ) {
-                    Ok(true) => claimed.push(button),
-                    Ok(false) => {} // another instance has it
-                    Err(error) => tracing::error!(%error, "join buttons: the store failed"),
-                }
-            }
-            let Some(first) = claimed.first() else {
-                continue;
-            };
-            let mut delivered = service.open_button(first);
-            for other in &claimed[1..] {
-                for target in service.open_button(other).targets {
-                    if !delivered.targets.contains(&target) {
-                        delivered.targets.push(target);
-                    }
-                }
-            }
-            let accepted = match &service.settings.join_button_webhook {
-                Some(url) => service
-                    .webhooks
-                    .post(url)
-                    .header("Idempotency-Key", format!("{meeting_key}/{at}"))
-                    .json(&delivered)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success()),
-                None => true,
-            };
-            if accepted {
-                for button in &claimed {
-                    if let Err(error) = service.store.deliver_button(
+            let claimed: Vec<StoredButton> = buttons
+                .into_iter()
+                .filter(|button| {
+                    match service.store.claim_button(
                         &button.email,
                         &button.meeting_key,
                         button.at,
-                        now().as_second(),
+                        &claim,
                     ) {
-                        tracing::error!(%error, "join buttons: delivered, but not recorded");
+                        Ok(taken) => taken, // false: another worker has it
+                        Err(error) => {
+                            tracing::error!(%error, "join buttons: the store failed");
+                            false
+                        }
                     }
-                }
-                service
-                    .metrics
-                    .buttons_delivered
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    user = %delivered.user,
-                    meeting = %delivered.meeting_key,
-                    targets = delivered.targets.len(),
-                    "join button delivered"
-                );
+                })
+                .collect();
+            if claimed.is_empty() {
+                continue;
+            }
+            let delivered = opened(&service, &claimed);
+            // Streams first: the devices in the room see the button now,
+            // whatever the webhook does.
+            if streamed.insert((at, meeting_key.clone())) {
                 service.share_button(&delivered);
-                let _ = service.buttons.send(delivered);
-            } else {
-                service
-                    .metrics
-                    .button_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    meeting = %meeting_key,
-                    "the join-button webhook refused a button; it is retried"
-                );
-                for button in &claimed {
-                    let _ =
-                        service
-                            .store
-                            .release_button(&button.email, &button.meeting_key, button.at);
+                let _ = service.buttons.send(delivered.clone());
+            }
+            match service.settings.join_button_webhook.clone() {
+                None => recorded(&service, &claimed, &delivered),
+                Some(url) => {
+                    let (service, calls) = (service.clone(), calls.clone());
+                    let key = format!("{meeting_key}/{at}");
+                    tokio::spawn(async move {
+                        call_webhook(&service, &calls, &url, &key, &claimed, &delivered).await
+                    });
                 }
             }
+        }
+        // Buttons of meetings long over can be forgotten.
+        let over = now().as_second() - 24 * 3600;
+        streamed.retain(|(at, _)| *at > over);
+    }
+}
+
+/// POST one meeting's button to the webhook (waiting for a free call), and
+/// record the outcome once the receiver answered.
+async fn call_webhook(
+    service: &Service,
+    calls: &tokio::sync::Semaphore,
+    url: &str,
+    key: &str,
+    claimed: &[StoredButton],
+    delivered: &DeliveredButton,
+) {
+    let claimed_at = std::time::Instant::now();
+    let Ok(_call) = calls.acquire().await else {
+        return;
+    };
+    // Waited so long that the claim may have run out: another worker may
+    // be delivering it already; the next turn claims it again.
+    if claimed_at.elapsed() > Duration::from_secs((CLAIM_SECONDS / 2) as u64) {
+        return released(service, claimed, 0);
+    }
+    let answer = service
+        .webhooks
+        .post(url)
+        .header("Idempotency-Key", key)
+        .json(delivered)
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => recorded(service, claimed, delivered),
+        answer => {
+            service
+                .metrics
+                .button_failures
+                .fetch_add(1, Ordering::Relaxed);
+            let why = match answer {
+                Ok(response) => response.status().to_string(),
+                Err(error) => error.without_url().to_string(),
+            };
+            tracing::warn!(
+                meeting = %delivered.meeting_key,
+                %why,
+                retry_seconds = RETRY_SECONDS,
+                "the join-button webhook did not take a button; it is retried"
+            );
+            released(service, claimed, RETRY_SECONDS);
         }
     }
 }
 
-fn claim_for(service: &Service, now_s: i64) -> crate::store::Claim {
+/// The claimed buttons of one meeting as one delivery: their targets
+/// opened and merged.
+fn opened(service: &Service, claimed: &[StoredButton]) -> DeliveredButton {
+    let mut delivered = service.open_button(&claimed[0]);
+    for other in &claimed[1..] {
+        for target in service.open_button(other).targets {
+            if !delivered.targets.contains(&target) {
+                delivered.targets.push(target);
+            }
+        }
+    }
+    delivered
+}
+
+/// The receiver answered (or there is none): the buttons are delivered.
+fn recorded(service: &Service, claimed: &[StoredButton], delivered: &DeliveredButton) {
+    for button in claimed {
+        if let Err(error) = service.store.deliver_button(
+            &button.email,
+            &button.meeting_key,
+            button.at,
+            now().as_second(),
+        ) {
+            tracing::error!(%error, "join buttons: delivered, but not recorded");
+        }
+    }
+    service
+        .metrics
+        .buttons_delivered
+        .fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        user = %delivered.user,
+        meeting = %delivered.meeting_key,
+        targets = delivered.targets.len(),
+        "join button delivered"
+    );
+}
+
+/// Give the buttons back, due again in `retry_seconds`.
+fn released(service: &Service, claimed: &[StoredButton], retry_seconds: i64) {
+    let retry_at = now().as_second() + retry_seconds;
+    for button in claimed {
+        if let Err(error) =
+            service
+                .store
+                .release_button(&button.email, &button.meeting_key, button.at, retry_at)
+        {
+            // The claim runs out by itself.
+            tracing::warn!(%error, "join buttons: cannot give a button back");
+        }
+    }
+}
+
+fn claim_for(service: &Service) -> crate::store::Claim {
+    let now_s = now().as_second();
     crate::store::Claim {
         worker: service.settings.worker_id.clone(),
         now: now_s,
         hold_seconds: CLAIM_SECONDS,
+        live_since: now_s - service.settings.lease.as_secs().max(1) as i64,
     }
 }

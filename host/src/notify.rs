@@ -34,6 +34,9 @@ pub enum Rejection {
     WrongToken,
     WrongResource,
     Expired,
+    /// A message number not above the highest seen on the channel: a
+    /// replay, or a number going backwards (a late duplicate).
+    Stale,
 }
 
 impl Rejection {
@@ -44,6 +47,7 @@ impl Rejection {
             Rejection::WrongToken => "wrong token",
             Rejection::WrongResource => "wrong resource id",
             Rejection::Expired => "expired channel",
+            Rejection::Stale => "message number not advancing",
         }
     }
 }
@@ -54,7 +58,7 @@ pub struct Notification {
     pub user: String,
     /// `sync`, `exists` or `not_exists`.
     pub state: String,
-    pub message_number: Option<u64>,
+    pub message_number: i64,
 }
 
 fn random_hex(bytes: usize) -> Result<String, NotifyError> {
@@ -130,14 +134,20 @@ pub async fn stop_channels<S: Store + ?Sized>(
 }
 
 /// Check a notification's headers (`header(name)` reads one) against the
-/// stored channels.
+/// stored channels, and keep the highest message number per channel: Google
+/// numbers a channel's notifications upwards (1 is `sync`), so one whose
+/// number does not advance is a replay or a late duplicate, and the sync
+/// the higher one asked for covers it.
 pub fn verify<S: Store + ?Sized>(
     store: &S,
     header: impl Fn(&str) -> Option<String>,
     now: i64,
 ) -> Result<Result<Notification, Rejection>, StoreError> {
-    let (Some(id), Some(state)) = (header("x-goog-channel-id"), header("x-goog-resource-state"))
-    else {
+    let (Some(id), Some(state), Some(number)) = (
+        header("x-goog-channel-id"),
+        header("x-goog-resource-state"),
+        header("x-goog-message-number").and_then(|n| n.parse::<i64>().ok()),
+    ) else {
         return Ok(Err(Rejection::MissingHeaders));
     };
     let Some(channel) = store.channel(&id)? else {
@@ -154,9 +164,12 @@ pub fn verify<S: Store + ?Sized>(
     if channel.expires_at.is_some_and(|at| at <= now) {
         return Ok(Err(Rejection::Expired));
     }
+    if !store.advance_channel(&id, number)? {
+        return Ok(Err(Rejection::Stale));
+    }
     Ok(Ok(Notification {
         user: channel.email,
         state,
-        message_number: header("x-goog-message-number").and_then(|n| n.parse().ok()),
+        message_number: number,
     }))
 }

@@ -91,6 +91,7 @@ pub struct Metrics {
     pub enrichments: AtomicU64,
     pub push_accepted: AtomicU64,
     pub push_rejected: AtomicU64,
+    pub push_stale: AtomicU64,
     pub queue_depth: AtomicU64,
     /// Users being synced now.
     pub syncing: AtomicU64,
@@ -131,6 +132,8 @@ pub struct Service {
     receiver: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
     /// When each user's window was last checked for enrichment.
     enrichment_checked: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Each user's syncs spaced out, failed ones retried on a backoff.
+    pace: Mutex<crate::pace::Pace>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +190,7 @@ impl Service {
             queue,
             receiver: Mutex::new(Some(receiver)),
             enrichment_checked: Mutex::new(std::collections::HashMap::new()),
+            pace: Mutex::new(crate::pace::Pace::default()),
         }))
     }
 
@@ -312,7 +316,12 @@ impl Service {
             .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
         let _ = self.bound.set(format!("http://{address}"));
         let _ = bound.send(address);
-        // Leases first, so the poll finds this worker's users.
+        // A worker restarted under its old name (`serve.worker_id`) takes
+        // back what it claimed in its last life: unanswered join buttons go
+        // out again at once. Then leases, so the poll finds its users.
+        if let Err(error) = self.store.retire(&self.settings.worker_id) {
+            tracing::warn!(%error, "cannot clear this worker's old claims");
+        }
         self.renew_leases();
         let worker = tokio::spawn(worker(self.clone()));
         let poller = tokio::spawn(poller(self.clone()));
@@ -359,7 +368,8 @@ impl Service {
     /// enrich their keyword events from the same listing: Google is read
     /// once per change, and users without keyword work cost no more. When
     /// join details were written, sync again so the store has them.
-    async fn sync_user(&self, enricher: &Enricher<'_, Webex>, user: &str) {
+    /// Whether the sync worked.
+    async fn sync_user(&self, enricher: &Enricher<'_, Webex>, user: &str) -> bool {
         let window = self.window();
         let now_text = now().to_string();
         let key = match self.kms().active_key() {
@@ -367,7 +377,7 @@ impl Service {
             Err(error) => {
                 tracing::error!(%error, "cannot get the org key");
                 self.metrics.sync_errors.fetch_add(1, Ordering::Relaxed);
-                return;
+                return false;
             }
         };
         let started = std::time::Instant::now();
@@ -383,6 +393,7 @@ impl Service {
             to: window.to.clone(),
         };
         let report = self.sync_once(&syncer, user, &window, &now_text).await;
+        let synced = report.is_some();
         let enriched = match report {
             // Read just now: enrich from the same pages when there is work.
             Some(crate::sync::SyncReport {
@@ -440,6 +451,40 @@ impl Service {
         self.metrics
             .sync_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        synced
+    }
+
+    fn pace(&self) -> std::sync::MutexGuard<'_, crate::pace::Pace> {
+        self.pace.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sync `user` now, or when its pace allows (a burst of pushes is one
+    /// sync now and one later); a failed sync is retried on its backoff.
+    async fn paced_sync(&self, enricher: &Enricher<'_, Webex>, user: &str, changed: bool) {
+        let now_i = std::time::Instant::now();
+        let wait = self.pace().not_before(user, now_i);
+        if let Some(at) = wait {
+            self.pace().later(user, at, changed);
+            return;
+        }
+        self.pace().started(user, now_i);
+        let ok = self.sync_user(enricher, user).await;
+        let retry = self.pace().finished(user, ok, std::time::Instant::now());
+        if let Some(delay) = retry {
+            tracing::info!(%user, retry_seconds = delay.as_secs(), "the sync is retried");
+        }
+    }
+
+    /// Queue the syncs whose time came (spaced out or backed off).
+    fn enqueue_later_syncs(&self) {
+        let due = self.pace().due(std::time::Instant::now());
+        for (user, changed) in due {
+            if changed {
+                self.enqueue_change(&user);
+            } else {
+                self.enqueue(&user);
+            }
+        }
     }
 
     /// One sync, counted and logged.
@@ -514,6 +559,7 @@ impl Service {
     pub fn idle(&self) -> bool {
         self.metrics.queue_depth.load(Ordering::Relaxed) == 0
             && self.metrics.syncing.load(Ordering::Relaxed) == 0
+            && !self.pace().spaced_waiting()
     }
 }
 
@@ -557,7 +603,7 @@ async fn worker(service: Arc<Service>) {
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&user);
                     if service.holds(&user) {
-                        service.sync_user(enricher, &user).await;
+                        service.paced_sync(enricher, &user, changed).await;
                     } else if changed
                         && let Err(error) = service.store.request_sync(&user, now().as_second())
                     {
@@ -743,12 +789,16 @@ impl Service {
             .quota()
             .set_workers(u32::try_from(turn.live_workers).unwrap_or(1));
         let now_held: BTreeSet<String> = turn.held.into_iter().collect();
-        let gained: Vec<String> = {
+        let (gained, lost): (Vec<String>, Vec<String>) = {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             let gained = now_held.difference(&held).cloned().collect();
+            let lost = held.difference(&now_held).cloned().collect();
             *held = now_held;
-            gained
+            (gained, lost)
         };
+        for user in &lost {
+            self.pace().forget(user);
+        }
         if !gained.is_empty() {
             tracing::info!(users = gained.len(), "users taken over");
         }
@@ -853,8 +903,9 @@ impl Service {
     }
 }
 
-/// Renew this worker's leases every third of a lease, and pass on the
-/// sync requests other workers recorded for its users twice a second.
+/// Renew this worker's leases every third of a lease, pass on the sync
+/// requests other workers recorded for its users twice a second, and queue
+/// the syncs put off by their pace.
 async fn lease_keeper(service: Arc<Service>) {
     let turn = (service.settings.lease / 3).max(Duration::from_millis(200));
     let mut last_turn = std::time::Instant::now();
@@ -865,6 +916,7 @@ async fn lease_keeper(service: Arc<Service>) {
             last_turn = std::time::Instant::now();
             service.keep_leases_once();
         }
+        service.enqueue_later_syncs();
         match service
             .store
             .take_sync_requests(&service.settings.worker_id)

@@ -156,6 +156,10 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             .iter()
             .map(StoredMeeting::from_meeting)
             .collect::<Result<Vec<_>, _>>()?;
+        let ends: std::collections::HashMap<&str, i64> = meetings
+            .iter()
+            .map(|m| (m.key.as_str(), m.ends_at))
+            .collect();
         let buttons = list
             .join_buttons
             .iter()
@@ -166,6 +170,7 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                     at: b.at.parse::<jiff::Timestamp>().ok()?.as_second(),
                     targets_json: serde_json::to_string(&b.targets).ok()?,
                     delivered_at: None,
+                    ends_at: ends.get(b.meeting_key.as_str()).copied(),
                 })
             })
             .collect();

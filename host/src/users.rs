@@ -12,6 +12,39 @@ use serde_json::json;
 use crate::google::{Google, GoogleError};
 use crate::store::{Store, StoreError, User, UserState};
 
+/// A plain `local@domain` address as Google Workspace has them: ASCII
+/// letters, digits and `. _ + - '` before the `@` (no dot first, last or
+/// twice), a domain of dot-separated labels. No spaces, controls or markup:
+/// an address is written into logs, pages and SQL parameters.
+///
+/// ```
+/// use hcal::users::is_address;
+/// assert!(is_address("o'brien+cal@mail.example.com"));
+/// assert!(!is_address("ceo@example.com\n... info join button delivered"));
+/// assert!(!is_address("a\0@example.com"));
+/// assert!(!is_address("a..b@example.com"));
+/// ```
+pub fn is_address(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let local_fine = |c: char| c.is_ascii_alphanumeric() || "._+-'".contains(c);
+    let label_fine = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    (1..=64).contains(&local.len())
+        && text.len() <= 254
+        && local.chars().all(local_fine)
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain.contains('.')
+        && domain.split('.').all(label_fine)
+}
+
 /// Seconds before retrying a user in error: 1 minute, doubling, at most 6 hours.
 pub fn retry_delay(attempts: u32) -> i64 {
     let exponent = attempts.saturating_sub(1).min(20);

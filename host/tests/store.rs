@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 7);
+        assert_eq!(store.schema_version().unwrap(), 8);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
@@ -278,7 +278,7 @@ fn the_file_never_holds_a_sealed_field_in_plaintext() {
 }
 
 fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
-    use hcal::store::StoredButton;
+    use hcal::store::{Lease, StoredButton};
     store.add_user("alice@example.com").unwrap();
     let button = |key: &str, at: i64| StoredButton {
         email: "alice@example.com".into(),
@@ -286,11 +286,31 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
         at,
         targets_json: "[]".into(),
         delivered_at: None,
+        ends_at: Some(at + 1800),
     };
     let schedule = |buttons: Vec<StoredButton>| PageUpdate {
         join_buttons: Some(buttons),
         ..PageUpdate::default()
     };
+    // Two live workers (their heartbeats are the store's, as in `serve`).
+    let beat = |worker: &str, now: i64| {
+        store
+            .heartbeat(&Lease {
+                worker: worker.into(),
+                now,
+                seconds: 30,
+            })
+            .unwrap();
+    };
+    let claim = |worker: &str, now: i64| hcal::store::Claim {
+        worker: worker.into(),
+        now,
+        hold_seconds: 60,
+        live_since: now - 30,
+    };
+    let due = |now: i64| store.due_buttons(&claim("w2", now)).unwrap().len();
+    beat("w1", 200);
+    beat("w2", 200);
     store
         .apply_page(
             "alice@example.com",
@@ -298,12 +318,7 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
             &schedule(vec![button("a", 100), button("b", 500)]),
         )
         .unwrap();
-    assert_eq!(store.due_buttons(200).unwrap().len(), 1);
-    let claim = |worker: &str, now: i64| hcal::store::Claim {
-        worker: worker.into(),
-        now,
-        hold_seconds: 60,
-    };
+    assert_eq!(due(200), 1);
     assert!(
         store
             .claim_button("alice@example.com", "a", 100, &claim("w1", 200))
@@ -315,10 +330,7 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
             .unwrap(),
         "claimed once"
     );
-    assert!(
-        store.due_buttons(201).unwrap().is_empty(),
-        "a live claim is not due"
-    );
+    assert_eq!(due(201), 0, "a live worker's claim is not due");
     store
         .deliver_button("alice@example.com", "a", 100, 202)
         .unwrap();
@@ -337,28 +349,56 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
         .map(|b| (b.meeting_key, b.at, b.delivered_at.is_some()))
         .collect();
     assert_eq!(now, vec![("a".into(), 100, true), ("a".into(), 300, false)]);
-    // A failed delivery is given back and retried.
+    // A failed delivery is given back and retried when it says.
+    beat("w1", 400);
+    beat("w2", 400);
     assert!(
         store
             .claim_button("alice@example.com", "a", 300, &claim("w1", 400))
             .unwrap()
     );
-    store.release_button("alice@example.com", "a", 300).unwrap();
-    assert_eq!(store.due_buttons(400).unwrap().len(), 1);
-    // A worker that claimed and died: due again once the claim ran out.
+    store
+        .release_button("alice@example.com", "a", 300, 405)
+        .unwrap();
+    assert_eq!(due(404), 0, "not before its retry");
+    assert_eq!(due(405), 1);
+    // A worker that claimed and hung: due again once the claim ran out.
     assert!(
         store
-            .claim_button("alice@example.com", "a", 300, &claim("w1", 400))
+            .claim_button("alice@example.com", "a", 300, &claim("w1", 405))
             .unwrap()
     );
-    assert!(store.due_buttons(459).unwrap().is_empty());
-    assert_eq!(store.due_buttons(460).unwrap().len(), 1);
+    beat("w1", 420);
+    beat("w2", 420);
+    assert_eq!(due(420), 0);
+    beat("w1", 450);
+    beat("w2", 464);
+    assert_eq!(due(464), 0);
+    assert_eq!(due(465), 1);
+    // A worker killed before the receiver answered: its claim is free as
+    // soon as it is no longer live, long before the claim runs out.
     assert!(
         store
-            .claim_button("alice@example.com", "a", 300, &claim("w2", 460))
+            .claim_button("alice@example.com", "a", 300, &claim("w1", 465))
+            .unwrap()
+    );
+    beat("w1", 470);
+    beat("w2", 490);
+    assert_eq!(due(490), 0, "w1 is live until 470 + 30");
+    beat("w2", 500);
+    assert_eq!(due(500), 1, "w1 is dead");
+    assert!(
+        store
+            .claim_button("alice@example.com", "a", 300, &claim("w2", 500))
             .unwrap(),
         "another worker takes it over"
     );
+    // A worker restarted under its name gives back what it claimed.
+    store.retire("w2").unwrap();
+    beat("w2", 501);
+    assert_eq!(due(501), 1);
+    // No button for a meeting that is over.
+    assert_eq!(due(300 + 1800), 0);
 }
 
 fn a_key_twice_in_one_page_keeps_the_last(store: &dyn Store) {
@@ -627,7 +667,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     let Some(store) = common::postgres_store("schema") else {
         return;
     };
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     store.add_user("alice@example.com").unwrap();
     let url = common::postgres_url("schema").unwrap();
     drop(store);
@@ -641,7 +681,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
         })
         .collect();
     for worker in again {
-        assert_eq!(worker.join().unwrap().unwrap(), 2);
+        assert_eq!(worker.join().unwrap().unwrap(), 3);
     }
     let store = hcal::store::PostgresStore::open(&url).unwrap();
     assert!(store.user("alice@example.com").unwrap().is_some());
@@ -650,7 +690,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     match hcal::store::PostgresStore::open(&url) {
         Err(StoreError::TooNew {
             found: 99,
-            known: 2,
+            known: 3,
             ..
         }) => {}
         Err(other) => panic!("expected TooNew, got {other}"),

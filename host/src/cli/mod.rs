@@ -82,6 +82,7 @@ fn init_logs(command: &Command) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .fmt_fields(hcal::logs::fields())
         .try_init();
 }
 

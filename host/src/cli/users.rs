@@ -69,8 +69,8 @@ pub(super) fn users(config: &Config, args: &UsersArgs) -> anyhow::Result<()> {
     let all_ok = match &args.action {
         UsersAction::Add { emails, activate } => {
             for email in emails {
-                if !email.contains('@') {
-                    anyhow::bail!("{email:?} is not an e-mail address");
+                if !hcal::users::is_address(email) {
+                    anyhow::bail!(hcal::store::StoreError::NotAnAddress(email.clone()));
                 }
             }
             if *activate {

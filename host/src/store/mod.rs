@@ -185,7 +185,13 @@ pub struct StoredButton {
     /// The targets as JSON (e-mails sealed with the other e-mails).
     pub targets_json: String,
     pub delivered_at: Option<i64>,
+    /// When the meeting ends (Unix seconds): a button whose meeting is over
+    /// is not delivered (say, when hcal comes back after it).
+    pub ends_at: Option<i64>,
 }
+
+/// The columns [`StoredButton`] is read from, in its fields' order.
+pub(crate) const BUTTON_COLUMNS: &str = "email, meeting_key, at, targets, delivered_at, ends_at";
 
 /// A sync page's effect: events whose meetings are replaced (changed or
 /// deleted events, and whole series), the meetings they now have, the token.
@@ -275,6 +281,10 @@ pub enum StoreError {
     Retry(String),
     #[error("store: no user {0}; add them first (hcal users add {0})")]
     NoUser(String),
+    #[error(
+        "{0:?} is not an e-mail address: local@domain with ASCII letters, digits and . _ + - ' before the @"
+    )]
+    NotAnAddress(String),
     #[error("store: the data is not what hcal wrote: {0}")]
     Corrupt(String),
     #[error(
@@ -317,14 +327,19 @@ pub trait Store: Send + Sync {
     /// A user's channels (all users with `None`).
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError>;
     fn delete_channel(&self, id: &str) -> Result<(), StoreError>;
+    /// Record notification `number` of channel `id` if it is higher than
+    /// any seen before: `false` for a replay or a number going backwards.
+    fn advance_channel(&self, id: &str, number: i64) -> Result<bool, StoreError>;
     fn put_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
-    /// Undelivered, unclaimed (or claim expired) buttons due at `now` (all
-    /// users), oldest first.
-    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError>;
+    /// Undelivered buttons due at `claim.now` whose meeting is not over
+    /// (all users), oldest first: unclaimed, or claimed by a worker that is
+    /// no longer live, or whose claim ran out.
+    fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError>;
     /// Claim a button for delivery by `worker` for `hold_seconds`: `true`
     /// only for the one caller that took it. A claim whose worker died
-    /// before [`Store::deliver_button`] expires and the button is due again
-    /// (delivered at least once, under the same idempotency key).
+    /// before [`Store::deliver_button`] is free once that worker is no longer
+    /// live (or the claim ran out), and the button is due again (delivered
+    /// at least once, under the same idempotency key).
     fn claim_button(
         &self,
         email: &str,
@@ -340,8 +355,15 @@ pub trait Store: Send + Sync {
         at: i64,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Give a claimed button back (its delivery failed; it is retried).
-    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError>;
+    /// Give a claimed button back: its delivery failed, and it is due again
+    /// at `retry_at` (Unix seconds).
+    fn release_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        retry_at: i64,
+    ) -> Result<(), StoreError>;
     /// A user's buttons, by time.
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError>;
     /// A user's presence as JSON with its message sealed.
@@ -392,7 +414,8 @@ pub trait Store: Send + Sync {
     /// Take `email`'s lease unless another worker holds a live one; whether
     /// `lease.worker` holds it now.
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError>;
-    /// A stopping worker hands its users back at once.
+    /// A stopping (or starting) worker hands its users and its unanswered
+    /// join-button claims back at once.
     fn retire(&self, worker: &str) -> Result<(), StoreError>;
     /// Every lease: (user, worker, expires at).
     fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
@@ -445,6 +468,9 @@ pub struct Claim {
     pub now: i64,
     /// How long the claim holds before another worker may deliver it.
     pub hold_seconds: i64,
+    /// Workers whose heartbeat is older than this (Unix seconds) are not
+    /// live: their claims are free.
+    pub live_since: i64,
 }
 
 /// Something one worker saw that every worker's streams show: a join

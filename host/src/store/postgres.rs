@@ -20,11 +20,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Object as Client, Pool, Recyclin
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, Row};
 
+use super::{BUTTON_COLUMNS, FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
     StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
-use super::{FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 
 /// The schema, one step per version; steps are only ever appended.
 const MIGRATIONS: &[&str] = &[
@@ -144,7 +144,19 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE join_buttons ADD COLUMN claimed_by TEXT;
     ALTER TABLE join_buttons ADD COLUMN claim_expires BIGINT;",
+    // 8: a join button knows when its meeting ends (not delivered after);
+    // a channel, the highest notification number it has seen.
+    "ALTER TABLE join_buttons ADD COLUMN ends_at BIGINT;
+    ALTER TABLE channels ADD COLUMN last_message BIGINT;",
 ];
+
+/// A button is free to claim: unclaimed, its claim ran out, or its claimer
+/// is not a live worker (killed before the receiver answered). `$1` is now,
+/// `$2` the claiming worker, `$3` the oldest live heartbeat.
+const FREE_BUTTON: &str = "delivered_at IS NULL AND at <= $1 AND (ends_at IS NULL OR ends_at > $1)
+    AND (claim_expires IS NULL OR claim_expires <= $1
+         OR (claimed_by IS NOT NULL AND claimed_by <> $2
+             AND claimed_by NOT IN (SELECT id FROM workers WHERE heartbeat_at > $3)))";
 
 /// Attempts of one transaction that the database asked to retry.
 const ATTEMPTS: u32 = 8;
@@ -477,6 +489,7 @@ fn button_from(row: &Row) -> StoredButton {
         at: row.get(2),
         targets_json: row.get(3),
         delivered_at: row.get(4),
+        ends_at: row.get(5),
     }
 }
 
@@ -513,6 +526,10 @@ async fn user_in(client: &impl GenericClient, email: &str) -> Result<Option<User
 
 impl Store for PostgresStore {
     fn add_user(&self, email: &str) -> Result<User, StoreError> {
+        // Every address enters here, whoever adds it.
+        if !crate::users::is_address(email) {
+            return Err(StoreError::NotAnAddress(email.to_string()));
+        }
         let email = lower(email);
         self.run(move |client| async move {
             let at = now();
@@ -670,11 +687,12 @@ impl Store for PostgresStore {
                     let keys: Vec<String> = buttons.iter().map(|b| b.meeting_key.clone()).collect();
                     let times: Vec<i64> = buttons.iter().map(|b| b.at).collect();
                     let targets: Vec<String> = buttons.iter().map(|b| b.targets_json.clone()).collect();
+                    let ends: Vec<Option<i64>> = buttons.iter().map(|b| b.ends_at).collect();
                     tx.execute(
-                        "INSERT INTO join_buttons (email, meeting_key, at, targets)
-                         SELECT $1, * FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::TEXT[])
-                         ON CONFLICT (email, meeting_key, at) DO NOTHING",
-                        &[&email, &keys, &times, &targets],
+                        "INSERT INTO join_buttons (email, meeting_key, at, targets, ends_at)
+                         SELECT $1, * FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[])
+                         ON CONFLICT (email, meeting_key, at) DO UPDATE SET ends_at = EXCLUDED.ends_at",
+                        &[&email, &keys, &times, &targets, &ends],
                     )
                     .await
                     .or_retry()?;
@@ -802,6 +820,20 @@ impl Store for PostgresStore {
         })
     }
 
+    fn advance_channel(&self, id: &str, number: i64) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.run(move |client| async move {
+            Ok(client
+                .execute(
+                    "UPDATE channels SET last_message = $2
+                     WHERE id = $1 AND (last_message IS NULL OR last_message < $2)",
+                    &[&id, &number],
+                )
+                .await?
+                == 1)
+        })
+    }
+
     fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
         let id = id.to_string();
         self.run(move |client| async move {
@@ -832,14 +864,16 @@ impl Store for PostgresStore {
         })
     }
 
-    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError> {
+    fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError> {
+        let claim = claim.clone();
         self.run(move |client| async move {
             Ok(client
                 .query(
-                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-                     WHERE delivered_at IS NULL AND at <= $1 AND (claim_expires IS NULL OR claim_expires <= $1)
-                     ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\"",
-                    &[&now],
+                    &format!(
+                        "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE {FREE_BUTTON}
+                         ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\""
+                    ),
+                    &[&claim.now, &claim.worker, &claim.live_since],
                 )
                 .await?
                 .iter()
@@ -860,16 +894,18 @@ impl Store for PostgresStore {
             // One statement: of two workers racing, exactly one changes the row.
             let changed = client
                 .execute(
-                    "UPDATE join_buttons SET claimed_by = $4, claim_expires = $5 + $6
-                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND delivered_at IS NULL
-                       AND (claim_expires IS NULL OR claim_expires <= $5)",
+                    &format!(
+                        "UPDATE join_buttons SET claimed_by = $2, claim_expires = $1 + $4
+                         WHERE email = $5 AND meeting_key = $6 AND at = $7 AND {FREE_BUTTON}"
+                    ),
                     &[
+                        &claim.now,
+                        &claim.worker,
+                        &claim.live_since,
+                        &claim.hold_seconds,
                         &email,
                         &meeting_key,
                         &at,
-                        &claim.worker,
-                        &claim.now,
-                        &claim.hold_seconds,
                     ],
                 )
                 .await?;
@@ -896,14 +932,20 @@ impl Store for PostgresStore {
         })
     }
 
-    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
+    fn release_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        retry_at: i64,
+    ) -> Result<(), StoreError> {
         let (email, meeting_key) = (lower(email), meeting_key.to_string());
         self.run(move |client| async move {
             client
                 .execute(
-                    "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = NULL
+                    "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = $4
                      WHERE email = $1 AND meeting_key = $2 AND at = $3",
-                    &[&email, &meeting_key, &at],
+                    &[&email, &meeting_key, &at, &retry_at],
                 )
                 .await?;
             Ok(())
@@ -915,7 +957,7 @@ impl Store for PostgresStore {
         self.run(move |client| async move {
             Ok(client
                 .query(
-                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+                    "SELECT email, meeting_key, at, targets, delivered_at, ends_at FROM join_buttons
                      WHERE email = $1 ORDER BY at, meeting_key COLLATE \"C\"",
                     &[&email],
                 )
@@ -1064,7 +1106,7 @@ impl Store for PostgresStore {
         self.run(move |client| async move {
             Ok(client
                 .query(
-                    "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
+                    "SELECT email, meeting_key, at, targets, delivered_at, ends_at FROM join_buttons
                      WHERE at >= $1 ORDER BY at, email COLLATE \"C\", meeting_key COLLATE \"C\"",
                     &[&from],
                 )
@@ -1365,6 +1407,13 @@ impl Store for PostgresStore {
                 .await?;
             client
                 .execute("DELETE FROM workers WHERE id = $1", &[&worker])
+                .await?;
+            client
+                .execute(
+                    "UPDATE join_buttons SET claimed_by = NULL, claim_expires = NULL
+                     WHERE claimed_by = $1 AND delivered_at IS NULL",
+                    &[&worker],
+                )
                 .await?;
             Ok(())
         })

@@ -6,11 +6,11 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::{BUTTON_COLUMNS, FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 use super::{
     Claim, Device, Lease, PageUpdate, Session, SignIn, Store, StoreError, StoredButton,
     StoredChannel, StoredMeeting, StreamEvent, Turn, User, UserState, WrappedKey,
 };
-use super::{FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 
 /// The schema, one step per version; `PRAGMA user_version` says how far a
 /// file has come. Steps are only ever appended.
@@ -136,7 +136,20 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE join_buttons ADD COLUMN claimed_by TEXT;
     ALTER TABLE join_buttons ADD COLUMN claim_expires INTEGER;",
+    // 8: a join button knows when its meeting ends (not delivered after);
+    // a channel, the highest notification number it has seen (replays and
+    // numbers going backwards are dropped).
+    "ALTER TABLE join_buttons ADD COLUMN ends_at INTEGER;
+    ALTER TABLE channels ADD COLUMN last_message INTEGER;",
 ];
+
+/// A button is free to claim: unclaimed, its claim ran out, or its claimer
+/// is not a live worker (killed before the receiver answered). `?1` is now,
+/// `?2` the claiming worker, `?3` the oldest live heartbeat.
+const FREE_BUTTON: &str = "delivered_at IS NULL AND at <= ?1 AND (ends_at IS NULL OR ends_at > ?1)
+    AND (claim_expires IS NULL OR claim_expires <= ?1
+         OR (claimed_by IS NOT NULL AND claimed_by <> ?2
+             AND claimed_by NOT IN (SELECT id FROM workers WHERE heartbeat_at > ?3)))";
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -239,6 +252,7 @@ fn button_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredButton> {
         at: row.get(2)?,
         targets_json: row.get(3)?,
         delivered_at: row.get(4)?,
+        ends_at: row.get(5)?,
     })
 }
 
@@ -264,6 +278,10 @@ fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
 
 impl Store for SqliteStore {
     fn add_user(&self, email: &str) -> Result<User, StoreError> {
+        // Every address enters here, whoever adds it.
+        if !crate::users::is_address(email) {
+            return Err(StoreError::NotAnAddress(email.to_string()));
+        }
         let email = lower(email);
         let at = now();
         self.lock().execute(
@@ -386,9 +404,9 @@ impl Store for SqliteStore {
             )?;
             for button in buttons {
                 transaction.execute(
-                    "INSERT INTO join_buttons (email, meeting_key, at, targets) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (email, meeting_key, at) DO NOTHING",
-                    params![email, button.meeting_key, button.at, button.targets_json],
+                    "INSERT INTO join_buttons (email, meeting_key, at, targets, ends_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (email, meeting_key, at) DO UPDATE SET ends_at = excluded.ends_at",
+                    params![email, button.meeting_key, button.at, button.targets_json, button.ends_at],
                 )?;
             }
         }
@@ -476,20 +494,30 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn advance_channel(&self, id: &str, number: i64) -> Result<bool, StoreError> {
+        Ok(self.lock().execute(
+            "UPDATE channels SET last_message = ?2
+             WHERE id = ?1 AND (last_message IS NULL OR last_message < ?2)",
+            params![id, number],
+        )? == 1)
+    }
+
     fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
         self.lock()
             .execute("DELETE FROM channels WHERE id = ?1", params![id])?;
         Ok(())
     }
 
-    fn due_buttons(&self, now: i64) -> Result<Vec<StoredButton>, StoreError> {
+    fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-             WHERE delivered_at IS NULL AND at <= ?1 AND (claim_expires IS NULL OR claim_expires <= ?1)
-             ORDER BY at, email, meeting_key",
+        let mut statement = connection.prepare(&format!(
+            "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE {FREE_BUTTON}
+             ORDER BY at, email, meeting_key"
+        ))?;
+        let rows = statement.query_map(
+            params![claim.now, claim.worker, claim.live_since],
+            button_from,
         )?;
-        let rows = statement.query_map(params![now], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -501,16 +529,18 @@ impl Store for SqliteStore {
         claim: &Claim,
     ) -> Result<bool, StoreError> {
         let changed = self.lock().execute(
-            "UPDATE join_buttons SET claimed_by = ?4, claim_expires = ?5 + ?6
-             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND delivered_at IS NULL
-               AND (claim_expires IS NULL OR claim_expires <= ?5)",
+            &format!(
+                "UPDATE join_buttons SET claimed_by = ?2, claim_expires = ?1 + ?4
+                 WHERE email = ?5 AND meeting_key = ?6 AND at = ?7 AND {FREE_BUTTON}"
+            ),
             params![
+                claim.now,
+                claim.worker,
+                claim.live_since,
+                claim.hold_seconds,
                 email,
                 meeting_key,
                 at,
-                claim.worker,
-                claim.now,
-                claim.hold_seconds
             ],
         )?;
         Ok(changed == 1)
@@ -530,21 +560,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn release_button(&self, email: &str, meeting_key: &str, at: i64) -> Result<(), StoreError> {
+    fn release_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        retry_at: i64,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = NULL
+            "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = ?4
              WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
-            params![email, meeting_key, at],
+            params![email, meeting_key, at, retry_at],
         )?;
         Ok(())
     }
 
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-             WHERE email = ?1 ORDER BY at, meeting_key",
-        )?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE email = ?1 ORDER BY at, meeting_key"
+        ))?;
         let rows = statement.query_map(params![lower(email)], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -677,10 +712,9 @@ impl Store for SqliteStore {
 
     fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT email, meeting_key, at, targets, delivered_at FROM join_buttons
-             WHERE at >= ?1 ORDER BY at, email, meeting_key",
-        )?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE at >= ?1 ORDER BY at, email, meeting_key"
+        ))?;
         let rows = statement.query_map(params![from], button_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -927,6 +961,11 @@ impl Store for SqliteStore {
             params![worker],
         )?;
         connection.execute("DELETE FROM workers WHERE id = ?1", params![worker])?;
+        connection.execute(
+            "UPDATE join_buttons SET claimed_by = NULL, claim_expires = NULL
+             WHERE claimed_by = ?1 AND delivered_at IS NULL",
+            params![worker],
+        )?;
         Ok(())
     }
 

@@ -1,0 +1,158 @@
+//! The pace of each user's syncs: at most one every [`SPACING`] (a burst of
+//! pushes, forged or not, is a bounded number of Google calls), and a sync
+//! that failed after its retries tried again on its own backoff (seconds,
+//! doubling, at most [`MAX_BACKOFF`]) rather than at the next poll.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use hcal::pace::Pace;
+//! let mut pace = Pace::default();
+//! let t0 = Instant::now();
+//! assert_eq!(pace.not_before("a", t0), None);
+//! pace.started("a", t0);
+//! // A push a second later waits for the spacing; it is kept, not lost.
+//! let at = pace.not_before("a", t0 + Duration::from_secs(1)).unwrap();
+//! pace.later("a", at, true);
+//! assert!(pace.due(t0 + Duration::from_secs(2)).is_empty());
+//! assert_eq!(pace.due(at), vec![("a".to_string(), true)]);
+//! ```
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Least time between two syncs of one user: at most 20 a minute.
+pub const SPACING: Duration = Duration::from_secs(3);
+/// A failed sync is retried after 2 s, 4 s, 8 s ... at most this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Per-user sync timing for one worker.
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// When each user's last sync started.
+    started: HashMap<String, Instant>,
+    /// Syncs in a row that failed.
+    failures: HashMap<String, u32>,
+    /// Syncs due later, and whether a change asked for them.
+    later: HashMap<String, (Instant, bool)>,
+}
+
+impl Pace {
+    /// `None`: `user` may be synced at `now`; else the instant it may.
+    pub fn not_before(&self, user: &str, now: Instant) -> Option<Instant> {
+        let allowed = *self.started.get(user)? + SPACING;
+        (allowed > now).then_some(allowed)
+    }
+
+    /// A sync of `user` starts at `now` (one asked for later is answered).
+    pub fn started(&mut self, user: &str, now: Instant) {
+        self.started.insert(user.to_string(), now);
+        self.later.remove(user);
+    }
+
+    /// The sync of `user` ended at `now`: a failure is retried after the
+    /// returned delay.
+    pub fn finished(&mut self, user: &str, ok: bool, now: Instant) -> Option<Duration> {
+        if ok {
+            self.failures.remove(user);
+            return None;
+        }
+        let failures = self.failures.entry(user.to_string()).or_insert(0);
+        *failures += 1;
+        let delay = backoff(*failures);
+        self.later(user, now + delay, false);
+        Some(delay)
+    }
+
+    /// Sync `user` at `at` (the earlier of two asks wins; a change stays one).
+    pub fn later(&mut self, user: &str, at: Instant, changed: bool) {
+        let entry = self.later.entry(user.to_string()).or_insert((at, changed));
+        entry.0 = entry.0.min(at);
+        entry.1 |= changed;
+    }
+
+    /// The users whose sync is due at `now`, taken out.
+    pub fn due(&mut self, now: Instant) -> Vec<(String, bool)> {
+        let due: Vec<(String, bool)> = self
+            .later
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(user, (_, changed))| (user.clone(), *changed))
+            .collect();
+        for (user, _) in &due {
+            self.later.remove(user);
+        }
+        due
+    }
+
+    /// Whether a sync put off by the spacing (not a failed one's retry)
+    /// is waiting: the service is not idle yet.
+    pub fn spaced_waiting(&self) -> bool {
+        self.later
+            .keys()
+            .any(|user| !self.failures.contains_key(user))
+    }
+
+    /// Forget users this worker no longer syncs (deactivated, handed over).
+    pub fn forget(&mut self, user: &str) {
+        self.started.remove(user);
+        self.failures.remove(user);
+        self.later.remove(user);
+    }
+}
+
+/// The wait after `failures` failed syncs in a row.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(hcal::pace::backoff(1), Duration::from_secs(2));
+/// assert_eq!(hcal::pace::backoff(3), Duration::from_secs(8));
+/// assert_eq!(hcal::pace::backoff(30), hcal::pace::MAX_BACKOFF);
+/// ```
+pub fn backoff(failures: u32) -> Duration {
+    let seconds = 2u64 << failures.saturating_sub(1).min(10);
+    Duration::from_secs(seconds).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_user_backs_off_and_recovers() {
+        let mut pace = Pace::default();
+        let t0 = Instant::now();
+        pace.started("a", t0);
+        assert_eq!(pace.finished("a", false, t0), Some(Duration::from_secs(2)));
+        assert!(pace.due(t0 + Duration::from_secs(1)).is_empty());
+        assert_eq!(pace.due(t0 + Duration::from_secs(2)).len(), 1);
+        pace.started("a", t0 + Duration::from_secs(2));
+        assert_eq!(
+            pace.finished("a", false, t0 + Duration::from_secs(2)),
+            Some(Duration::from_secs(4))
+        );
+        let t1 = t0 + Duration::from_secs(6);
+        pace.started("a", t1);
+        assert_eq!(pace.finished("a", true, t1), None);
+        pace.started("a", t1);
+        assert_eq!(
+            pace.finished("a", false, t1),
+            Some(Duration::from_secs(2)),
+            "a success starts the backoff again"
+        );
+    }
+
+    #[test]
+    fn a_burst_is_one_sync_now_and_one_later() {
+        let mut pace = Pace::default();
+        let t0 = Instant::now();
+        pace.started("a", t0);
+        for ms in 1..2000 {
+            let now = t0 + Duration::from_millis(ms);
+            if let Some(at) = pace.not_before("a", now) {
+                pace.later("a", at, true);
+            }
+        }
+        assert_eq!(pace.due(t0 + SPACING), vec![("a".to_string(), true)]);
+        assert!(pace.due(t0 + SPACING * 2).is_empty());
+    }
+}
