@@ -10,143 +10,17 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::{MASTER, Receiver, TOKEN, eventually, start_worker};
 use hcal::store::{Store, UserState};
 use hcal_emulator::{Emulator, Seed};
 use serde_json::{Value, json};
 
 const USERS: usize = 200;
 const EVENTS: usize = 12;
-const MASTER: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-const TOKEN: &str = "workers-test-token";
-
-struct Worker {
-    name: String,
-    child: Child,
-    api: String,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config(dir: &Path, emulator: &Emulator, webhook: &str) -> PathBuf {
-    let key = dir.join("key.json");
-    std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
-    let text = format!(
-        r#"
-[core]
-org_domains = ["example.com"]
-[google]
-key_file = "{key}"
-calendar_url = "{calendar}"
-gmail_url = "{gmail}"
-max_attempts = 3
-[webex]
-base_url = "{webex}"
-access_token = "{webex_token}"
-[serve]
-listen = "127.0.0.1:0"
-poll_seconds = 3600
-lease_seconds = 3
-window_days_back = 7
-window_days_ahead = 31
-join_button_webhook = "{webhook}"
-[api]
-tokens = ["{TOKEN}"]
-"#,
-        key = key.display(),
-        calendar = emulator.calendar_url(),
-        gmail = emulator.gmail_url(),
-        webex = emulator.webex_url(),
-        webex_token = emulator.webex_token().unwrap(),
-    );
-    let path = dir.join("hcal.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worker {
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hcal"))
-        .args(["--config"])
-        .arg(config)
-        .args(["serve", "--store", store])
-        .env("HCAL_MASTER_KEY", MASTER)
-        .env("HCAL_COMPONENT", common::component_path())
-        .env(
-            "HCAL_CACHE_DIR",
-            common::workspace().join("target/hcal-test-cache"),
-        )
-        .env("HCAL_LOG", "hcal=info,warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("hcal serve starts");
-    // The banner says where it listens; the rest of stderr goes to the log.
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut log = log;
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            use std::io::Write as _;
-            let _ = writeln!(log, "{line}");
-            if !sent && let Some(rest) = line.split("serving on ").nth(1) {
-                let _ = found.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                sent = true;
-            }
-        }
-    });
-    let api = address
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| {
-            panic!(
-                "worker {name} did not start; see its log in {}",
-                dir.display()
-            )
-        });
-    Worker {
-        name: name.to_string(),
-        child,
-        api,
-    }
-}
-
-/// The webhook receiver: every delivery, with its Idempotency-Key.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let seen = got.clone();
-    let app = axum::Router::new().route(
-        "/buttons",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::Json<Value>| {
-                let seen = seen.clone();
-                async move {
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    seen.lock().unwrap().push((key, body.0));
-                    "ok"
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}/buttons"), got)
-}
 
 /// Each user's stored meetings as (key, start, end): what must agree.
 fn stored(store: &dyn Store, users: &[String]) -> BTreeMap<String, BTreeSet<(String, i64, i64)>> {
@@ -172,14 +46,6 @@ fn synced(store: &dyn Store) -> usize {
         .iter()
         .filter(|u| u.last_synced_at.is_some())
         .count()
-}
-
-async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < limit, "{what} (waited {limit:?})");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,8 +94,8 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
     let dir = std::env::temp_dir().join(format!("hcal-workers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let (webhook, deliveries) = receiver().await;
-    let config = config(&dir, &emulator, &webhook);
+    let receiver = Receiver::start().await;
+    let config = common::process::config(&dir, &emulator, &receiver.url, "");
     let started = Instant::now();
     let mut a = start_worker("a", &config, &url, &dir);
     let mut b = start_worker("b", &config, &url, &dir);
@@ -284,8 +150,7 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
         },
     )
     .await;
-    b.child.kill().unwrap();
-    b.child.wait().unwrap();
+    b.kill();
     let killed_at = Instant::now();
     eprintln!(
         "killed worker {} after {:?}, {} users synced",
@@ -317,8 +182,8 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
         "the due join buttons delivered",
         Duration::from_secs(120),
         || {
-            let got = deliveries.lock().unwrap();
-            let keys: BTreeSet<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+            let got = receiver.deliveries();
+            let keys: BTreeSet<&str> = got.iter().map(|d| d.key.as_str()).collect();
             soon.iter()
                 .all(|(_, id)| keys.iter().any(|k| k.starts_with(&format!("{id}/"))))
         },
@@ -440,10 +305,9 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
     );
 
     // Each due button once per key, never two different bodies.
-    let got = deliveries.lock().unwrap().clone();
     let mut per_key: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for (key, body) in got {
-        per_key.entry(key).or_default().push(body);
+    for delivery in receiver.deliveries() {
+        per_key.entry(delivery.key).or_default().push(delivery.body);
     }
     for (_, id) in &soon {
         let (key, bodies) = per_key
