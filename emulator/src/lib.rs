@@ -57,7 +57,7 @@ pub use errors::EmulatorError;
 pub use faults::Fault;
 pub use generate::generated_user;
 pub use seed::Seed;
-pub use state::AuditEntry;
+pub use state::{AuditEntry, Channel};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -245,6 +245,13 @@ impl Emulator {
     /// The emulator's idea of now.
     pub fn now(&self) -> jiff::Timestamp {
         self.shared.lock().now()
+    }
+
+    /// The live push channels, with their tokens: what an attacker who
+    /// captured one notification's headers knows (for tests of forged and
+    /// replayed notifications).
+    pub fn channels(&self) -> Vec<Channel> {
+        self.shared.lock().channels.values().cloned().collect()
     }
 
     /// Notifications delivered so far (channel id, resource state, message

@@ -606,3 +606,244 @@ async fn a_provider_outage_defers_enrichment_to_the_next_sync() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Three join buttons due at once behind a webhook that takes 4 s to answer:
+/// all three reach the stream at once, before any webhook answer, and the
+/// webhook gets all three together (not one after another).
+#[tokio::test(flavor = "multi_thread")]
+async fn join_buttons_reach_the_stream_first_and_the_webhook_together() {
+    use futures_util::StreamExt as _;
+    let emulator = common::demo_emulator().await;
+    let receiver = common::process::Receiver::start().await;
+    receiver
+        .delay_ms
+        .store(4000, std::sync::atomic::Ordering::Relaxed);
+    let mut webex = common::webex_for(&emulator);
+    webex.retry.max_attempts = 2;
+    let settings = ServeSettings {
+        join_button_webhook: Some(receiver.url.clone()),
+        window_days: (days_back_to_the_demo_week(), 31),
+        ..common::serve_settings(TOKEN)
+    };
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let (api, _stop) = common::serve(common::service(&emulator, store, webex, settings)).await;
+    let http = reqwest::Client::new();
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(303);
+    let end = start + jiff::SignedDuration::from_mins(30);
+    for i in 0..3 {
+        emulator
+            .change_event(
+                ALICE,
+                json!({
+                    "id": format!("together{i}"), "summary": "At the same time",
+                    "start": { "dateTime": start.to_string() }, "end": { "dateTime": end.to_string() },
+                    "organizer": { "email": ALICE },
+                    "attendees": [{ "email": ALICE, "organizer": true }, { "email": "bob@example.com" }],
+                    "location": format!("https://meet.google.com/tog-ethe-r{i:02}"),
+                }),
+            )
+            .unwrap();
+    }
+    let stream = open_stream(&http, &api, "bob@example.com").await;
+    assert_eq!(activate(&http, &api, ALICE).await, 200);
+    let mut bytes = stream.bytes_stream();
+    let mut text = String::new();
+    let mut streamed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while streamed.len() < 3 {
+        let chunk = tokio::time::timeout_at(deadline.into(), bytes.next())
+            .await
+            .unwrap_or_else(|_| panic!("three buttons not streamed within 20 s: {text}"))
+            .expect("the stream stays open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if event.contains("event: join_button") && event.contains("together") {
+                streamed.push(Instant::now());
+            }
+        }
+    }
+    let deliveries = receiver.deliveries();
+    let first_answer = deliveries
+        .iter()
+        .map(|d| d.arrived + Duration::from_secs(4))
+        .min()
+        .expect("the webhook was called before the stream showed all three");
+    assert!(
+        streamed.iter().all(|at| *at < first_answer),
+        "the streams waited for the webhook"
+    );
+    common::process::eventually("three webhook calls", Duration::from_secs(10), || {
+        receiver.deliveries().len() >= 3
+    })
+    .await;
+    let arrived: Vec<Instant> = receiver.deliveries().iter().map(|d| d.arrived).collect();
+    let spread = *arrived.iter().max().unwrap() - *arrived.iter().min().unwrap();
+    // One after another would be 4 s apart each.
+    assert!(
+        spread < Duration::from_secs(3),
+        "the webhook calls went one at a time ({spread:?} between first and last)"
+    );
+    let keys: std::collections::BTreeSet<String> =
+        receiver.deliveries().into_iter().map(|d| d.key).collect();
+    assert_eq!(keys.len(), 3, "one key per meeting: {keys:?}");
+}
+
+/// A sync that fails after its retries (Google answering 500 nine times in
+/// a row: three syncs of three attempts) is tried again on its own backoff
+/// (2 s, 4 s, 8 s), long before the hourly poll.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_sync_is_retried_on_its_backoff() {
+    let emulator = common::demo_emulator().await;
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let (api, _stop) = common::serve(build(&emulator, store.clone())).await;
+    let http = reqwest::Client::new();
+    emulator.set_faults(vec![hcal_emulator::Fault {
+        route: "calendar.events.list".into(),
+        script: vec!["500".into(); 9],
+        ..Default::default()
+    }]);
+    assert_eq!(activate(&http, &api, ALICE).await, 200);
+    let started = Instant::now();
+    common::process::eventually(
+        "alice synced after the outage",
+        Duration::from_secs(30),
+        || {
+            store
+                .user(ALICE)
+                .unwrap()
+                .is_some_and(|u| u.last_synced_at.is_some())
+        },
+    )
+    .await;
+    let failed = emulator
+        .audit()
+        .iter()
+        .filter(|e| e.route == "calendar.events.list" && e.status == 500)
+        .count();
+    assert_eq!(failed, 9, "every scripted failure was met");
+    eprintln!(
+        "synced {:?} after activation, through 9 failed listings",
+        started.elapsed()
+    );
+    let metrics = http
+        .get(format!("{api}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("hcal_sync_errors_total 0\n"), "{metrics}");
+}
+
+/// Notifications carrying a captured channel's real id, token and resource
+/// id: a burst of 2,000 with rising numbers is a bounded number of syncs,
+/// and replays or numbers going backwards are taken without a sync.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_valid_notifications_is_a_few_syncs_and_replays_none() {
+    let service = start().await;
+    assert_eq!(activate(&service.http, &service.api, ALICE).await, 200);
+    let week = "/api/v1/users/alice@example.com/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z";
+    service
+        .until(week, Duration::from_secs(10), |list| {
+            !titles(list).is_empty()
+        })
+        .await;
+    // Let the activation's syncs settle.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let channel = service
+        .emulator
+        .channels()
+        .into_iter()
+        .find(|c| c.calendar_id == ALICE)
+        .expect("alice's channel");
+    let listings = |emulator: &Emulator| {
+        emulator
+            .audit()
+            .iter()
+            .filter(|e| e.route == "calendar.events.list" && e.user.as_deref() == Some(ALICE))
+            .count()
+    };
+    let before = listings(&service.emulator);
+    let notify = |number: u64| {
+        service
+            .http
+            .post(format!("{}/push", service.api))
+            .header("X-Goog-Channel-ID", &channel.id)
+            .header(
+                "X-Goog-Channel-Token",
+                channel.token.clone().unwrap_or_default(),
+            )
+            .header("X-Goog-Resource-ID", &channel.resource_id)
+            .header("X-Goog-Resource-State", "exists")
+            .header("X-Goog-Message-Number", number.to_string())
+            .send()
+    };
+    let burst_started = Instant::now();
+    let mut answers = futures_util::stream::iter(1_000..3_000u64)
+        .map(notify)
+        .buffer_unordered(16);
+    use futures_util::StreamExt as _;
+    let mut ok = 0;
+    while let Some(answer) = answers.next().await {
+        assert_eq!(answer.unwrap().status().as_u16(), 200);
+        ok += 1;
+    }
+    drop(answers);
+    let burst = burst_started.elapsed();
+    // Wait out the spacing, then count what the burst cost.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let syncs = listings(&service.emulator) - before;
+    eprintln!("2,000 valid notifications in {burst:?}: {ok} taken, {syncs} listings");
+    // At most one sync every 3 s (plus the one in progress at each end).
+    let bound = (burst.as_secs() / 3 + 3) as usize;
+    assert!(
+        (1..=bound).contains(&syncs),
+        "{syncs} listings for 2,000 notifications in {burst:?}"
+    );
+
+    // Replays and numbers going backwards: taken, counted, no sync.
+    let before = listings(&service.emulator);
+    for number in [2_999, 2_999, 1_500, 5] {
+        assert_eq!(notify(number).await.unwrap().status().as_u16(), 200);
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(listings(&service.emulator), before, "a replay synced");
+    let metrics = reqwest::get(format!("{}/metrics", service.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("hcal_push_stale_total"), "{metrics}");
+    let stale: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hcal_push_stale_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(stale >= 4, "{stale} stale notifications counted");
+}
+
+/// Addresses with controls, markup or no domain are refused where they
+/// enter: the API says why, nothing is stored, no log line is forged.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_addresses_are_refused() {
+    let service = start().await;
+    for bad in [
+        "eve@example.com\n2026-12-02T00:00:00Z  INFO join button delivered user=ceo@example.com",
+        "eve\0@example.com",
+        "<script>@example.com",
+        "eve@example..com",
+        "eve@",
+        "@example.com",
+        "eve@localhost",
+    ] {
+        let (status, body) = service.post("/api/v1/users", json!({ "email": bad })).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"]["code"], "invalid", "{bad:?}: {body}");
+    }
+    let (_, users) = service.get("/api/v1/users").await;
+    assert_eq!(users, json!([]), "nothing stored");
+}
