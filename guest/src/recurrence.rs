@@ -142,6 +142,10 @@ impl Civil {
 
     /// Parse `YYYYMMDD` or `YYYYMMDDTHHMMSS` (a trailing `Z` is the caller's business).
     pub fn parse_basic(text: &str) -> Option<Civil> {
+        // Only ASCII can be digits, and the fields below are sliced by byte.
+        if !text.is_ascii() {
+            return None;
+        }
         let digits = |s: &str| -> Option<u32> {
             if s.bytes().all(|b| b.is_ascii_digit()) {
                 s.parse().ok()
@@ -374,7 +378,11 @@ impl FromStr for Rule {
                             .len()
                             .checked_sub(2)
                             .ok_or_else(|| invalid(format!("BYDAY: {item:?} is not a weekday")))?;
-                        let day = parse_weekday(&item[split..])
+                        // The weekday is the last two bytes, and they must be
+                        // whole characters (`TU` after an ordinal, never `ܫH`).
+                        let day = item
+                            .get(split..)
+                            .and_then(parse_weekday)
                             .ok_or_else(|| invalid(format!("BYDAY: {item:?} is not a weekday")))?;
                         let ordinal: i32 = match &item[..split] {
                             "" | "+" => 0,
