@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -65,6 +65,24 @@ test: guest
 	$(MAKE) interop
 	$(MAKE) browser-test
 	$(MAKE) web-test
+	$(MAKE) fuzz-smoke
+
+# Coverage-guided fuzzing of the core's entry points (fuzz/, cargo fuzz on
+# nightly): every target in turn for FUZZ_SECONDS on the committed seed
+# corpus, grown in target/fuzz-corpus/; one summary line per target
+# (execs, cov, ft). `make fuzz-smoke` is 20 s each, and part of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz-setup:
+	@rustup toolchain list 2>/dev/null | grep -q '^nightly' \
+	  || rustup toolchain install nightly --profile minimal \
+	  || { echo "hcal: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-setup
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-setup
+	fuzz/run.sh 20
 
 # Google's own Python client (google-api-python-client, google-auth) against
 # the emulator: it must not notice it is not talking to Google.
