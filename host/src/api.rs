@@ -72,6 +72,9 @@ pub(crate) fn router(service: Shared) -> Router {
             service.clone(),
             identify_caller,
         ))
+        // Outermost: no handler, not even the caller's check, reads an
+        // unbounded or endless body.
+        .layer(axum::middleware::from_fn(crate::listen::bounded_body))
         .with_state(service)
 }
 

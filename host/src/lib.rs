@@ -29,6 +29,7 @@ pub mod google;
 pub mod http;
 pub mod join_buttons;
 pub mod kms;
+pub mod listen;
 pub mod logs;
 pub mod meetings;
 pub mod notify;

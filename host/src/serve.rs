@@ -329,9 +329,7 @@ impl Service {
         let leases = tokio::spawn(lease_keeper(self.clone()));
         let feed = tokio::spawn(feed(self.clone()));
         let app = crate::api::router(self.clone());
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = crate::listen::serve(listener, app, shutdown).await;
         worker.abort();
         poller.abort();
         scheduler.abort();

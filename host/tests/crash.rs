@@ -82,7 +82,11 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
     )
     .await;
     let keys: Vec<String> = receiver.deliveries().into_iter().map(|d| d.key).collect();
-    assert_eq!(keys, vec![key.clone(), key.clone()], "one key for the button");
+    assert_eq!(
+        keys,
+        vec![key.clone(), key.clone()],
+        "one key for the button"
+    );
 
     // Edge 2: killed after the answer was recorded.
     second.kill();
