@@ -957,7 +957,9 @@ pub fn extract(
         };
         found.clear();
         scan(text, scan_limit, &mut found);
-        if field.trusted && found.is_empty() {
+        // A conference entry is a link whatever its host, but only when it
+        // holds something: a blank `uri` is no way to join.
+        if field.trusted && found.is_empty() && !text.trim().is_empty() {
             found.push(Found {
                 uri: text.trim().to_string(),
                 start: 0,

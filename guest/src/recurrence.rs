@@ -254,7 +254,9 @@ fn parse_list(
             .trim()
             .parse()
             .map_err(|_| invalid(format!("{name}: {item:?} is not a number")))?;
-        let magnitude_ok = range.contains(&n.abs()) && (signed || n > 0);
+        // `checked_abs`: -2147483648 has no magnitude in i32.
+        let magnitude_ok =
+            n.checked_abs().is_some_and(|m| range.contains(&m)) && (signed || n >= 0);
         if !magnitude_ok || n == 0 && !range.contains(&0) {
             return Err(invalid(format!("{name}: {n} is out of range")));
         }
@@ -344,24 +346,9 @@ impl FromStr for Rule {
                         Until::Local(civil)
                     });
                 }
-                "BYSECOND" => {
-                    rule.by_second = unsigned(
-                        parse_list(&name, &value, 0..=60, false)
-                            .or_else(|_| parse_list(&name, &value, 0..=60, true))?,
-                    )
-                }
-                "BYMINUTE" => {
-                    rule.by_minute = unsigned(
-                        parse_list(&name, &value, 0..=59, false)
-                            .or_else(|_| parse_list(&name, &value, 0..=59, true))?,
-                    )
-                }
-                "BYHOUR" => {
-                    rule.by_hour = unsigned(
-                        parse_list(&name, &value, 0..=23, false)
-                            .or_else(|_| parse_list(&name, &value, 0..=23, true))?,
-                    )
-                }
+                "BYSECOND" => rule.by_second = unsigned(parse_list(&name, &value, 0..=60, false)?),
+                "BYMINUTE" => rule.by_minute = unsigned(parse_list(&name, &value, 0..=59, false)?),
+                "BYHOUR" => rule.by_hour = unsigned(parse_list(&name, &value, 0..=23, false)?),
                 "BYMONTHDAY" => rule.by_month_day = parse_list(&name, &value, 1..=31, true)?,
                 "BYYEARDAY" => rule.by_year_day = parse_list(&name, &value, 1..=366, true)?,
                 "BYWEEKNO" => rule.by_week_no = parse_list(&name, &value, 1..=53, true)?,
@@ -840,6 +827,9 @@ impl Rule {
         max: usize,
         to_utc: &dyn Fn(Civil) -> i64,
     ) -> Result<Vec<Civil>, RecurrenceError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         let rule = self.with_defaults(start);
         let mut found = Vec::new();
         let mut buffer = Vec::new();
@@ -877,6 +867,9 @@ impl Rule {
                     emitted_start = true;
                     if start < horizon {
                         emit(start, &mut found);
+                        if found.len() >= max {
+                            return Ok(found);
+                        }
                     }
                 }
                 if at == start {
