@@ -20,7 +20,7 @@ export type Response = 'needsAction' | 'declined' | 'tentative' | 'accepted';
 export type EventStatus = 'confirmed' | 'tentative' | 'cancelled';
 export type MeetingType = 'personal_room' | 'space' | 'one_time';
 export type LinkSource = 'conference_data' | 'event_url' | 'location' | 'description';
-export type SensitiveField = 'title' | 'location' | 'agenda' | 'emails' | 'names';
+export type SensitiveField = 'title' | 'location' | 'agenda' | 'emails' | 'names' | 'links';
 export type ErrorKind = 'malformed-json' | 'invalid-field' | 'invalid-request' | 'invalid-key' | 'open-failed' | 'limit-exceeded';
 
 export interface Window {
@@ -31,6 +31,14 @@ export interface Window {
 
 export interface JoinLink {
   uri: string;
+  /** `webex`, `sip`, `tel`, `zoom`, `meet`, `teams`, ... or `other`. */
+  service: string;
+  source: LinkSource;
+}
+
+/** A meeting's link: its URI sealed when `links` are. */
+export interface MeetingLink {
+  uri: Text;
   /** `webex`, `sip`, `tel`, `zoom`, `meet`, `teams`, ... or `other`. */
   service: string;
   source: LinkSource;
@@ -64,9 +72,9 @@ export interface Meeting {
   /** The keyword found in the location (`@webex`, `@meet:space`), or null. */
   keyword: string | null;
   /** The link to join with, or null. */
-  join: JoinLink | null;
+  join: MeetingLink | null;
   /** Every candidate, best first. */
-  links: JoinLink[];
+  links: MeetingLink[];
   /** The description as plain text. */
   agenda: Text | null;
   recurring: boolean;
@@ -189,7 +197,7 @@ export const DEFAULT_OPTIONS: Readonly<Required<Options>>;
 export function load(): Promise<Core>;
 
 export class Core {
-  /** The contract version the component implements (`0.3.0`). */
+  /** The contract version the component implements (`0.4.0`). */
   contractVersion(): string;
   /** Google events pages into the user's meeting list; sealed fields with `sealWith`. */
   processPages(pages: EventsPage | EventsPage[], request: ProcessRequest, options?: { sealWith?: OrgKey }): MeetingList;

@@ -47,7 +47,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
     labels: { join: 'Join', video_address: 'Video address', meeting_number: 'Meeting number', password: 'Password', call_in: 'Call in' },
   },
   join_blocks: [],
-  sealed_fields: ['title', 'location', 'agenda', 'emails'],
+  sealed_fields: ['title', 'location', 'agenda', 'emails', 'names', 'links'],
   org_domains: [],
   links: { custom_patterns: [], max_links: 50 },
   max_instances: 1000,
@@ -128,6 +128,8 @@ function text(t) {
 }
 
 const joinLink = (l) => ({ uri: l.uri, service: l.service, source: snake(l.source) });
+// A meeting's link: its URI sealed when links are.
+const meetingLink = (l) => ({ uri: text(l.uri), service: l.service, source: snake(l.source) });
 
 function meeting(m) {
   const out = {
@@ -150,8 +152,8 @@ function meeting(m) {
     my_response: m.myResponse === undefined ? null : RESPONSE[m.myResponse],
     status: m.status,
     keyword: none(m.keyword),
-    join: m.join === undefined ? null : joinLink(m.join),
-    links: m.links.map(joinLink),
+    join: m.join === undefined ? null : meetingLink(m.join),
+    links: m.links.map(meetingLink),
     agenda: text(m.agenda),
     recurring: m.recurring,
   };
@@ -240,7 +242,7 @@ const LINK_SOURCES = ['conference_data', 'event_url', 'location', 'description']
 
 /** The loaded component. */
 export class Core {
-  /** The contract version the component implements (`0.3.0`). */
+  /** The contract version the component implements (`0.4.0`). */
   contractVersion() {
     return processor.contractVersion();
   }

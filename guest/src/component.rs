@@ -91,6 +91,29 @@ impl Guest for Component {
         Ok(seal::open(&value.into(), &key.into())?)
     }
 
+    fn open_many(
+        values: Vec<wit::Sealed>,
+        keys: Vec<wit::OrgKey>,
+    ) -> Vec<Result<String, wit::Error>> {
+        let keys: Vec<model::OrgKey> = keys.into_iter().map(Into::into).collect();
+        values
+            .into_iter()
+            .map(|value| {
+                let value: model::Sealed = value.into();
+                let key = keys
+                    .iter()
+                    .find(|k| k.key_url == value.key_url)
+                    .ok_or_else(|| {
+                        crate::error::CoreError::InvalidKey(format!(
+                            "no key given for {}",
+                            value.key_url
+                        ))
+                    })?;
+                Ok(seal::open(&value, key)?)
+            })
+            .collect()
+    }
+
     fn expand_recurrence(
         series: wit::SeriesSpec,
         window: wit::Window,
@@ -286,6 +309,7 @@ impl From<wit::ProcessRequest> for model::ProcessRequest {
                         wit::SensitiveField::Agenda => model::SensitiveField::Agenda,
                         wit::SensitiveField::Emails => model::SensitiveField::Emails,
                         wit::SensitiveField::Names => model::SensitiveField::Names,
+                        wit::SensitiveField::Links => model::SensitiveField::Links,
                     })
                     .collect(),
                 org_domains: o.org_domains,
@@ -378,10 +402,10 @@ impl From<model::Text> for wit::Text {
     }
 }
 
-impl From<model::JoinLink> for wit::JoinLink {
-    fn from(l: model::JoinLink) -> Self {
+impl From<model::MeetingLink> for wit::JoinLink {
+    fn from(l: model::MeetingLink) -> Self {
         wit::JoinLink {
-            uri: l.uri,
+            uri: l.uri.into(),
             service: l.service,
             source: l.source.into(),
         }

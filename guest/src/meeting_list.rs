@@ -384,8 +384,8 @@ impl<'r> Context<'r> {
             my_response,
             status: event.status,
             keyword,
-            join,
-            links,
+            join: join.map(MeetingLink::from),
+            links: links.into_iter().map(MeetingLink::from).collect(),
             agenda: agenda.filter(|t| !t.is_empty()).map(Text::Plain),
             recurring: recurring && instances.is_none(),
             event_id: event.id,
@@ -724,6 +724,10 @@ impl<'r> Context<'r> {
                 if wants(field) {
                     texts.extend(text.as_mut());
                 }
+            }
+            if wants(SensitiveField::Links) {
+                texts.extend(m.join.iter_mut().map(|l| &mut l.uri));
+                texts.extend(m.links.iter_mut().map(|l| &mut l.uri));
             }
             let people = (m.organizer.iter_mut().map(|o| (&mut o.email, &mut o.name)))
                 .chain(m.attendees.iter_mut().map(|a| (&mut a.email, &mut a.name)));

@@ -73,11 +73,31 @@ pub struct Window {
     pub to: String,
 }
 
+/// A join-link candidate as the core finds it (before sealing).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinLink {
     pub uri: String,
     pub service: String,
     pub source: LinkSource,
+}
+
+/// A link of a meeting in a meeting list: its URI sealed when links are
+/// (a join URL often carries its passcode, a dial-in its PIN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingLink {
+    pub uri: Text,
+    pub service: String,
+    pub source: LinkSource,
+}
+
+impl From<JoinLink> for MeetingLink {
+    fn from(link: JoinLink) -> MeetingLink {
+        MeetingLink {
+            uri: Text::Plain(link.uri),
+            service: link.service,
+            source: link.source,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +132,8 @@ pub struct Meeting {
     pub my_response: Option<Response>,
     pub status: EventStatus,
     pub keyword: Option<String>,
-    pub join: Option<JoinLink>,
-    pub links: Vec<JoinLink>,
+    pub join: Option<MeetingLink>,
+    pub links: Vec<MeetingLink>,
     pub agenda: Option<Text>,
     #[serde(default)]
     pub recurring: bool,
@@ -344,6 +364,9 @@ pub enum SensitiveField {
     Agenda,
     Emails,
     Names,
+    /// Join links and the description's other links (URIs with their
+    /// passcodes, dial-in numbers with their PINs).
+    Links,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,11 +453,15 @@ impl Default for Options {
             invitee_limit: 1500,
             join_block: JoinBlock::default(),
             join_blocks: Vec::new(),
+            // Everything event-derived that names, locates or lets one
+            // into a meeting.
             sealed_fields: vec![
                 SensitiveField::Title,
                 SensitiveField::Location,
                 SensitiveField::Agenda,
                 SensitiveField::Emails,
+                SensitiveField::Names,
+                SensitiveField::Links,
             ],
             org_domains: Vec::new(),
             links: LinkOptions::default(),

@@ -3,7 +3,7 @@
 //! ```toml
 //! [core]                       # what the core does (see hcal_core::model::Options)
 //! lead_time_seconds = 300
-//! sealed_fields = ["title", "location", "agenda", "emails"]
+//! sealed_fields = ["title", "location", "agenda", "emails", "names", "links"]
 //! [core.join_block]
 //! header = "Join the meeting"
 //!

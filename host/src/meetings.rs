@@ -1,47 +1,75 @@
 //! Stored meetings back into a meeting list, opened for an authorized
 //! caller (the sealed fields decrypted with the org keys they name).
 
-use hcal_core::model::{Meeting, MeetingList, OrgKey, Text, Window};
+use hcal_core::model::{Meeting, MeetingList, OrgKey, Sealed, Text, Window};
 
 use crate::runtime::{CallError, Runtime};
 use crate::store::StoredMeeting;
 
-/// Decrypt a meeting's sealed fields; `key_for` finds the key a field names.
+/// Every field of a meeting that may be sealed.
+fn texts(meeting: &mut Meeting) -> Vec<&mut Text> {
+    let mut texts: Vec<&mut Text> = Vec::new();
+    texts.extend(meeting.title.as_mut());
+    texts.extend(meeting.location.as_mut());
+    texts.extend(meeting.agenda.as_mut());
+    if let Some(organizer) = &mut meeting.organizer {
+        texts.push(&mut organizer.email);
+        texts.extend(organizer.name.as_mut());
+    }
+    for attendee in &mut meeting.attendees {
+        texts.push(&mut attendee.email);
+        texts.extend(attendee.name.as_mut());
+    }
+    texts.extend(meeting.join.iter_mut().map(|link| &mut link.uri));
+    texts.extend(meeting.links.iter_mut().map(|link| &mut link.uri));
+    texts
+}
+
+/// Decrypt the sealed fields of `meetings` in one call to the core;
+/// `key_for` finds the key a field names (a field whose key is unknown
+/// stays sealed).
+pub fn open_meetings(
+    runtime: &Runtime,
+    meetings: &mut [Meeting],
+    key_for: &dyn Fn(&str) -> Option<OrgKey>,
+) -> Result<(), CallError> {
+    let mut keys: Vec<OrgKey> = Vec::new();
+    let mut asked = std::collections::BTreeSet::new();
+    let (slots, values): (Vec<&mut Text>, Vec<Sealed>) = meetings
+        .iter_mut()
+        .flat_map(texts)
+        .filter_map(|text| {
+            let sealed = match &*text {
+                Text::Sealed(sealed) => sealed.clone(),
+                Text::Plain(_) => return None,
+            };
+            if asked.insert(sealed.key_url.clone())
+                && let Some(key) = key_for(&sealed.key_url)
+            {
+                keys.push(key);
+            }
+            keys.iter()
+                .any(|k| k.key_url == sealed.key_url)
+                .then_some((text, sealed))
+        })
+        .unzip();
+    if values.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<&Sealed> = values.iter().collect();
+    for (slot, opened) in slots.into_iter().zip(runtime.open_many(&values, &keys)?) {
+        *slot = Text::Plain(opened?);
+    }
+    Ok(())
+}
+
+/// Decrypt one meeting's sealed fields (see [`open_meetings`]).
 pub fn open_meeting(
     runtime: &Runtime,
     mut meeting: Meeting,
     key_for: &dyn Fn(&str) -> Option<OrgKey>,
 ) -> Result<Meeting, CallError> {
-    let open = |text: &mut Text| -> Result<(), CallError> {
-        if let Text::Sealed(sealed) = text
-            && let Some(key) = key_for(&sealed.key_url)
-        {
-            *text = Text::Plain(runtime.open(sealed, &key)?);
-        }
-        Ok(())
-    };
-    for text in [
-        &mut meeting.title,
-        &mut meeting.location,
-        &mut meeting.agenda,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        open(text)?;
-    }
-    if let Some(organizer) = &mut meeting.organizer {
-        open(&mut organizer.email)?;
-        if let Some(name) = &mut organizer.name {
-            open(name)?;
-        }
-    }
-    for attendee in &mut meeting.attendees {
-        open(&mut attendee.email)?;
-        if let Some(name) = &mut attendee.name {
-            open(name)?;
-        }
-    }
+    open_meetings(runtime, std::slice::from_mut(&mut meeting), key_for)?;
     Ok(meeting)
 }
 
@@ -54,18 +82,21 @@ pub enum OpenError {
     Core(#[from] CallError),
 }
 
+/// A stored meeting read back, still sealed.
+fn parse_stored(stored: &StoredMeeting) -> Result<Meeting, OpenError> {
+    serde_json::from_str(&stored.sealed_json).map_err(|e| OpenError::Corrupt {
+        key: stored.key.clone(),
+        message: e.to_string(),
+    })
+}
+
 /// One stored meeting, read back and opened.
 pub fn open_stored(
     runtime: &Runtime,
     stored: &StoredMeeting,
     key_for: &dyn Fn(&str) -> Option<OrgKey>,
 ) -> Result<Meeting, OpenError> {
-    let parsed: Meeting =
-        serde_json::from_str(&stored.sealed_json).map_err(|e| OpenError::Corrupt {
-            key: stored.key.clone(),
-            message: e.to_string(),
-        })?;
-    Ok(open_meeting(runtime, parsed, key_for)?)
+    Ok(open_meeting(runtime, parse_stored(stored)?, key_for)?)
 }
 
 /// A user's stored meetings as a meeting list (for rendering or the API).
@@ -76,10 +107,11 @@ pub fn meeting_list(
     stored: &[StoredMeeting],
     key_for: &dyn Fn(&str) -> Option<OrgKey>,
 ) -> Result<MeetingList, OpenError> {
-    let meetings = stored
+    let mut meetings = stored
         .iter()
-        .map(|meeting| open_stored(runtime, meeting, key_for))
+        .map(parse_stored)
         .collect::<Result<Vec<_>, _>>()?;
+    open_meetings(runtime, &mut meetings, key_for)?;
     Ok(MeetingList {
         user: user.to_string(),
         window: window.clone(),

@@ -73,7 +73,7 @@ pub fn agenda(list: &MeetingList) -> String {
                 let _ = writeln!(
                     out,
                     "    join:  {} ({}, from the {})",
-                    j.uri,
+                    show(&j.uri),
                     j.service,
                     source_name(j.source)
                 );
@@ -88,7 +88,7 @@ pub fn agenda(list: &MeetingList) -> String {
                 "    also:  {}",
                 m.links[1..]
                     .iter()
-                    .map(|l| l.uri.as_str())
+                    .map(|l| show(&l.uri))
                     .collect::<Vec<_>>()
                     .join(", ")
             );

@@ -847,3 +847,123 @@ async fn hostile_addresses_are_refused() {
     let (_, users) = service.get("/api/v1/users").await;
     assert_eq!(users, json!([]), "nothing stored");
 }
+
+/// Nothing event-derived is stored in plaintext: after a full sync of the
+/// demo week through the running service (meetings, join buttons, stream
+/// events, presence), no file of the SQLite store (nor its WAL) holds any
+/// title, description, location, display name, address of someone not
+/// served, join link, dial-in number, PIN or conference id of the demo's
+/// events, nor any link or phone number written in a description.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_holds_nothing_event_derived_in_plaintext() {
+    let emulator = common::demo_emulator().await;
+    let dir = std::env::temp_dir().join(format!("hcal-at-rest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("hcal.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    {
+        let (api, stop) = common::serve(build(&emulator, store.clone())).await;
+        let http = reqwest::Client::new();
+        assert_eq!(activate(&http, &api, ALICE).await, 200);
+        let week = format!(
+            "{api}/api/v1/users/{ALICE}/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z"
+        );
+        common::process::eventually("alice synced", Duration::from_secs(20), || {
+            store.meetings(ALICE, 0, i64::MAX).unwrap().len() >= 5
+        })
+        .await;
+        // The API opens what the store keeps sealed.
+        let list: Value = http
+            .get(&week)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(list.to_string().contains("Bob Builder"), "{list}");
+        drop(stop);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(store);
+
+    let events: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::workspace().join("fixtures/demo/events.json")).unwrap(),
+    )
+    .unwrap();
+    let mut secrets = std::collections::BTreeSet::new();
+    collect_secrets(&events, None, &mut secrets);
+    assert!(secrets.len() > 40, "{secrets:?}");
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        if let Ok(content) = std::fs::read(format!("{}{suffix}", path.display())) {
+            bytes.extend(content);
+        }
+    }
+    let stored = |text: &str| bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    // The scan sees the rows: the served user's address names them.
+    assert!(stored(ALICE), "the scan reads nothing");
+    for expected in [
+        "https://us02web.zoom.us/j/81234567890?pwd=ZmFrZQ",
+        "Bob Builder",
+        "123456",
+    ] {
+        assert!(secrets.contains(expected), "{expected} not looked for");
+    }
+    let found: Vec<&String> = secrets.iter().filter(|s| stored(s)).collect();
+    assert!(
+        found.is_empty(),
+        "in the store in plaintext ({} of {} values): {found:?}",
+        found.len(),
+        secrets.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The values of the demo's events that must never be stored in plaintext:
+/// every string under a key that carries what people wrote or what lets
+/// one into a meeting, and the links and numbers inside descriptions.
+fn collect_secrets(value: &Value, key: Option<&str>, out: &mut std::collections::BTreeSet<String>) {
+    // The served user's own address may stay: it names the user's rows.
+    const SERVED: &[&str] = &[ALICE];
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .for_each(|(k, v)| collect_secrets(v, Some(k), out)),
+        Value::Array(items) => items.iter().for_each(|v| collect_secrets(v, key, out)),
+        Value::String(text) => {
+            let secret = matches!(
+                key,
+                Some(
+                    "summary"
+                        | "description"
+                        | "location"
+                        | "displayName"
+                        | "email"
+                        | "hangoutLink"
+                        | "uri"
+                        | "label"
+                        | "pin"
+                        | "conferenceId"
+                )
+            );
+            // A location that is only a keyword (`@webex:onetime`) is the
+            // product's word, kept as the meeting's keyword.
+            let keyword_only = key == Some("location") && text.starts_with('@');
+            if !secret || keyword_only || SERVED.contains(&text.as_str()) {
+                return;
+            }
+            out.insert(text.clone());
+            if key == Some("description") {
+                for word in text.split(|c: char| c.is_whitespace() || "<>\"'".contains(c)) {
+                    if word.contains("://") || word.starts_with("tel:") || word.contains('@') {
+                        out.insert(word.trim_end_matches(['.', ',', ')']).to_string());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

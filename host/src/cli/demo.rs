@@ -261,7 +261,10 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
                             .and_then(|t| t.plain())
                             .unwrap_or("(untitled)")
                             .to_string();
-                        let join = m.join.map(|j| j.uri).unwrap_or_else(|| "-".into());
+                        let join = m
+                            .join
+                            .and_then(|j| j.uri.plain().map(str::to_string))
+                            .unwrap_or_else(|| "-".into());
                         format!("{title} — join {join}")
                     })
                     .unwrap_or_else(|| button.meeting_key.clone());

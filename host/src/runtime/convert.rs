@@ -145,6 +145,7 @@ pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
                     model::SensitiveField::Agenda => wit::SensitiveField::Agenda,
                     model::SensitiveField::Emails => wit::SensitiveField::Emails,
                     model::SensitiveField::Names => wit::SensitiveField::Names,
+                    model::SensitiveField::Links => wit::SensitiveField::Links,
                 })
                 .collect(),
             org_domains: o.org_domains.clone(),
@@ -193,9 +194,9 @@ fn response(r: wit::Response) -> model::Response {
     }
 }
 
-fn join_link(l: wit::JoinLink) -> model::JoinLink {
-    model::JoinLink {
-        uri: l.uri,
+fn join_link(l: wit::JoinLink) -> model::MeetingLink {
+    model::MeetingLink {
+        uri: text(l.uri),
         service: l.service,
         source: from_link_source(l.source),
     }

@@ -27,8 +27,8 @@ wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 use self::hcal::core::types as wit;
 
 /// The contract this host speaks.
-pub const CONTRACT: &str = "hcal:core@0.3.0";
-const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT: &str = "hcal:core@0.4.0";
+const CONTRACT_VERSION: &str = "0.4.0";
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -585,6 +585,34 @@ impl Runtime {
             key_url: value.key_url.clone(),
         };
         self.call(|core, store| core.hcal_core_processor().call_open(store, &value, &key))
+    }
+
+    /// Open many sealed values in one call, each with the key of `keys` its
+    /// `key_url` names: one result per value, in order.
+    pub fn open_many(
+        &self,
+        values: &[&model::Sealed],
+        keys: &[model::OrgKey],
+    ) -> Result<Vec<Result<String, CallError>>, CallError> {
+        let values: Vec<wit::Sealed> = values
+            .iter()
+            .map(|value| wit::Sealed {
+                jwe: value.jwe.clone(),
+                key_url: value.key_url.clone(),
+            })
+            .collect();
+        let keys: Vec<wit::OrgKey> = keys.iter().map(convert::org_key).collect();
+        self.call(|core, store| {
+            core.hcal_core_processor()
+                .call_open_many(store, &values, &keys)
+                .map(Ok)
+        })
+        .map(|opened| {
+            opened
+                .into_iter()
+                .map(|result| result.map_err(CallError::Core))
+                .collect()
+        })
     }
 
     /// The most linear memory any instance of this runtime has had, in bytes.

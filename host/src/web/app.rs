@@ -245,7 +245,7 @@ fn meeting_card(
     let join = meeting
         .join
         .as_ref()
-        .and_then(|j| safe_link(&j.uri).map(|uri| (uri, j.service.as_str())));
+        .and_then(|j| safe_link(j.uri.plain()?).map(|uri| (uri, j.service.as_str())));
     let mine = meeting.my_response;
     let organizer = meeting.organizer.as_ref().map(|o| {
         o.name
