@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
+.PHONY: setup guest build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -66,6 +66,19 @@ test: guest
 	$(MAKE) browser-test
 	$(MAKE) web-test
 	$(MAKE) fuzz-smoke
+
+# The chaos run in full (host/tests/chaos.rs): 300 users, Google's and
+# Webex's failure modes injected, 20 SIGKILLs, on SQLite (one worker) and on
+# PostgreSQL (three); then every stored list must equal a fault-free sync,
+# every due join button delivered under its one key, one provider meeting
+# per event, the SQLite file intact. Prints its figures. `make test` runs
+# the short form (30 users, 4 kills). CHAOS_SEED=N replays a run's dice.
+chaos: guest
+	@scripts/test-postgres.sh start >/dev/null
+	@status=0; HCAL_TEST_POSTGRES=$$(cat target/pg/url) HCAL_REQUIRE_POSTGRES=1 HCAL_CHAOS=full \
+	  $(if $(CHAOS_SEED),HCAL_CHAOS_SEED=$(CHAOS_SEED)) \
+	  $(CARGO) test -p hcal --test chaos -- --nocapture --test-threads 1 || status=$$?; \
+	  scripts/test-postgres.sh stop; exit $$status
 
 # Coverage-guided fuzzing of the core's entry points (fuzz/, cargo fuzz on
 # nightly): every target in turn for FUZZ_SECONDS on the committed seed

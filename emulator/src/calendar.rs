@@ -14,7 +14,7 @@ use crate::Shared;
 use crate::auth::Need;
 use crate::errors::ApiError;
 use crate::events::{Changed, DEFAULT_PAGE, ListQuery, MAX_PAGE, google_time};
-use crate::push::note_for;
+use crate::push::notes_for;
 use crate::server::call;
 use crate::state::{Channel, Role, State};
 
@@ -321,13 +321,13 @@ pub async fn watch(
         let request = object_body(&body)?;
         let channel = register_channel(state, &id, &request)?;
         let answer = channel_resource(&channel);
-        let dropped = state.drop_push();
+        let fate = state.push_fate();
         let stored = state.channels.entry(channel.id.clone()).or_insert(channel);
-        sync_note = Some(note_for(stored, "sync", dropped));
+        sync_note = Some(notes_for(stored, "sync", fate));
         ok(answer)
     });
-    if let Some(note) = sync_note {
-        shared.push.send(vec![note]);
+    if let Some(notes) = sync_note {
+        shared.push.send(notes);
     }
     response
 }

@@ -37,10 +37,28 @@ pub struct Fault {
     pub rate_drop: f64,
     /// Push notifications silently not delivered (route `push`).
     pub rate_drop_push: f64,
+    /// Push notifications delivered twice, same message number (route `push`).
+    pub rate_duplicate_push: f64,
+    /// Push notifications held back so that later ones overtake them
+    /// (route `push`).
+    pub rate_reorder_push: f64,
+    /// Requests answered only after `slow_ms` (past a client's timeout).
+    pub rate_slow: f64,
+    pub slow_ms: u64,
     /// Delay added before answering, in milliseconds.
     pub latency_ms: u64,
     /// `Retry-After` seconds sent with 429 and 503 answers.
     pub retry_after: Option<u64>,
+}
+
+/// What becomes of one push notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushFate {
+    Deliver,
+    Drop,
+    Duplicate,
+    /// Held back, so that the next ones arrive first.
+    Reorder,
 }
 
 /// What to do with one request.
@@ -78,9 +96,14 @@ impl State {
                     "ok" => Outcome::Pass,
                     code => code.parse().map(Outcome::Status).unwrap_or(Outcome::Pass),
                 };
+                self.count_outcome(&outcome);
                 return (outcome, latency, retry_after);
             }
             let fault = self.faults[index].clone();
+            if fault.rate_slow > 0.0 && self.dice() < fault.rate_slow {
+                latency = latency.max(fault.slow_ms);
+                self.count_fault("slow");
+            }
             for (rate, outcome) in [
                 (fault.rate_429, Outcome::Status(429)),
                 (fault.rate_403, Outcome::Status(403)),
@@ -89,6 +112,7 @@ impl State {
                 (fault.rate_drop, Outcome::Drop),
             ] {
                 if rate > 0.0 && self.dice() < rate {
+                    self.count_outcome(&outcome);
                     return (outcome, latency, retry_after);
                 }
             }
@@ -96,16 +120,40 @@ impl State {
         (Outcome::Pass, latency, None)
     }
 
-    /// Should this push notification be lost?
-    pub fn drop_push(&mut self) -> bool {
-        let rates: Vec<f64> = self
+    /// What becomes of the next push notification (dropped, delivered
+    /// twice, overtaken, or delivered).
+    pub fn push_fate(&mut self) -> PushFate {
+        let plans: Vec<(f64, f64, f64)> = self
             .faults
             .iter()
             .filter(|f| f.matches("push"))
-            .map(|f| f.rate_drop_push)
+            .map(|f| (f.rate_drop_push, f.rate_duplicate_push, f.rate_reorder_push))
             .collect();
-        rates
-            .into_iter()
-            .any(|rate| rate > 0.0 && self.dice() < rate)
+        for (drop, duplicate, reorder) in plans {
+            for (rate, fate, kind) in [
+                (drop, PushFate::Drop, "push dropped"),
+                (duplicate, PushFate::Duplicate, "push duplicated"),
+                (reorder, PushFate::Reorder, "push reordered"),
+            ] {
+                if rate > 0.0 && self.dice() < rate {
+                    self.count_fault(kind);
+                    return fate;
+                }
+            }
+        }
+        PushFate::Deliver
+    }
+
+    fn count_outcome(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Pass => {}
+            Outcome::Status(code) => self.count_fault(&code.to_string()),
+            Outcome::Drop => self.count_fault("connection reset"),
+        }
+    }
+
+    /// Count one injected fault of `kind` (what `Emulator::faults_injected` reports).
+    pub fn count_fault(&mut self, kind: &str) {
+        *self.injected.entry(kind.to_string()).or_default() += 1;
     }
 }

@@ -226,6 +226,13 @@ impl Emulator {
         self.shared.lock().faults = faults;
     }
 
+    /// Faults injected so far, by kind: `429`, `403`, `500`, `503`,
+    /// `connection reset`, `slow`, `push dropped`, `push duplicated`,
+    /// `push reordered`.
+    pub fn faults_injected(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.lock().injected.clone()
+    }
+
     /// Every request so far, in the order their answers were ready: user,
     /// method, path, route, status, User-Agent, start and finish times.
     pub fn audit(&self) -> Vec<AuditEntry> {

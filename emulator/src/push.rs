@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::Shared;
 use crate::events::Changed;
+use crate::faults::PushFate;
 
 /// One notification to send.
 #[derive(Debug, Clone)]
@@ -24,7 +25,12 @@ pub struct Notification {
     pub expiration: Option<i64>,
     /// Lost on purpose (a `push` fault): logged, not sent.
     pub dropped: bool,
+    /// Held back on purpose (a `push` fault): sent after the next ones.
+    pub held_back: bool,
 }
+
+/// How long a held-back notification waits: later ones overtake it.
+const HELD_BACK: Duration = Duration::from_millis(500);
 
 /// What happened to one notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,19 +59,21 @@ impl Pusher {
                 .build()
                 .unwrap_or_default();
             while let Some(note) = receiver.recv().await {
+                if note.held_back {
+                    let (client, log) = (client.clone(), worker_log.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(HELD_BACK).await;
+                        let status = deliver(&client, &note).await;
+                        record(&log, &note, status);
+                    });
+                    continue;
+                }
                 let status = if note.dropped {
                     None
                 } else {
                     deliver(&client, &note).await
                 };
-                let mut log = worker_log.lock().unwrap_or_else(|p| p.into_inner());
-                log.push(Delivery {
-                    channel_id: note.channel_id.clone(),
-                    state: note.state.to_string(),
-                    message_number: note.message_number,
-                    status,
-                    dropped: note.dropped,
-                });
+                record(&worker_log, &note, status);
             }
         });
         Pusher { queue, log }
@@ -80,6 +88,18 @@ impl Pusher {
     pub fn log(&self) -> Vec<Delivery> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+fn record(log: &Mutex<Vec<Delivery>>, note: &Notification, status: Option<u16>) {
+    log.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Delivery {
+            channel_id: note.channel_id.clone(),
+            state: note.state.to_string(),
+            message_number: note.message_number,
+            status,
+            dropped: note.dropped,
+        });
 }
 
 async fn deliver(client: &reqwest::Client, note: &Notification) -> Option<u16> {
@@ -123,9 +143,9 @@ impl Shared {
             .collect();
         let mut notes = Vec::new();
         for id in ids {
-            let dropped = state.drop_push();
+            let fate = state.push_fate();
             if let Some(channel) = state.channels.get_mut(&id) {
-                notes.push(note_for(channel, "exists", dropped));
+                notes.extend(notes_for(channel, "exists", fate));
             }
         }
         drop(state);
@@ -133,11 +153,24 @@ impl Shared {
     }
 }
 
-/// The next notification of a channel (takes its message number).
-pub fn note_for(
+/// The next notification of a channel (takes its message number), as
+/// `fate` has it: dropped, sent twice, held back, or sent.
+pub fn notes_for(
     channel: &mut crate::state::Channel,
     state: &'static str,
-    dropped: bool,
+    fate: PushFate,
+) -> Vec<Notification> {
+    let note = note_for(channel, state, fate);
+    match fate {
+        PushFate::Duplicate => vec![note.clone(), note],
+        _ => vec![note],
+    }
+}
+
+fn note_for(
+    channel: &mut crate::state::Channel,
+    state: &'static str,
+    fate: PushFate,
 ) -> Notification {
     let number = channel.next_message;
     channel.next_message += 1;
@@ -153,6 +186,7 @@ pub fn note_for(
         state,
         message_number: number,
         expiration: channel.expiration,
-        dropped,
+        dropped: fate == PushFate::Drop,
+        held_back: fate == PushFate::Reorder,
     }
 }

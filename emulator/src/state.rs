@@ -151,6 +151,9 @@ pub struct State {
     pub tokens: HashMap<String, AccessToken>,
     pub channels: BTreeMap<String, Channel>,
     pub faults: Vec<Fault>,
+    /// Faults injected so far, by kind (`429`, `503`, `connection reset`,
+    /// `slow`, `push dropped`, ...).
+    pub injected: BTreeMap<String, u64>,
     pub audit: Vec<AuditEntry>,
     pub clock_offset: i64,
     pub webex: crate::webex::WebexState,
@@ -190,6 +193,7 @@ impl State {
             tokens: HashMap::new(),
             channels: BTreeMap::new(),
             faults: Vec::new(),
+            injected: BTreeMap::new(),
             audit: Vec::new(),
             clock_offset: 0,
             webex: crate::webex::WebexState::from_seed(&domain.webex),

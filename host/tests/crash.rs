@@ -53,7 +53,7 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
         )
         .unwrap();
     let receiver = Receiver::start().await;
-    let config = common::process::config(&dir, &emulator, &receiver.url, "");
+    let config = common::process::config(&dir, &emulator, &receiver.url, &Default::default());
     let store_arg = path.to_str().unwrap();
 
     // Edge 1: killed while the receiver has the request and has not answered.

@@ -95,7 +95,7 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let receiver = Receiver::start().await;
-    let config = common::process::config(&dir, &emulator, &receiver.url, "");
+    let config = common::process::config(&dir, &emulator, &receiver.url, &Default::default());
     let started = Instant::now();
     let mut a = start_worker("a", &config, &url, &dir);
     let mut b = start_worker("b", &config, &url, &dir);

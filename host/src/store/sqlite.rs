@@ -217,6 +217,20 @@ impl SqliteStore {
             .lock()
             .pragma_query_value(None, "user_version", |row| row.get(0))?)
     }
+
+    /// SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound,
+    /// else what SQLite found wrong (its first hundred findings).
+    pub fn integrity_check(&self) -> Result<Result<(), Vec<String>>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("PRAGMA integrity_check")?;
+        let findings: Vec<String> = statement
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(match findings.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(findings),
+        })
+    }
 }
 
 fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {

@@ -35,9 +35,29 @@ impl Drop for Worker {
     }
 }
 
+/// What the process tests set in `hcal.toml`.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    pub poll_seconds: u64,
+    /// Per Google request.
+    pub google_timeout_seconds: u64,
+    pub google_max_attempts: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            // Long: anything seen within a test came through push.
+            poll_seconds: 3600,
+            google_timeout_seconds: 30,
+            google_max_attempts: 3,
+        }
+    }
+}
+
 /// An `hcal.toml` in `dir` for the emulator, POSTing join buttons to
-/// `webhook`; `extra` is appended to `[serve]`.
-pub fn config(dir: &Path, emulator: &Emulator, webhook: &str, extra: &str) -> PathBuf {
+/// `webhook`.
+pub fn config(dir: &Path, emulator: &Emulator, webhook: &str, tuning: &Tuning) -> PathBuf {
     let key = dir.join("key.json");
     std::fs::write(&key, emulator.key_file().unwrap().to_string()).unwrap();
     let text = format!(
@@ -48,7 +68,8 @@ org_domains = ["example.com"]
 key_file = "{key}"
 calendar_url = "{calendar}"
 gmail_url = "{gmail}"
-max_attempts = 3
+max_attempts = {attempts}
+timeout_seconds = {timeout}
 [webex]
 base_url = "{webex}"
 access_token = "{webex_token}"
@@ -56,13 +77,15 @@ access_token = "{webex_token}"
 tokens = ["{TOKEN}"]
 [serve]
 listen = "127.0.0.1:0"
-poll_seconds = 3600
+poll_seconds = {poll}
 lease_seconds = 3
 window_days_back = 7
 window_days_ahead = 31
 join_button_webhook = "{webhook}"
-{extra}
 "#,
+        attempts = tuning.google_max_attempts,
+        timeout = tuning.google_timeout_seconds,
+        poll = tuning.poll_seconds,
         key = key.display(),
         calendar = emulator.calendar_url(),
         gmail = emulator.gmail_url(),
@@ -132,6 +155,8 @@ pub struct Delivery {
     pub key: String,
     pub body: Value,
     pub arrived: Instant,
+    /// Unix milliseconds.
+    pub received_ms: i64,
 }
 
 /// The join-button webhook: records every POST with its Idempotency-Key
@@ -168,6 +193,7 @@ impl Receiver {
                             key,
                             body: body.0,
                             arrived: Instant::now(),
+                            received_ms: jiff::Timestamp::now().as_millisecond(),
                         });
                         let delay = shared.delay_ms.load(Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(delay)).await;
