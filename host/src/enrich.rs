@@ -213,6 +213,18 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 .is_some_and(|(_, d)| domains.iter().any(|o| o.eq_ignore_ascii_case(d)))
         };
         let mut etags: HashMap<String, String> = HashMap::new();
+        // One-time meetings made before, by event: the event may not carry
+        // the id yet (the write that records it failed, or the process died
+        // before it), and a second meeting must not be made for it.
+        let known: HashMap<String, String> = if first
+            .provisioning
+            .iter()
+            .any(|n| n.meeting_type == MeetingType::OneTime && n.existing_id.is_none())
+        {
+            self.ledger.one_time_meetings(user)?.into_iter().collect()
+        } else {
+            HashMap::new()
+        };
         for need in &first.provisioning {
             let people: BTreeSet<String> = need
                 .invitees
@@ -239,7 +251,10 @@ impl<'a, P: MeetingProvider> Enricher<'a, P> {
                 }
                 MeetingType::OneTime => {
                     let spec = MeetingSpec {
-                        existing_id: need.existing_id.clone(),
+                        existing_id: need
+                            .existing_id
+                            .clone()
+                            .or_else(|| known.get(&need.event_id).cloned()),
                         title: need.title.clone(),
                         start: need.start.clone(),
                         end: need.end.clone(),

@@ -343,6 +343,52 @@ async fn a_crash_after_recording_the_id_reuses_the_space() {
     );
 }
 
+/// The write that records a one-time meeting's id on its event fails (the
+/// meeting was made): the next run, on the same store, reuses the meeting
+/// the store remembers instead of making a second one (found by the chaos
+/// run: three workers, Google failing, one event with two meetings).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_write_of_the_id_makes_no_second_one_time_meeting() {
+    let emulator = emulator_with(vec![(
+        BOB,
+        meeting("lostid01", 8, "@webex:onetime", BOB, &[ALICE]),
+    )])
+    .await;
+    emulator.set_faults(vec![Fault {
+        route: "calendar.events.patch".into(),
+        script: vec!["503".into(); 3],
+        ..Fault::default()
+    }]);
+    let (google, webex, options) = (google(&emulator), webex_client(&emulator), options());
+    let store = hcal::store::SqliteStore::in_memory().unwrap();
+    let enricher = Enricher::new(&google, &webex, common::runtime(), &options, &store);
+    let report = enricher.run(BOB, &window(), NOW).await.unwrap();
+    assert!(
+        report.deferred.iter().any(|(id, _)| id == "lostid01"),
+        "{report:#?}"
+    );
+    assert_eq!(meeting_id(&event(&emulator, BOB, "lostid01").await), None);
+    assert_eq!(emulator.webex_snapshot().meetings.len(), 1);
+
+    emulator.set_faults(Vec::new());
+    let report = enricher.run(BOB, &window(), NOW).await.unwrap();
+    assert!(report.created.is_empty(), "made again: {report:#?}");
+    assert!(
+        report.patched.contains(&"lostid01".to_string()),
+        "{report:#?}"
+    );
+    let meetings = emulator.webex_snapshot().meetings;
+    assert_eq!(
+        meetings.len(),
+        1,
+        "one meeting for the event: {meetings:#?}"
+    );
+    assert_eq!(
+        meeting_id(&event(&emulator, BOB, "lostid01").await),
+        meetings[0]["id"].as_str()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_outage_leaves_events_untouched_until_a_later_run() {
     let emulator = emulator_with(vec![
