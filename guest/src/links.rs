@@ -854,7 +854,9 @@ fn unwrap_once(uri: &str) -> Option<String> {
     } else {
         return None;
     };
-    percent_decode(wrapped)
+    // A wrapper around nothing (`?url=` empty, or only white space) wraps no
+    // link: it stays what it is.
+    percent_decode(wrapped).filter(|target| !target.trim().is_empty())
 }
 
 /// Remove every layer of SafeLinks and Google redirects (at most 8).

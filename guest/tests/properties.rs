@@ -1079,3 +1079,26 @@ fn a_blank_conference_entry_is_no_link() {
     assert_eq!(list.meetings[0].join, None);
     assert!(list.join_buttons.is_empty());
 }
+
+/// links fuzzer finding: a SafeLink (or Google redirect) whose `url=` is
+/// empty unwrapped to "", which a conference entry (a link whatever its
+/// host) then gave as a join link with an empty URI. A wrapper around
+/// nothing now stays itself.
+#[test]
+fn a_wrapper_around_nothing_stays_itself() {
+    for wrapper in [
+        "https://nam11.safelinks.protection.outlook.com/?data=x&url=",
+        "https://eur01.safelinks.protection.outlook.com/?url=%20&data=x",
+        "https://www.google.com/url?q=&sa=D",
+    ] {
+        assert_eq!(links::unwrap(wrapper), wrapper);
+        let text = format!("Join {wrapper} today");
+        assert_eq!(links::unwrap_safelinks(&text), text);
+        let fields = [Field {
+            trusted: true,
+            ..Field::new(LinkSource::ConferenceData, wrapper)
+        }];
+        let found = links::extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]));
+        assert!(found.iter().all(|l| !l.uri.trim().is_empty()), "{found:?}");
+    }
+}
