@@ -594,7 +594,8 @@ fn valid_sip(uri: &str) -> bool {
 }
 
 fn valid_tel(uri: &str) -> bool {
-    let number = uri[4..].split(';').next().unwrap_or("");
+    // After `tel:`; a bare `tel` (no colon) has no number.
+    let number = uri.get(4..).unwrap_or("").split(';').next().unwrap_or("");
     number.bytes().filter(u8::is_ascii_digit).count() >= 3
         && number.bytes().all(|b| {
             b.is_ascii_digit()

@@ -1102,3 +1102,19 @@ fn a_wrapper_around_nothing_stays_itself() {
         assert!(found.iter().all(|l| !l.uri.trim().is_empty()), "{found:?}");
     }
 }
+
+/// links fuzzer finding: `classify("tel")` (a conference entry or a token
+/// that is just the scheme, without its colon) sliced past the end of the
+/// string looking for the number.
+#[test]
+fn a_bare_tel_scheme_is_no_link() {
+    for uri in ["tel", "TEL", "tel:", "sip", "sips"] {
+        assert_eq!(links::classify(uri), None, "{uri}");
+    }
+    let fields = [Field {
+        trusted: true,
+        ..Field::new(LinkSource::ConferenceData, "  tel  ")
+    }];
+    let found = links::extract(&fields, &LinkOptions::default(), &CustomPatterns::new(&[]));
+    assert!(found.iter().all(|l| !l.uri.trim().is_empty()), "{found:?}");
+}
