@@ -437,37 +437,7 @@ fn inner_window() -> (i64, i64) {
 /// Each user's meetings from a fault-free sync of the final calendars,
 /// opened, as JSON, by key.
 async fn reference_lists(emulator: &Emulator, users: &[String]) -> BTreeMap<String, Vec<Value>> {
-    let reference = hcal::store::SqliteStore::in_memory().unwrap();
-    let google = common::google_for(emulator);
-    let runtime = common::runtime();
-    let kms = hcal::kms::Kms::new(
-        &reference,
-        hcal::kms::MasterKey::from_base64(MASTER).unwrap(),
-    );
-    let key = kms.active_key().unwrap();
-    let options = hcal_core::model::Options {
-        org_domains: vec!["example.com".into()],
-        ..Default::default()
-    };
-    let syncer = hcal::sync::Syncer {
-        google: &google,
-        store: &reference,
-        runtime,
-        options: &options,
-        key: &key,
-    };
-    let now = jiff::Timestamp::now();
-    let window = hcal_core::model::Window {
-        from: (now - jiff::SignedDuration::from_hours(24 * 7)).to_string(),
-        to: (now + jiff::SignedDuration::from_hours(24 * 31)).to_string(),
-    };
-    for user in users {
-        reference.add_user(user).unwrap();
-        reference
-            .set_user_state(user, UserState::Activated, None, None)
-            .unwrap();
-        syncer.sync(user, &window, &now.to_string()).await.unwrap();
-    }
+    let reference = common::process::fault_free_sync(emulator, users, jiff::Timestamp::now()).await;
     lists(&reference, users)
 }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{MASTER, Receiver, TOKEN, eventually, start_worker};
+use common::process::{Receiver, TOKEN, eventually, start_worker};
 use hcal::store::{Store, UserState};
 use hcal_emulator::{Emulator, Seed};
 use serde_json::{Value, json};
@@ -230,38 +230,7 @@ async fn three_workers_share_an_organisation_through_a_kill_and_a_stop() {
     assert_eq!(answer.status().as_u16(), 200);
 
     // Every user's meetings equal a single worker's.
-    let reference = hcal::store::SqliteStore::in_memory().unwrap();
-    {
-        let google = common::google_for(&emulator);
-        let runtime = common::runtime();
-        let kms = hcal::kms::Kms::new(
-            &reference,
-            hcal::kms::MasterKey::from_base64(MASTER).unwrap(),
-        );
-        let key = kms.active_key().unwrap();
-        let options = hcal_core::model::Options {
-            org_domains: vec!["example.com".into()],
-            ..Default::default()
-        };
-        let syncer = hcal::sync::Syncer {
-            google: &google,
-            store: &reference,
-            runtime,
-            options: &options,
-            key: &key,
-        };
-        let window = hcal_core::model::Window {
-            from: (now - jiff::SignedDuration::from_hours(24 * 7)).to_string(),
-            to: (now + jiff::SignedDuration::from_hours(24 * 31)).to_string(),
-        };
-        for user in &users {
-            reference.add_user(user).unwrap();
-            reference
-                .set_user_state(user, UserState::Activated, None, None)
-                .unwrap();
-            syncer.sync(user, &window, &now.to_string()).await.unwrap();
-        }
-    }
+    let reference = common::process::fault_free_sync(&emulator, &users, now).await;
     let (ours, theirs) = (stored(&store, &users), stored(&reference, &users));
     let differ: Vec<&String> = users.iter().filter(|u| ours[*u] != theirs[*u]).collect();
     assert!(

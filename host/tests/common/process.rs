@@ -228,3 +228,44 @@ pub async fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> b
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Sync `users` once, without faults, into a fresh store, as one worker
+/// would for the window of `now` (a week back, 31 days ahead): what the
+/// process tests compare the service's stores with.
+pub async fn fault_free_sync(
+    emulator: &Emulator,
+    users: &[String],
+    now: jiff::Timestamp,
+) -> hcal::store::SqliteStore {
+    use hcal::store::{Store, UserState};
+    let reference = hcal::store::SqliteStore::in_memory().unwrap();
+    let google = super::google_for(emulator);
+    let kms = hcal::kms::Kms::new(
+        &reference,
+        hcal::kms::MasterKey::from_base64(MASTER).unwrap(),
+    );
+    let key = kms.active_key().unwrap();
+    let options = hcal_core::model::Options {
+        org_domains: vec!["example.com".into()],
+        ..Default::default()
+    };
+    let syncer = hcal::sync::Syncer {
+        google: &google,
+        store: &reference,
+        runtime: super::runtime(),
+        options: &options,
+        key: &key,
+    };
+    let window = hcal_core::model::Window {
+        from: (now - jiff::SignedDuration::from_hours(24 * 7)).to_string(),
+        to: (now + jiff::SignedDuration::from_hours(24 * 31)).to_string(),
+    };
+    for user in users {
+        reference.add_user(user).unwrap();
+        reference
+            .set_user_state(user, UserState::Activated, None, None)
+            .unwrap();
+        syncer.sync(user, &window, &now.to_string()).await.unwrap();
+    }
+    reference
+}
