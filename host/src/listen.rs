@@ -68,7 +68,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Serve `app` on `listener` until `shutdown`, with the limits above; then
-/// stop accepting and give requests in flight [`DRAIN`] to finish.
+/// stop accepting and give requests in flight 5 s to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
