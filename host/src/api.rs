@@ -1005,9 +1005,18 @@ pub(crate) fn room_meetings(service: &Service, room: &str) -> Result<Vec<Value>,
         let Ok(Some(stored)) = service.store.meeting(&button.email, &button.meeting_key) else {
             continue;
         };
+        // The join link only, opened: the device needs nothing else.
         let join = serde_json::from_str::<hcal_core::model::Meeting>(&stored.sealed_json)
             .ok()
-            .and_then(|m| m.join);
+            .and_then(|m| m.join)
+            .and_then(|mut link| {
+                if let hcal_core::model::Text::Sealed(sealed) = &link.uri {
+                    let key = service.kms().key(&sealed.key_url).ok()?;
+                    link.uri =
+                        hcal_core::model::Text::Plain(service.runtime.open(sealed, &key).ok()?);
+                }
+                Some(link)
+            });
         let at = |s: i64| jiff::Timestamp::from_second(s).map(|t| t.to_string()).ok();
         meetings.push(json!({
             "meeting_key": button.meeting_key,

@@ -35,11 +35,15 @@ const RETRY_SECONDS: i64 = 5;
 /// delivers it.
 pub(crate) async fn scheduler(service: Arc<Service>) {
     let calls = Arc::new(tokio::sync::Semaphore::new(WEBHOOK_CONCURRENCY));
+    // The webhook calls in flight: aborted with the scheduler (at shutdown,
+    // before the worker gives its claims back).
+    let mut in_flight = tokio::task::JoinSet::new();
     // What this process showed on its streams: a retried webhook call does
     // not show it again.
     let mut streamed: BTreeSet<(i64, String)> = BTreeSet::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        while in_flight.try_join_next().is_some() {}
         let claim = claim_for(&service);
         let due = match service.store.due_buttons(&claim) {
             Ok(due) => due,
@@ -88,10 +92,16 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
             match service.settings.join_button_webhook.clone() {
                 None => recorded(&service, &claimed, &delivered),
                 Some(url) => {
-                    let (service, calls) = (service.clone(), calls.clone());
+                    let (service, calls, claimed_at) = (service.clone(), calls.clone(), claim.now);
                     let key = format!("{meeting_key}/{at}");
-                    tokio::spawn(async move {
-                        call_webhook(&service, &calls, &url, &key, &claimed, &delivered).await
+                    in_flight.spawn(async move {
+                        let call = Call {
+                            url: &url,
+                            key: &key,
+                            claimed: &claimed,
+                            claimed_at,
+                        };
+                        call_webhook(&service, &calls, call, &delivered).await
                     });
                 }
             }
@@ -102,34 +112,59 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
     }
 }
 
+/// One meeting's webhook call: where, under which key, for which claimed
+/// buttons, claimed when (Unix seconds).
+struct Call<'a> {
+    url: &'a str,
+    key: &'a str,
+    claimed: &'a [StoredButton],
+    claimed_at: i64,
+}
+
 /// POST one meeting's button to the webhook (waiting for a free call), and
 /// record the outcome once the receiver answered.
 async fn call_webhook(
     service: &Service,
     calls: &tokio::sync::Semaphore,
-    url: &str,
-    key: &str,
-    claimed: &[StoredButton],
+    call: Call<'_>,
     delivered: &DeliveredButton,
 ) {
-    let claimed_at = std::time::Instant::now();
     let Ok(_call) = calls.acquire().await else {
         return;
     };
     // Waited so long that the claim may have run out: another worker may
     // be delivering it already; the next turn claims it again.
-    if claimed_at.elapsed() > Duration::from_secs((CLAIM_SECONDS / 2) as u64) {
-        return released(service, claimed, 0);
+    if now().as_second() - call.claimed_at > CLAIM_SECONDS / 2 {
+        return released(service, call.claimed, 0);
+    }
+    // Still this worker's, renewed for the call: a worker that stalled and
+    // lost its claims does not deliver what another now has.
+    let claim = claim_for(service);
+    let mut held = Vec::new();
+    for button in call.claimed {
+        match service
+            .store
+            .hold_button(&button.email, &button.meeting_key, button.at, &claim)
+        {
+            Ok(true) => held.push(button.clone()),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "join buttons: cannot renew a claim"),
+        }
+    }
+    if held.len() < call.claimed.len() {
+        return released(service, &held, 0);
     }
     let answer = service
         .webhooks
-        .post(url)
-        .header("Idempotency-Key", key)
+        .post(call.url)
+        .header("Idempotency-Key", call.key)
         .json(delivered)
         .send()
         .await;
     match answer {
-        Ok(response) if response.status().is_success() => recorded(service, claimed, delivered),
+        Ok(response) if response.status().is_success() => {
+            recorded(service, call.claimed, delivered)
+        }
         answer => {
             service
                 .metrics
@@ -145,7 +180,7 @@ async fn call_webhook(
                 retry_seconds = RETRY_SECONDS,
                 "the join-button webhook did not take a button; it is retried"
             );
-            released(service, claimed, RETRY_SECONDS);
+            released(service, call.claimed, RETRY_SECONDS);
         }
     }
 }
@@ -191,12 +226,15 @@ fn recorded(service: &Service, claimed: &[StoredButton], delivered: &DeliveredBu
 /// Give the buttons back, due again in `retry_seconds`.
 fn released(service: &Service, claimed: &[StoredButton], retry_seconds: i64) {
     let retry_at = now().as_second() + retry_seconds;
+    let worker = &service.settings.worker_id;
     for button in claimed {
-        if let Err(error) =
-            service
-                .store
-                .release_button(&button.email, &button.meeting_key, button.at, retry_at)
-        {
+        if let Err(error) = service.store.release_button(
+            &button.email,
+            &button.meeting_key,
+            button.at,
+            worker,
+            retry_at,
+        ) {
             // The claim runs out by itself.
             tracing::warn!(%error, "join buttons: cannot give a button back");
         }

@@ -40,12 +40,22 @@ pub(crate) async fn bounded_body(request: Request, next: Next) -> Response {
     let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES));
     let bytes = match read.await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("request bodies are at most {MAX_BODY_BYTES} bytes"),
-            );
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    &format!("request bodies are at most {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "the request body could not be read",
+                )
+            };
         }
         Err(_) => {
             return refuse(
@@ -93,8 +103,12 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
-                    // Out of file descriptors, say: wait rather than spin.
-                    tracing::warn!(%error, "cannot accept a connection");
+                    // Out of file descriptors, say: wait rather than spin,
+                    // and say so now and then, not ten times a second.
+                    static REFUSED: crate::logs::Throttle = crate::logs::Throttle::new(10);
+                    if let Some(held_back) = REFUSED.allow(jiff::Timestamp::now().as_second()) {
+                        tracing::warn!(%error, held_back, "cannot accept a connection");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }

@@ -13,26 +13,35 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use tracing_subscriber::field::MakeExt as _;
 
-/// `text` with its control characters written as Rust escapes (`\n`,
-/// `\u{1b}`): what is left cannot end a line or move a cursor.
+/// `text` with its control characters (and line separators and
+/// bidirectional overrides) written as Rust escapes (`\n`, `\u{1b}`,
+/// `\u{202e}`): what is left cannot end a line, move a cursor or reorder
+/// what the reader sees.
 ///
 /// ```
 /// assert_eq!(hcal::logs::escape_controls("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
 /// assert_eq!(hcal::logs::escape_controls("plain"), "plain");
 /// ```
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(hostile) {
         return Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if c.is_control() {
+        if hostile(c) {
             let _ = write!(escaped, "{}", c.escape_default());
         } else {
             escaped.push(c);
         }
     }
     Cow::Owned(escaped)
+}
+
+/// Controls, and the characters that end a line or reorder what a reader
+/// sees (line and paragraph separators, bidirectional overrides).
+fn hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The field formatter of every hcal log: `message key=value ...`, each
@@ -122,13 +131,16 @@ mod tests {
             .with_ansi(false)
             .fmt_fields(super::fields())
             .finish();
-        let forged = "eve@example.com\n2026-12-02T00:00:00Z  INFO join button delivered user=ceo@example.com\u{1b}[2J";
+        let forged = "eve@example.com\n2026-12-02T00:00:00Z  INFO join button delivered user=ceo@example.com\u{1b}[2J\u{202e}moc.elpmaxe\u{2028}";
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(user = %forged, reason = forged, "refused {}", "x\ry");
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text}");
+        assert!(
+            !text.contains(['\u{1b}', '\r', '\u{202e}', '\u{2028}']),
+            "{text}"
+        );
         assert!(text.contains("refused x\\ry"), "{text}");
         assert!(
             text.contains("user=eve@example.com\\n2026-12-02T00:00:00Z  INFO join button"),

@@ -57,7 +57,15 @@ pub fn open_meetings(
         return Ok(());
     }
     let values: Vec<&Sealed> = values.iter().collect();
-    for (slot, opened) in slots.into_iter().zip(runtime.open_many(&values, &keys)?) {
+    let opened = runtime.open_many(&values, &keys)?;
+    if opened.len() != slots.len() {
+        return Err(CallError::Trap(format!(
+            "the core opened {} values of {}",
+            opened.len(),
+            slots.len()
+        )));
+    }
+    for (slot, opened) in slots.into_iter().zip(opened) {
         *slot = Text::Plain(opened?);
     }
     Ok(())

@@ -49,9 +49,15 @@ impl Pace {
         self.later.remove(user);
     }
 
-    /// The sync of `user` ended at `now`: a failure is retried after the
-    /// returned delay.
-    pub fn finished(&mut self, user: &str, ok: bool, now: Instant) -> Option<Duration> {
+    /// The sync of `user` (asked for by a change, or not) ended at `now`: a
+    /// failure is retried after the returned delay, still as a change.
+    pub fn finished(
+        &mut self,
+        user: &str,
+        ok: bool,
+        changed: bool,
+        now: Instant,
+    ) -> Option<Duration> {
         if ok {
             self.failures.remove(user);
             return None;
@@ -59,7 +65,7 @@ impl Pace {
         let failures = self.failures.entry(user.to_string()).or_insert(0);
         *failures += 1;
         let delay = backoff(*failures);
-        self.later(user, now + delay, false);
+        self.later(user, now + delay, changed);
         Some(delay)
     }
 
@@ -92,11 +98,13 @@ impl Pace {
             .any(|user| !self.failures.contains_key(user))
     }
 
-    /// Forget users this worker no longer syncs (deactivated, handed over).
-    pub fn forget(&mut self, user: &str) {
+    /// Forget users this worker no longer syncs (deactivated, handed over):
+    /// `true` when a change was still waiting to be synced (the caller passes
+    /// it on to the user's new worker).
+    pub fn forget(&mut self, user: &str) -> bool {
         self.started.remove(user);
         self.failures.remove(user);
-        self.later.remove(user);
+        self.later.remove(user).is_some_and(|(_, changed)| changed)
     }
 }
 
@@ -122,23 +130,27 @@ mod tests {
         let mut pace = Pace::default();
         let t0 = Instant::now();
         pace.started("a", t0);
-        assert_eq!(pace.finished("a", false, t0), Some(Duration::from_secs(2)));
+        assert_eq!(
+            pace.finished("a", false, false, t0),
+            Some(Duration::from_secs(2))
+        );
         assert!(pace.due(t0 + Duration::from_secs(1)).is_empty());
         assert_eq!(pace.due(t0 + Duration::from_secs(2)).len(), 1);
         pace.started("a", t0 + Duration::from_secs(2));
         assert_eq!(
-            pace.finished("a", false, t0 + Duration::from_secs(2)),
+            pace.finished("a", false, false, t0 + Duration::from_secs(2)),
             Some(Duration::from_secs(4))
         );
         let t1 = t0 + Duration::from_secs(6);
         pace.started("a", t1);
-        assert_eq!(pace.finished("a", true, t1), None);
+        assert_eq!(pace.finished("a", true, false, t1), None);
         pace.started("a", t1);
         assert_eq!(
-            pace.finished("a", false, t1),
+            pace.finished("a", false, true, t1),
             Some(Duration::from_secs(2)),
             "a success starts the backoff again"
         );
+        assert!(pace.forget("a"), "the retry of a change is a change");
     }
 
     #[test]

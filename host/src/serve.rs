@@ -467,7 +467,9 @@ impl Service {
         }
         self.pace().started(user, now_i);
         let ok = self.sync_user(enricher, user).await;
-        let retry = self.pace().finished(user, ok, std::time::Instant::now());
+        let retry = self
+            .pace()
+            .finished(user, ok, changed, std::time::Instant::now());
         if let Some(delay) = retry {
             tracing::info!(%user, retry_seconds = delay.as_secs(), "the sync is retried");
         }
@@ -795,7 +797,11 @@ impl Service {
             (gained, lost)
         };
         for user in &lost {
-            self.pace().forget(user);
+            // A change not yet synced goes with the user to its new worker.
+            let waiting = self.pace().forget(user);
+            if waiting && let Err(error) = self.store.request_sync(user, now().as_second()) {
+                tracing::warn!(%user, %error, "cannot pass the sync on to its worker");
+            }
         }
         if !gained.is_empty() {
             tracing::info!(users = gained.len(), "users taken over");

@@ -367,6 +367,16 @@ async fn knock_on_every_route(store: Arc<dyn Store>) {
         !text.contains("Matrix review") && !text.contains(BOB),
         "a device sees no titles or invitees: {text}"
     );
+    // Its join links are opened: a device cannot open sealed values.
+    assert!(!text.contains("jwe"), "{text}");
+    for meeting in device["meetings"].as_array().into_iter().flatten() {
+        assert!(
+            meeting["join"]["uri"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://")),
+            "{meeting}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -357,8 +357,24 @@ fn join_buttons_move_with_their_meeting_and_go_out_once(store: &dyn Store) {
             .claim_button("alice@example.com", "a", 300, &claim("w1", 400))
             .unwrap()
     );
+    // Renewed just before it goes out, by its worker only.
+    assert!(
+        store
+            .hold_button("alice@example.com", "a", 300, &claim("w1", 401))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .hold_button("alice@example.com", "a", 300, &claim("w2", 401))
+            .unwrap()
+    );
+    // Another worker cannot give w1's claim back.
     store
-        .release_button("alice@example.com", "a", 300, 405)
+        .release_button("alice@example.com", "a", 300, "w2", 401)
+        .unwrap();
+    assert_eq!(due(402), 0, "still w1's");
+    store
+        .release_button("alice@example.com", "a", 300, "w1", 405)
         .unwrap();
     assert_eq!(due(404), 0, "not before its retry");
     assert_eq!(due(405), 1);

@@ -355,13 +355,25 @@ pub trait Store: Send + Sync {
         at: i64,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Give a claimed button back: its delivery failed, and it is due again
-    /// at `retry_at` (Unix seconds).
+    /// Renew `claim.worker`'s claim on a button just before it goes out:
+    /// `false` when the claim is no longer this worker's (it ran out and
+    /// another took it) or the button was delivered meanwhile.
+    fn hold_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        claim: &Claim,
+    ) -> Result<bool, StoreError>;
+    /// Give `worker`'s claim on a button back: its delivery failed, and it is
+    /// due again at `retry_at` (Unix seconds). Another worker's claim, or a
+    /// delivered button, is left as it is.
     fn release_button(
         &self,
         email: &str,
         meeting_key: &str,
         at: i64,
+        worker: &str,
         retry_at: i64,
     ) -> Result<(), StoreError>;
     /// A user's buttons, by time.

@@ -678,8 +678,10 @@ impl Store for PostgresStore {
                 }
                 if let Some(buttons) = &page.join_buttons {
                     tx.execute(
+                        // A claim in flight stays; a button given back for
+                        // a retry goes, and comes back only if still wanted.
                         "DELETE FROM join_buttons WHERE email = $1 AND delivered_at IS NULL
-                         AND (claim_expires IS NULL OR claim_expires <= $2)",
+                         AND (claimed_by IS NULL OR claim_expires <= $2)",
                         &[&email, &now()],
                     )
                     .await
@@ -932,20 +934,51 @@ impl Store for PostgresStore {
         })
     }
 
+    fn hold_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        claim: &Claim,
+    ) -> Result<bool, StoreError> {
+        let (email, meeting_key, claim) = (lower(email), meeting_key.to_string(), claim.clone());
+        self.run(move |client| async move {
+            let changed = client
+                .execute(
+                    "UPDATE join_buttons SET claim_expires = $5 + $6
+                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND claimed_by = $4
+                       AND delivered_at IS NULL AND claim_expires > $5",
+                    &[
+                        &email,
+                        &meeting_key,
+                        &at,
+                        &claim.worker,
+                        &claim.now,
+                        &claim.hold_seconds,
+                    ],
+                )
+                .await?;
+            Ok(changed == 1)
+        })
+    }
+
     fn release_button(
         &self,
         email: &str,
         meeting_key: &str,
         at: i64,
+        worker: &str,
         retry_at: i64,
     ) -> Result<(), StoreError> {
-        let (email, meeting_key) = (lower(email), meeting_key.to_string());
+        let (email, meeting_key, worker) =
+            (lower(email), meeting_key.to_string(), worker.to_string());
         self.run(move |client| async move {
             client
                 .execute(
-                    "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = $4
-                     WHERE email = $1 AND meeting_key = $2 AND at = $3",
-                    &[&email, &meeting_key, &at, &retry_at],
+                    "UPDATE join_buttons SET claimed_by = NULL, claim_expires = $5
+                     WHERE email = $1 AND meeting_key = $2 AND at = $3 AND claimed_by = $4
+                       AND delivered_at IS NULL",
+                    &[&email, &meeting_key, &at, &worker, &retry_at],
                 )
                 .await?;
             Ok(())

@@ -412,8 +412,10 @@ impl Store for SqliteStore {
         }
         if let Some(buttons) = &page.join_buttons {
             transaction.execute(
+                // A claim in flight stays; a button given back for a retry
+                // goes, and comes back only if its meeting still wants it.
                 "DELETE FROM join_buttons WHERE email = ?1 AND delivered_at IS NULL
-                 AND (claim_expires IS NULL OR claim_expires <= ?2)",
+                 AND (claimed_by IS NULL OR claim_expires <= ?2)",
                 params![email, now()],
             )?;
             for button in buttons {
@@ -574,17 +576,42 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn hold_button(
+        &self,
+        email: &str,
+        meeting_key: &str,
+        at: i64,
+        claim: &Claim,
+    ) -> Result<bool, StoreError> {
+        let changed = self.lock().execute(
+            "UPDATE join_buttons SET claim_expires = ?5 + ?6
+             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND claimed_by = ?4
+               AND delivered_at IS NULL AND claim_expires > ?5",
+            params![
+                email,
+                meeting_key,
+                at,
+                claim.worker,
+                claim.now,
+                claim.hold_seconds
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
     fn release_button(
         &self,
         email: &str,
         meeting_key: &str,
         at: i64,
+        worker: &str,
         retry_at: i64,
     ) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE join_buttons SET delivered_at = NULL, claimed_by = NULL, claim_expires = ?4
-             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
-            params![email, meeting_key, at, retry_at],
+            "UPDATE join_buttons SET claimed_by = NULL, claim_expires = ?5
+             WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND claimed_by = ?4
+               AND delivered_at IS NULL",
+            params![email, meeting_key, at, worker, retry_at],
         )?;
         Ok(())
     }
