@@ -54,20 +54,23 @@ fn invalid(why: impl Into<String>) -> RecurrenceError {
 
 // ---- civil time as integers ------------------------------------------------------
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
+/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's
+/// algorithm), worked in 64 bits and held to `i32`'s range: a year far out
+/// of any calendar (a rule stepped to the end of time) is the end of time,
+/// not an overflow.
 pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
-    let y = if month <= 2 { year - 1 } else { year };
+    let y = i64::from(year) - i64::from(month <= 2);
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let m = month as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let m = i64::from(month.min(12));
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day.min(31)) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    (era * 146_097 + doe - 719_468).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 /// The date of a day number.
 pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
-    let z = days + 719_468;
+    let z = i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -75,7 +78,8 @@ pub fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i32::from(month <= 2);
+    // Every i32 day falls in a year that fits an i32.
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
     (year, month, day)
 }
 
@@ -94,7 +98,7 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 
 /// Monday = 0 ... Sunday = 6.
 fn weekday(days: i32) -> u32 {
-    (days + 3).rem_euclid(7) as u32
+    (i64::from(days) + 3).rem_euclid(7) as u32
 }
 
 /// A wall-clock date and time: a day number and the second of that day.
@@ -482,7 +486,7 @@ impl Period {
 /// week that holds at least four days of the year.
 fn week_one_start(year: i32, week_start: u32) -> i32 {
     let jan4 = days_from_civil(year, 1, 4);
-    jan4 - ((weekday(jan4) + 7 - week_start) % 7) as i32
+    jan4.saturating_sub(((weekday(jan4) + 7 - week_start) % 7) as i32)
 }
 
 /// Most periods one expansion may step through.
@@ -586,9 +590,10 @@ impl Rule {
             Frequency::Yearly => {
                 let year = unit as i32;
                 let days = if self.by_week_no.is_empty() {
-                    days_from_civil(year, 1, 1)..days_from_civil(year + 1, 1, 1)
+                    days_from_civil(year, 1, 1)..days_from_civil(year.saturating_add(1), 1, 1)
                 } else {
-                    week_one_start(year, self.week_start)..week_one_start(year + 1, self.week_start)
+                    week_one_start(year, self.week_start)
+                        ..week_one_start(year.saturating_add(1), self.week_start)
                 };
                 Period::days(days)
             }
@@ -642,9 +647,9 @@ impl Rule {
     fn week_year(&self, day: i32) -> i32 {
         let (year, _, _) = civil_from_days(day);
         if day < week_one_start(year, self.week_start) {
-            year - 1
-        } else if day >= week_one_start(year + 1, self.week_start) {
-            year + 1
+            year.saturating_sub(1)
+        } else if day >= week_one_start(year.saturating_add(1), self.week_start) {
+            year.saturating_add(1)
         } else {
             year
         }
@@ -680,8 +685,9 @@ impl Rule {
             // The week-numbering year of the day, and its week number there.
             let week_year = self.week_year(d.day);
             let first = week_one_start(week_year, self.week_start);
-            let weeks = (week_one_start(week_year + 1, self.week_start) - first) / 7;
-            let n = (d.day - first) / 7 + 1;
+            let next = week_one_start(week_year.saturating_add(1), self.week_start);
+            let weeks = next.saturating_sub(first) / 7;
+            let n = d.day.saturating_sub(first) / 7 + 1;
             if !self
                 .by_week_no
                 .iter()
