@@ -54,6 +54,12 @@ fn invalid(why: impl Into<String>) -> RecurrenceError {
 
 // ---- civil time as integers ------------------------------------------------------
 
+/// `value` held to `i32`'s range: periods past the end of time are all the
+/// end of time (and beyond any window).
+fn clamp_i32(value: i64) -> i32 {
+    value.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's
 /// algorithm), worked in 64 bits and held to `i32`'s range: a year far out
 /// of any calendar (a rule stepped to the end of time) is the end of time,
@@ -65,7 +71,7 @@ pub fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
     let m = i64::from(month.min(12));
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day.min(31)) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    clamp_i32(era * 146_097 + doe - 719_468)
 }
 
 /// The date of a day number.
@@ -132,7 +138,7 @@ impl Civil {
 
     pub fn from_seconds(seconds: i64) -> Civil {
         Civil {
-            day: seconds.div_euclid(86_400) as i32,
+            day: clamp_i32(seconds.div_euclid(86_400)),
             second: seconds.rem_euclid(86_400) as u32,
         }
     }
@@ -588,7 +594,7 @@ impl Rule {
         };
         match self.frequency {
             Frequency::Yearly => {
-                let year = unit as i32;
+                let year = clamp_i32(unit);
                 let days = if self.by_week_no.is_empty() {
                     days_from_civil(year, 1, 1)..days_from_civil(year.saturating_add(1), 1, 1)
                 } else {
@@ -598,28 +604,31 @@ impl Rule {
                 Period::days(days)
             }
             Frequency::Monthly => {
-                let (year, month) = (unit.div_euclid(12) as i32, (unit.rem_euclid(12) + 1) as u32);
+                let (year, month) = (
+                    clamp_i32(unit.div_euclid(12)),
+                    (unit.rem_euclid(12) + 1) as u32,
+                );
                 let first = days_from_civil(year, month, 1);
-                Period::days(first..first + days_in_month(year, month) as i32)
+                Period::days(first..first.saturating_add(days_in_month(year, month) as i32))
             }
             Frequency::Weekly => {
-                let first = unit as i32 * 7 + self.week_reference();
-                Period::days(first..first + 7)
+                let first = clamp_i32(unit.saturating_mul(7) + i64::from(self.week_reference()));
+                Period::days(first..first.saturating_add(7))
             }
-            Frequency::Daily => Period::days(unit as i32..unit as i32 + 1),
+            Frequency::Daily => Period::days(clamp_i32(unit)..clamp_i32(unit).saturating_add(1)),
             Frequency::Hourly => {
-                let (day, h, _, _) = fixed(unit * 3600);
+                let (day, h, _, _) = fixed(unit.saturating_mul(3600));
                 Period {
-                    days: day..day + 1,
+                    days: day..day.saturating_add(1),
                     hour: Some(h),
                     minute: None,
                     second: None,
                 }
             }
             Frequency::Minutely => {
-                let (day, h, m, _) = fixed(unit * 60);
+                let (day, h, m, _) = fixed(unit.saturating_mul(60));
                 Period {
-                    days: day..day + 1,
+                    days: day..day.saturating_add(1),
                     hour: Some(h),
                     minute: Some(m),
                     second: None,
@@ -628,7 +637,7 @@ impl Rule {
             Frequency::Secondly => {
                 let (day, h, m, s) = fixed(unit);
                 Period {
-                    days: day..day + 1,
+                    days: day..day.saturating_add(1),
                     hour: Some(h),
                     minute: Some(m),
                     second: Some(s),
@@ -900,7 +909,7 @@ impl Rule {
                 // drop instances, so say so instead.
                 return Err(RecurrenceError::TooMuchWork(MAX_STEPS));
             }
-            unit += interval;
+            unit = unit.saturating_add(interval);
         }
         Ok(finish(found, start, emitted_start, horizon))
     }

@@ -186,6 +186,19 @@ pub fn parse_instant(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("{text:?} is not an RFC 3339 date-time with an offset: {e}"))
 }
 
+/// Instants an event may have: a day inside the years 0001–9999, so that
+/// in any time zone its time is still an RFC 3339 date-time (four-digit
+/// years).
+fn in_calendar(text: &str, at: Timestamp) -> Result<Timestamp, String> {
+    const FIRST: i64 = -62_135_510_400; // 0001-01-02T00:00:00Z
+    const LAST: i64 = 253_402_128_000; // 9999-12-30T00:00:00Z
+    if (FIRST..=LAST).contains(&at.as_second()) {
+        Ok(at)
+    } else {
+        Err(format!("{text:?} is outside the years 0001–9999"))
+    }
+}
+
 /// Parse Google's `dateTime`, which carries an offset unless `timeZone` says
 /// where the wall-clock time is.
 pub fn parse_date_time(
@@ -194,7 +207,7 @@ pub fn parse_date_time(
 ) -> Result<(Timestamp, Offset), String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         let offset = offset_suffix(text).unwrap_or(Offset::UTC);
-        return Ok((at, offset));
+        return Ok((in_calendar(text, at)?, offset));
     }
     let civil: DateTime = text
         .parse()
@@ -204,7 +217,7 @@ pub fn parse_date_time(
     let zoned = civil
         .to_zoned_datetime(tz.clone())
         .map_err(|e| format!("{text:?}: {e}"))?;
-    Ok((zoned.timestamp(), zoned.offset()))
+    Ok((in_calendar(text, zoned.timestamp())?, zoned.offset()))
 }
 
 /// The `Z` / `±hh:mm` at the end of an RFC 3339 text.
