@@ -7,6 +7,10 @@
 # blow-up (its input is in fuzz/artifacts/<target>/).
 #
 #   fuzz/run.sh SECONDS [TARGET...]
+#
+# FUZZ_CORPUS=DIR runs on DIR/<target> instead; FUZZ_FRESH=1 empties it
+# first (make fuzz-smoke: the seeds alone, so it takes the same short time
+# however much a machine's grown corpus holds).
 set -u -o pipefail
 
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
@@ -26,7 +30,8 @@ history=$logs/history.tsv
 status=0
 summaries=()
 for t in "${targets[@]}"; do
-  corpus=$root/target/fuzz-corpus/$t
+  corpus=$root/${FUZZ_CORPUS:-target/fuzz-corpus}/$t
+  [ "${FUZZ_FRESH:-0}" = 1 ] && rm -rf "$corpus"
   mkdir -p "$corpus"
   cp -n fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
   log=$logs/$t.log
@@ -37,8 +42,8 @@ for t in "${targets[@]}"; do
      -print_final_stats=1 >"$log" 2>&1; echo $? >"$log.rc"); } 2>"$log.time"
   rc=$(cat "$log.rc")
   cpu=$(awk '{printf "%.0f", $1 + $2}' "$log.time")
-  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
-  [ -n "$done_line" ] || done_line=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
+  done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+  [ -n "$done_line" ] || done_line=$(grep -aE '^#[0-9]+[[:space:]]' "$log" | tail -1)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$done_line")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
