@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         text.len()
     );
     let hrefs: usize = flat.hrefs.iter().map(String::len).sum();
-    assert!(hrefs <= text.len(), "{hrefs} bytes of hrefs from {}", text.len());
+    assert!(
+        hrefs <= text.len(),
+        "{hrefs} bytes of hrefs from {}",
+        text.len()
+    );
 
     let agenda = html::agenda_text(&text);
     assert!(agenda.len() <= bound(text.len()));

@@ -52,7 +52,11 @@ fuzz_target!(|data: &[u8]| {
         custom_patterns: vec![r"https://meet\.example\.com/[a-z0-9-]+".into()],
         max_links: 3,
     };
-    check(&whole, &options, &CustomPatterns::new(&options.custom_patterns));
+    check(
+        &whole,
+        &options,
+        &CustomPatterns::new(&options.custom_patterns),
+    );
 
     let _ = links::classify(&text);
     let _ = links::unwrap(&text);

@@ -5,9 +5,9 @@
 //! themselves.
 #![no_main]
 
+use hcal_core::CoreError;
 use hcal_core::model::{OrgKey, Sealed};
 use hcal_core::seal::Sealer;
-use hcal_core::CoreError;
 use libfuzzer_sys::fuzz_target;
 
 const KEY_URL: &str = "kms://kms.example.com/keys/fuzz";
@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
         key_url: "kms://elsewhere/keys/1".into(),
         ..forged
     };
-    assert!(matches!(sealer.open(&elsewhere), Err(CoreError::OpenFailed(_))));
+    assert!(matches!(
+        sealer.open(&elsewhere),
+        Err(CoreError::OpenFailed(_))
+    ));
 
     // Round trip: each line sealed (in one batch, and the first one alone),
     // then opened.

@@ -64,10 +64,19 @@ fn check(list: &MeetingList, request: &ProcessRequest) {
     let max_links = request.options.links.max_links as usize;
     for m in &list.meetings {
         let (start, end) = bounds(m.all_day, &m.start, &m.end);
-        assert!(start <= end, "{} starts ({}) after it ends ({})", m.key, m.start, m.end);
+        assert!(
+            start <= end,
+            "{} starts ({}) after it ends ({})",
+            m.key,
+            m.start,
+            m.end
+        );
         assert!(m.links.len() <= max_links, "{} links", m.links.len());
         if let Some(join) = &m.join {
-            assert!(m.links.contains(join), "the join link is not among the links");
+            assert!(
+                m.links.contains(join),
+                "the join link is not among the links"
+            );
         }
     }
     for button in &list.join_buttons {
