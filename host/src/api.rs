@@ -1011,9 +1011,7 @@ pub(crate) fn room_meetings(service: &Service, room: &str) -> Result<Vec<Value>,
             .and_then(|m| m.join)
             .and_then(|mut link| {
                 if let hcal_core::model::Text::Sealed(sealed) = &link.uri {
-                    let key = service.kms().key(&sealed.key_url).ok()?;
-                    link.uri =
-                        hcal_core::model::Text::Plain(service.runtime.open(sealed, &key).ok()?);
+                    link.uri = hcal_core::model::Text::Plain(service.open_sealed(sealed)?);
                 }
                 Some(link)
             });

@@ -677,19 +677,22 @@ impl Service {
         Ok(Some(value))
     }
 
+    /// One sealed value opened with the org key it names; `None` when the
+    /// key is unknown or the value does not open.
+    pub(crate) fn open_sealed(&self, sealed: &hcal_core::model::Sealed) -> Option<String> {
+        let key = self.kms().key(&sealed.key_url).ok()?;
+        self.runtime.open(sealed, &key).ok()
+    }
+
     /// A stored button with its targets opened.
     pub(crate) fn open_button(&self, button: &crate::store::StoredButton) -> DeliveredButton {
-        let kms = self.kms();
         let targets: Vec<hcal_core::model::Text> =
             serde_json::from_str(&button.targets_json).unwrap_or_default();
         let targets = targets
             .into_iter()
             .filter_map(|text| match text {
                 hcal_core::model::Text::Plain(plain) => Some(plain),
-                hcal_core::model::Text::Sealed(sealed) => {
-                    let key = kms.key(&sealed.key_url).ok()?;
-                    self.runtime.open(&sealed, &key).ok()
-                }
+                hcal_core::model::Text::Sealed(sealed) => self.open_sealed(&sealed),
             })
             .collect();
         DeliveredButton {
@@ -893,10 +896,7 @@ impl Service {
                     .payload
                     .as_deref()
                     .and_then(|text| serde_json::from_str::<hcal_core::model::Sealed>(text).ok())
-                    .and_then(|sealed| {
-                        let key = self.kms().key(&sealed.key_url).ok()?;
-                        self.runtime.open(&sealed, &key).ok()
-                    })
+                    .and_then(|sealed| self.open_sealed(&sealed))
                     .and_then(|json| serde_json::from_str::<DeliveredButton>(&json).ok());
                 if let Some(button) = button {
                     let _ = self.buttons.send(button);
