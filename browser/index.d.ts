@@ -123,6 +123,48 @@ export interface MeetingList {
   provisioning?: ProvisioningRequest[];
   errors: EventError[];
   sync?: { next_page_token?: string; next_sync_token?: string };
+  /** Out of office, focus time and working location, by start (absent when none). */
+  presence?: PresenceBlock[];
+  birthdays?: Birthday[];
+}
+
+export type AutoDecline = 'none' | 'all_conflicting' | 'only_new_conflicting';
+
+export type Place =
+  | { type: 'home' }
+  | { type: 'custom'; label: Text | null }
+  | { type: 'office'; label: Text | null; building_id: Text | null; floor_id: Text | null; floor_section_id: Text | null; desk_id: Text | null };
+
+export type PresenceKind =
+  | { type: 'out_of_office'; auto_decline: AutoDecline; message: Text | null }
+  | { type: 'focus_time'; auto_decline: AutoDecline; message: Text | null; do_not_disturb: boolean }
+  | { type: 'working_location'; place: Place };
+
+/** A block that is not a meeting: never a join button, never enriched. */
+export interface PresenceBlock {
+  key: string;
+  event_id: string;
+  series_id?: string;
+  title: Text | null;
+  start: string;
+  end: string;
+  all_day: boolean;
+  time_zone: string | null;
+  /** UTC instants; an all-day block runs midnight to midnight in the calendar's zone. */
+  starts_at: string;
+  ends_at: string;
+  kind: PresenceKind;
+}
+
+export interface Birthday {
+  key: string;
+  event_id: string;
+  series_id?: string;
+  title: Text | null;
+  start: string;
+  end: string;
+  kind: 'birthday' | 'anniversary' | 'custom' | 'other' | 'self' | string;
+  label?: Text | null;
 }
 
 export interface JoinDetails {
@@ -152,6 +194,8 @@ export interface Options {
   org_domains?: string[];
   links?: { custom_patterns?: string[]; max_links?: number };
   max_instances?: number;
+  /** List birthday events in `birthdays` (default true). */
+  birthdays?: boolean;
 }
 
 export interface ProcessRequest {
@@ -197,7 +241,7 @@ export const DEFAULT_OPTIONS: Readonly<Required<Options>>;
 export function load(): Promise<Core>;
 
 export class Core {
-  /** The contract version the component implements (`0.4.0`). */
+  /** The contract version the component implements (`0.5.0`). */
   contractVersion(): string;
   /** Google events pages into the user's meeting list; sealed fields with `sealWith`. */
   processPages(pages: EventsPage | EventsPage[], request: ProcessRequest, options?: { sealWith?: OrgKey }): MeetingList;

@@ -51,6 +51,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   org_domains: [],
   links: { custom_patterns: [], max_links: 50 },
   max_instances: 1000,
+  birthdays: true,
 });
 
 const opt = (value, map = (v) => v) => (value === null || value === undefined ? undefined : map(value));
@@ -90,6 +91,7 @@ function options(o = {}) {
     orgDomains: o.org_domains ?? [],
     links: { customPatterns: links.custom_patterns, maxLinks: links.max_links },
     maxInstances: o.max_instances ?? d.max_instances,
+    birthdays: o.birthdays ?? d.birthdays,
   };
 }
 
@@ -161,6 +163,54 @@ function meeting(m) {
   return out;
 }
 
+function place(p) {
+  switch (p.tag) {
+    case 'home':
+      return { type: 'home' };
+    case 'custom':
+      return { type: 'custom', label: text(p.val) };
+    default: {
+      const o = p.val;
+      return {
+        type: 'office',
+        label: text(o.label),
+        building_id: text(o.buildingId),
+        floor_id: text(o.floorId),
+        floor_section_id: text(o.floorSectionId),
+        desk_id: text(o.deskId),
+      };
+    }
+  }
+}
+
+function presenceKind(k) {
+  switch (k.tag) {
+    case 'out-of-office':
+      return { type: 'out_of_office', auto_decline: snake(k.val.autoDecline), message: text(k.val.message) };
+    case 'focus-time':
+      return { type: 'focus_time', auto_decline: snake(k.val.autoDecline), message: text(k.val.message), do_not_disturb: k.val.doNotDisturb };
+    default:
+      return { type: 'working_location', place: place(k.val) };
+  }
+}
+
+function presenceBlock(b) {
+  const out = {
+    key: b.key,
+    event_id: b.eventId,
+    title: text(b.title),
+    start: b.start,
+    end: b.end,
+    all_day: b.allDay,
+    time_zone: none(b.timeZone),
+    starts_at: b.startsAt,
+    ends_at: b.endsAt,
+    kind: presenceKind(b.kind),
+  };
+  if (b.seriesId !== undefined) out.series_id = b.seriesId;
+  return out;
+}
+
 function meetingList(l) {
   const out = {
     user: l.user,
@@ -199,6 +249,15 @@ function meetingList(l) {
       if (p.existingId !== undefined) need.existing_id = p.existingId;
       if (p.enriched) need.enriched = true;
       return need;
+    });
+  }
+  if (l.presence.length > 0) out.presence = l.presence.map(presenceBlock);
+  if (l.birthdays.length > 0) {
+    out.birthdays = l.birthdays.map((b) => {
+      const day = { key: b.key, event_id: b.eventId, title: text(b.title), start: b.start, end: b.end, kind: b.kind };
+      if (b.seriesId !== undefined) day.series_id = b.seriesId;
+      if (b.label !== undefined) day.label = text(b.label);
+      return day;
     });
   }
   const sync = {};
@@ -242,7 +301,7 @@ const LINK_SOURCES = ['conference_data', 'event_url', 'location', 'description']
 
 /** The loaded component. */
 export class Core {
-  /** The contract version the component implements (`0.4.0`). */
+  /** The contract version the component implements (`0.5.0`). */
   contractVersion() {
     return processor.contractVersion();
   }

@@ -64,7 +64,7 @@ test('every golden fixture through the component in Chromium', async () => {
   await page.waitForFunction(() => window.__results, null, { timeout: 60_000 });
   const results = await page.evaluate(() => window.__results);
   assert.deepEqual(errors, []);
-  assert.equal(results.contract, '0.4.0');
+  assert.equal(results.contract, '0.5.0');
   assert.ok(results.total >= 25, `${results.total} cases`);
   assert.deepEqual(results.failures, []);
   await page.close();
@@ -115,7 +115,7 @@ test('the Manifest V3 extension loads the component and processes a page', async
   try {
     const worker = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker', { timeout: 30_000 });
     const summary = await worker.evaluate(() => globalThis.hcalSelfTest());
-    assert.equal(summary.contract, '0.4.0');
+    assert.equal(summary.contract, '0.5.0');
     assert.ok(summary.meetings >= 10, JSON.stringify(summary));
     assert.ok(summary.join_buttons > 0 && summary.keywords.includes('@webex'), JSON.stringify(summary));
 

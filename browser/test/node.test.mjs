@@ -14,7 +14,7 @@ const core = await load();
 const KEY = { key_url: 'kms://kms.example.com/keys/test', key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=' };
 
 test('it is the component of this checkout', () => {
-  assert.equal(core.contractVersion(), '0.4.0');
+  assert.equal(core.contractVersion(), '0.5.0');
 });
 
 test('every golden fixture, as the Rust runner sees it', () => {

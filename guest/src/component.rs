@@ -315,6 +315,7 @@ impl From<wit::ProcessRequest> for model::ProcessRequest {
                 org_domains: o.org_domains,
                 links: o.links.into(),
                 max_instances: o.max_instances,
+                birthdays: o.birthdays,
             },
             profiles: r
                 .profiles
@@ -499,6 +500,86 @@ impl From<model::MeetingList> for wit::MeetingList {
                 next_page_token: l.sync.next_page_token,
                 next_sync_token: l.sync.next_sync_token,
             },
+            presence: l.presence.into_iter().map(Into::into).collect(),
+            birthdays: l
+                .birthdays
+                .into_iter()
+                .map(|b| wit::Birthday {
+                    key: b.key,
+                    event_id: b.event_id,
+                    series_id: b.series_id,
+                    title: b.title.map(Into::into),
+                    start: b.start,
+                    end: b.end,
+                    kind: b.kind,
+                    label: b.label.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<model::AutoDecline> for wit::AutoDecline {
+    fn from(a: model::AutoDecline) -> Self {
+        match a {
+            model::AutoDecline::None => wit::AutoDecline::None,
+            model::AutoDecline::AllConflicting => wit::AutoDecline::AllConflicting,
+            model::AutoDecline::OnlyNewConflicting => wit::AutoDecline::OnlyNewConflicting,
+        }
+    }
+}
+
+impl From<model::PresenceBlock> for wit::PresenceBlock {
+    fn from(b: model::PresenceBlock) -> Self {
+        let text = |t: Option<model::Text>| t.map(Into::into);
+        wit::PresenceBlock {
+            key: b.key,
+            event_id: b.event_id,
+            series_id: b.series_id,
+            title: text(b.title),
+            start: b.start,
+            end: b.end,
+            all_day: b.all_day,
+            time_zone: b.time_zone,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            kind: match b.kind {
+                model::PresenceKind::OutOfOffice {
+                    auto_decline,
+                    message,
+                } => wit::PresenceKind::OutOfOffice(wit::Away {
+                    auto_decline: auto_decline.into(),
+                    message: text(message),
+                }),
+                model::PresenceKind::FocusTime {
+                    auto_decline,
+                    message,
+                    do_not_disturb,
+                } => wit::PresenceKind::FocusTime(wit::Focus {
+                    auto_decline: auto_decline.into(),
+                    message: text(message),
+                    do_not_disturb,
+                }),
+                model::PresenceKind::WorkingLocation { place } => {
+                    wit::PresenceKind::WorkingLocation(match place {
+                        model::Place::Home => wit::Place::Home,
+                        model::Place::Custom { label } => wit::Place::Custom(text(label)),
+                        model::Place::Office {
+                            label,
+                            building_id,
+                            floor_id,
+                            floor_section_id,
+                            desk_id,
+                        } => wit::Place::Office(wit::OfficePlace {
+                            label: text(label),
+                            building_id: text(building_id),
+                            floor_id: text(floor_id),
+                            floor_section_id: text(floor_section_id),
+                            desk_id: text(desk_id),
+                        }),
+                    })
+                }
+            },
         }
     }
 }
@@ -569,6 +650,47 @@ impl From<event::Event> for wit::Event {
             source_url: e.source_url,
             private_properties: e.private_properties,
             etag: e.etag,
+            kind: match e.kind {
+                event::EventKind::Default => wit::EventKind::Default,
+                event::EventKind::FromGmail => wit::EventKind::FromGmail,
+                event::EventKind::OutOfOffice(p) => {
+                    wit::EventKind::OutOfOffice(wit::OutOfOfficeProperties {
+                        auto_decline: p.auto_decline.into(),
+                        decline_message: p.decline_message,
+                    })
+                }
+                event::EventKind::FocusTime(p) => {
+                    wit::EventKind::FocusTime(wit::FocusTimeProperties {
+                        auto_decline: p.auto_decline.into(),
+                        decline_message: p.decline_message,
+                        chat_status: p.chat_status,
+                    })
+                }
+                event::EventKind::WorkingLocation(w) => {
+                    wit::EventKind::WorkingLocation(w.map(|w| match w {
+                        event::WorkingLocation::Home => wit::WorkingLocation::Home,
+                        event::WorkingLocation::Custom(label) => {
+                            wit::WorkingLocation::Custom(label)
+                        }
+                        event::WorkingLocation::Office(o) => {
+                            wit::WorkingLocation::Office(wit::OfficeLocation {
+                                label: o.label,
+                                building_id: o.building_id,
+                                floor_id: o.floor_id,
+                                floor_section_id: o.floor_section_id,
+                                desk_id: o.desk_id,
+                            })
+                        }
+                    }))
+                }
+                event::EventKind::Birthday(b) => {
+                    wit::EventKind::Birthday(wit::BirthdayProperties {
+                        kind: b.kind,
+                        custom_type_name: b.custom_type_name,
+                        contact: b.contact,
+                    })
+                }
+            },
         }
     }
 }

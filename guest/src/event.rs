@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{CoreError, event_error};
-use crate::model::{EventError, EventStatus, Response};
+use crate::model::{AutoDecline, EventError, EventStatus, Response};
 
 /// Google's `start`, `end` and `originalStartTime`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -44,6 +44,75 @@ pub struct ConferenceEntry {
     pub label: Option<String>,
 }
 
+/// Google's `outOfOfficeProperties`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutOfOfficeProperties {
+    pub auto_decline: AutoDecline,
+    pub decline_message: Option<String>,
+}
+
+/// Google's `focusTimeProperties`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FocusTimeProperties {
+    pub auto_decline: AutoDecline,
+    pub decline_message: Option<String>,
+    /// `available` or `doNotDisturb`, when set.
+    pub chat_status: Option<String>,
+}
+
+/// Google's `workingLocationProperties.officeLocation`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfficeLocation {
+    pub label: Option<String>,
+    pub building_id: Option<String>,
+    pub floor_id: Option<String>,
+    pub floor_section_id: Option<String>,
+    pub desk_id: Option<String>,
+}
+
+/// Google's `workingLocationProperties`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkingLocation {
+    Home,
+    Office(OfficeLocation),
+    /// A custom location, with its label.
+    Custom(Option<String>),
+}
+
+/// Google's `birthdayProperties`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BirthdayProperties {
+    /// `birthday` (Google's default), `anniversary`, `custom`, `other`, `self`.
+    pub kind: String,
+    pub custom_type_name: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Google's `eventType` with its properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EventKind {
+    /// A regular event, or a type this version does not know.
+    #[default]
+    Default,
+    FromGmail,
+    OutOfOffice(OutOfOfficeProperties),
+    FocusTime(FocusTimeProperties),
+    WorkingLocation(Option<WorkingLocation>),
+    Birthday(BirthdayProperties),
+}
+
+impl EventKind {
+    /// Out of office, focus time and working location say where and how
+    /// available someone is; they are not meetings.
+    pub fn is_presence(&self) -> bool {
+        matches!(
+            self,
+            EventKind::OutOfOffice(_) | EventKind::FocusTime(_) | EventKind::WorkingLocation(_)
+        )
+    }
+}
+
 /// One Google event, typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -64,6 +133,7 @@ pub struct Event {
     pub source_url: Option<String>,
     pub private_properties: Vec<(String, String)>,
     pub etag: Option<String>,
+    pub kind: EventKind,
 }
 
 impl Event {
@@ -121,6 +191,13 @@ struct WireEvent {
     source: Option<WireSource>,
     extended_properties: Option<WireExtended>,
     etag: Option<String>,
+    event_type: Option<String>,
+    // Read only for their event type, in one small pass each (cheaper in
+    // code than four typed sub-objects in every reader of events).
+    out_of_office_properties: Option<Box<RawValue>>,
+    focus_time_properties: Option<Box<RawValue>>,
+    working_location_properties: Option<Box<RawValue>>,
+    birthday_properties: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +257,94 @@ struct WireSource {
 struct WireExtended {
     #[serde(default)]
     private: std::collections::BTreeMap<String, String>,
+}
+
+/// The fields of the four `...Properties` objects, in one shape.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct WireProperties {
+    auto_decline_mode: Option<String>,
+    decline_message: Option<String>,
+    chat_status: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    home_office: Option<serde::de::IgnoredAny>,
+    custom_location: Option<WireLabel>,
+    office_location: Option<OfficeLocation>,
+    custom_type_name: Option<String>,
+    contact: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireLabel {
+    label: Option<String>,
+}
+
+/// The event's type and properties (`Err` names the properties object
+/// that cannot be read). Google says which sub-field holds a working
+/// location in `type`; when it is missing, the one that is there says it.
+fn event_kind(wire: &mut WireEvent) -> Result<EventKind, (&'static str, String)> {
+    let read = |field: &'static str, raw: Option<Box<RawValue>>| match raw {
+        None => Ok(WireProperties::default()),
+        Some(raw) if !raw.get().trim_start().starts_with('{') => {
+            Err((field, format!("{field} must be an object")))
+        }
+        Some(raw) => serde_json::from_str::<WireProperties>(raw.get()).map_err(|e| {
+            // serde's position is inside the sub-object: say the field instead.
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            (field, format!("{field}: {message}"))
+        }),
+    };
+    Ok(match wire.event_type.as_deref() {
+        Some("outOfOffice") => {
+            let p = read(
+                "outOfOfficeProperties",
+                wire.out_of_office_properties.take(),
+            )?;
+            EventKind::OutOfOffice(OutOfOfficeProperties {
+                auto_decline: AutoDecline::from_google(p.auto_decline_mode.as_deref()),
+                decline_message: p.decline_message,
+            })
+        }
+        Some("focusTime") => {
+            let p = read("focusTimeProperties", wire.focus_time_properties.take())?;
+            EventKind::FocusTime(FocusTimeProperties {
+                auto_decline: AutoDecline::from_google(p.auto_decline_mode.as_deref()),
+                decline_message: p.decline_message,
+                chat_status: p.chat_status,
+            })
+        }
+        Some("workingLocation") => {
+            let raw = wire.working_location_properties.take();
+            let given = raw.is_some();
+            let w = read("workingLocationProperties", raw)?;
+            let custom = |c: Option<WireLabel>| WorkingLocation::Custom(c.and_then(|c| c.label));
+            let place = match w.kind.as_deref() {
+                Some("homeOffice") => Some(WorkingLocation::Home),
+                Some("officeLocation") => Some(WorkingLocation::Office(
+                    w.office_location.unwrap_or_default(),
+                )),
+                Some("customLocation") => Some(custom(w.custom_location)),
+                _ if w.office_location.is_some() => w.office_location.map(WorkingLocation::Office),
+                _ if w.home_office.is_some() => Some(WorkingLocation::Home),
+                _ if w.custom_location.is_some() => Some(custom(w.custom_location)),
+                _ => None,
+            };
+            EventKind::WorkingLocation(place.filter(|_| given))
+        }
+        Some("birthday") => {
+            let b = read("birthdayProperties", wire.birthday_properties.take())?;
+            EventKind::Birthday(BirthdayProperties {
+                kind: b.kind.unwrap_or_else(|| "birthday".to_string()),
+                custom_type_name: b.custom_type_name,
+                contact: b.contact,
+            })
+        }
+        Some("fromGmail") => EventKind::FromGmail,
+        // `default`, none, or a type Google added after this version.
+        _ => EventKind::Default,
+    })
 }
 
 /// Just the id, to name an event whose other fields are broken.
@@ -312,7 +477,8 @@ fn locate_error(json: &str, prefix: &str) -> EventError {
     }
 }
 
-fn finish_event(wire: WireEvent, item: Option<u32>) -> Result<Event, EventError> {
+fn finish_event(mut wire: WireEvent, item: Option<u32>) -> Result<Event, EventError> {
+    let kind = event_kind(&mut wire);
     let id = wire.id;
     let bad = |field: &str, message: String| {
         let prefix = item.map(|i| format!("items[{i}].")).unwrap_or_default();
@@ -323,6 +489,7 @@ fn finish_event(wire: WireEvent, item: Option<u32>) -> Result<Event, EventError>
             message,
         )
     };
+    let kind = kind.map_err(|(field, message)| bad(field, message))?;
     let organizer = match wire.organizer {
         Some(p) => Some(Person {
             email: p
@@ -391,6 +558,7 @@ fn finish_event(wire: WireEvent, item: Option<u32>) -> Result<Event, EventError>
             .map(|x| x.private.into_iter().collect())
             .unwrap_or_default(),
         etag: wire.etag,
+        kind,
         id,
     })
 }

@@ -71,4 +71,4 @@ pub use error::CoreError;
 pub use meeting_list::{expand_recurrence, process};
 
 /// The WIT contract version this crate implements.
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";

@@ -13,7 +13,9 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::error::{CoreError, event_error};
-use crate::event::{Event, EventTime, parse_page_numbered};
+use crate::event::{
+    BirthdayProperties, Event, EventKind, EventTime, WorkingLocation, parse_page_numbered,
+};
 use crate::keyword;
 use crate::links::{self, CustomPatterns, Field};
 use crate::model::*;
@@ -34,6 +36,8 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
         provisioning: Vec::new(),
         errors: Vec::new(),
         sync: SyncState::default(),
+        presence: Vec::new(),
+        birthdays: Vec::new(),
     };
     let mut floating = TimeZone::UTC;
     let mut events: Vec<Event> = Vec::new();
@@ -58,6 +62,8 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
 
     let mut built: Vec<(Timestamp, Meeting)> = Vec::with_capacity(events.len());
     let mut buttons: Vec<(Timestamp, JoinButton)> = Vec::new();
+    let mut presence: Vec<(Timestamp, PresenceBlock)> = Vec::new();
+    let mut birthdays: Vec<(Timestamp, Birthday)> = Vec::new();
     let keep: Vec<bool> = events
         .iter()
         .enumerate()
@@ -67,22 +73,45 @@ pub fn process(pages: &[&str], request: &ProcessRequest) -> Result<MeetingList, 
         .collect();
     drop(last_index);
     let exceptions = Exceptions::of(&events);
-    for (event, keep) in events.into_iter().zip(keep) {
+    for (mut event, keep) in events.into_iter().zip(keep) {
         if !keep {
             continue;
         }
-        match ctx.meeting(event, &floating, &exceptions, &mut list) {
-            Ok(meetings) => {
-                for m in meetings {
+        let kind = std::mem::take(&mut event.kind);
+        if matches!(kind, EventKind::Birthday(_)) && !ctx.request.options.birthdays {
+            continue;
+        }
+        let meetings = match ctx.meeting(event, &kind, &floating, &exceptions, &mut list) {
+            Ok(meetings) => meetings,
+            Err(error) => {
+                list.errors.push(error);
+                continue;
+            }
+        };
+        for m in meetings {
+            match &kind {
+                EventKind::Default | EventKind::FromGmail => {
                     if let Some(button) = ctx.join_button(&m) {
                         buttons.push(button);
                     }
                     built.push((m.starts, m.meeting));
                 }
+                EventKind::Birthday(properties) => {
+                    birthdays.push((m.starts, birthday(m.meeting, properties)));
+                }
+                presence_kind => {
+                    if let Some(block) = presence_block(m.meeting, m.starts, m.ends, presence_kind)
+                    {
+                        presence.push((m.starts, block));
+                    }
+                }
             }
-            Err(error) => list.errors.push(error),
         }
     }
+    presence.sort_by(|(a, pa), (b, pb)| a.cmp(b).then_with(|| pa.key.cmp(&pb.key)));
+    birthdays.sort_by(|(a, ba), (b, bb)| a.cmp(b).then_with(|| ba.key.cmp(&bb.key)));
+    list.presence = presence.into_iter().map(|(_, p)| p).collect();
+    list.birthdays = birthdays.into_iter().map(|(_, b)| b).collect();
     built.sort_by(|(a, ma), (b, mb)| a.cmp(b).then_with(|| ma.key.cmp(&mb.key)));
     buttons.sort_by(|(a, ba), (b, bb)| a.cmp(b).then_with(|| ba.meeting_key.cmp(&bb.meeting_key)));
     list.meetings = built.into_iter().map(|(_, m)| m).collect();
@@ -245,6 +274,7 @@ impl<'r> Context<'r> {
     fn meeting(
         &self,
         event: Event,
+        kind: &EventKind,
         floating: &TimeZone,
         exceptions: &Exceptions,
         list: &mut MeetingList,
@@ -306,13 +336,25 @@ impl<'r> Context<'r> {
             .map(|(_, _, _, e)| (*e).max(ends))
             .unwrap_or(ends);
 
+        // Out of office, focus time, working location and birthdays are not
+        // meetings: no links, no keyword, no agenda.
+        let a_meeting = matches!(kind, EventKind::Default | EventKind::FromGmail);
         // The description is flattened once: it is the agenda, and where links are looked for.
-        let agenda = event.description.as_deref().map(html::agenda_text);
-        let links = self.links(&event, agenda.as_deref());
+        let agenda = event
+            .description
+            .as_deref()
+            .filter(|_| a_meeting)
+            .map(html::agenda_text);
+        let links = if a_meeting {
+            self.links(&event, agenda.as_deref())
+        } else {
+            Vec::new()
+        };
         let join = links::choose(&links).cloned();
         let detected = event
             .location
             .as_deref()
+            .filter(|_| a_meeting)
             .and_then(|l| keyword::detect(l, &self.request.options.keyword_defaults));
         let keyword = match &detected {
             Some(Ok(k)) => Some(k.text.clone()),
@@ -743,6 +785,46 @@ impl<'r> Context<'r> {
         if wants(SensitiveField::Emails) {
             texts.extend(list.join_buttons.iter_mut().flat_map(|b| &mut b.targets));
         }
+        for block in &mut list.presence {
+            if wants(SensitiveField::Title) {
+                texts.extend(block.title.as_mut());
+            }
+            match &mut block.kind {
+                PresenceKind::OutOfOffice { message, .. }
+                | PresenceKind::FocusTime { message, .. } => {
+                    if wants(SensitiveField::Agenda) {
+                        texts.extend(message.as_mut());
+                    }
+                }
+                PresenceKind::WorkingLocation { place } => {
+                    if wants(SensitiveField::Location) {
+                        match place {
+                            Place::Home => {}
+                            Place::Custom { label } => texts.extend(label.as_mut()),
+                            Place::Office {
+                                label,
+                                building_id,
+                                floor_id,
+                                floor_section_id,
+                                desk_id,
+                            } => {
+                                for part in
+                                    [label, building_id, floor_id, floor_section_id, desk_id]
+                                {
+                                    texts.extend(part.as_mut());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if wants(SensitiveField::Title) {
+            for birthday in &mut list.birthdays {
+                texts.extend(birthday.title.as_mut());
+                texts.extend(birthday.label.as_mut());
+            }
+        }
         // Each plain text is moved out for sealing; its slot gets the result.
         let (texts, plain): (Vec<&mut Text>, Vec<String>) = texts
             .into_iter()
@@ -801,6 +883,72 @@ pub fn expand_recurrence(
     )
     .map_err(|e| bad("recurrence".into(), e.to_string()))?;
     Ok(expansion.instances.into_iter().map(|i| i.start).collect())
+}
+
+/// A presence event's occurrence as a block of the timeline (`None` for a
+/// kind that is not presence).
+fn presence_block(
+    meeting: Meeting,
+    starts: Timestamp,
+    ends: Timestamp,
+    kind: &EventKind,
+) -> Option<PresenceBlock> {
+    let kind = match kind {
+        EventKind::OutOfOffice(p) => PresenceKind::OutOfOffice {
+            auto_decline: p.auto_decline,
+            message: p.decline_message.clone().map(Text::Plain),
+        },
+        EventKind::FocusTime(p) => PresenceKind::FocusTime {
+            auto_decline: p.auto_decline,
+            message: p.decline_message.clone().map(Text::Plain),
+            do_not_disturb: p.chat_status.as_deref() != Some("available"),
+        },
+        EventKind::WorkingLocation(place) => {
+            let text = |t: &Option<String>| t.clone().map(Text::Plain);
+            PresenceKind::WorkingLocation {
+                place: match place {
+                    Some(WorkingLocation::Home) => Place::Home,
+                    Some(WorkingLocation::Office(o)) => Place::Office {
+                        label: text(&o.label),
+                        building_id: text(&o.building_id),
+                        floor_id: text(&o.floor_id),
+                        floor_section_id: text(&o.floor_section_id),
+                        desk_id: text(&o.desk_id),
+                    },
+                    Some(WorkingLocation::Custom(label)) => Place::Custom { label: text(label) },
+                    None => Place::Custom { label: None },
+                },
+            }
+        }
+        _ => return None,
+    };
+    Some(PresenceBlock {
+        key: meeting.key,
+        event_id: meeting.event_id,
+        series_id: meeting.series_id,
+        title: meeting.title,
+        start: meeting.start,
+        end: meeting.end,
+        all_day: meeting.all_day,
+        time_zone: meeting.time_zone,
+        starts_at: time::utc(starts),
+        ends_at: time::utc(ends),
+        kind,
+    })
+}
+
+/// A birthday event's occurrence.
+fn birthday(meeting: Meeting, properties: &BirthdayProperties) -> Birthday {
+    Birthday {
+        key: meeting.key,
+        event_id: meeting.event_id,
+        series_id: meeting.series_id,
+        title: meeting.title,
+        start: meeting.start,
+        end: meeting.end,
+        kind: properties.kind.clone(),
+        label: properties.custom_type_name.clone().map(Text::Plain),
+    }
 }
 
 /// What the host must create (or keep in step) for `event`.

@@ -222,6 +222,101 @@ impl SyncState {
     }
 }
 
+/// Whether Calendar declines invitations that overlap a block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoDecline {
+    #[default]
+    None,
+    AllConflicting,
+    OnlyNewConflicting,
+}
+
+impl AutoDecline {
+    /// Google's `autoDeclineMode`; what it does not name declines nothing.
+    pub fn from_google(mode: Option<&str>) -> AutoDecline {
+        match mode {
+            Some("declineAllConflictingInvitations") => AutoDecline::AllConflicting,
+            Some("declineOnlyNewConflictingInvitations") => AutoDecline::OnlyNewConflicting,
+            _ => AutoDecline::None,
+        }
+    }
+}
+
+/// Where the user works during a working-location block. Every part is
+/// sealed with the `location` (a desk says where someone sits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Place {
+    Home,
+    Office {
+        label: Option<Text>,
+        building_id: Option<Text>,
+        floor_id: Option<Text>,
+        floor_section_id: Option<Text>,
+        desk_id: Option<Text>,
+    },
+    Custom {
+        label: Option<Text>,
+    },
+}
+
+/// What a presence block says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PresenceKind {
+    /// The decline message is sealed with the `agenda`.
+    OutOfOffice {
+        auto_decline: AutoDecline,
+        message: Option<Text>,
+    },
+    /// Do not disturb unless the block's chat status is `available`.
+    FocusTime {
+        auto_decline: AutoDecline,
+        message: Option<Text>,
+        do_not_disturb: bool,
+    },
+    WorkingLocation {
+        place: Place,
+    },
+}
+
+/// An out-of-office, focus-time or working-location block: not a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceBlock {
+    pub key: String,
+    pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    pub title: Option<Text>,
+    pub start: String,
+    pub end: String,
+    pub all_day: bool,
+    pub time_zone: Option<String>,
+    /// UTC instants; an all-day block runs midnight to midnight in the
+    /// calendar's zone.
+    pub starts_at: String,
+    pub ends_at: String,
+    pub kind: PresenceKind,
+}
+
+/// A birthday or other special date: not a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Birthday {
+    pub key: String,
+    pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_id: Option<String>,
+    pub title: Option<Text>,
+    pub start: String,
+    pub end: String,
+    /// `birthday`, `anniversary`, `custom`, `other` or `self`.
+    pub kind: String,
+    /// The label of a `custom` one, sealed with the `title`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Text>,
+}
+
 /// A user's meetings in a window, with what the service must do about them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MeetingList {
@@ -235,6 +330,11 @@ pub struct MeetingList {
     pub errors: Vec<EventError>,
     #[serde(default, skip_serializing_if = "SyncState::is_empty")]
     pub sync: SyncState,
+    /// Out of office, focus time and working location, by start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<PresenceBlock>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub birthdays: Vec<Birthday>,
 }
 
 // ---- requests ---------------------------------------------------------------
@@ -399,6 +499,8 @@ pub struct Options {
     pub links: LinkOptions,
     /// Most instances one series may have in a window.
     pub max_instances: u32,
+    /// List birthday events in `birthdays` (else they are left out).
+    pub birthdays: bool,
 }
 
 impl Options {
@@ -466,6 +568,7 @@ impl Default for Options {
             org_domains: Vec::new(),
             links: LinkOptions::default(),
             max_instances: 1000,
+            birthdays: true,
         }
     }
 }

@@ -129,5 +129,7 @@ pub fn meeting_list(
         provisioning: Vec::new(),
         errors: Vec::new(),
         sync: Default::default(),
+        presence: Vec::new(),
+        birthdays: Vec::new(),
     })
 }

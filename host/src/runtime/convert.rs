@@ -151,6 +151,7 @@ pub(super) fn request(r: &model::ProcessRequest) -> wit::ProcessRequest {
             org_domains: o.org_domains.clone(),
             links: link_options(&o.links),
             max_instances: o.max_instances,
+            birthdays: o.birthdays,
         },
         profiles: r
             .profiles
@@ -304,6 +305,70 @@ pub(super) fn meeting_list(l: wit::MeetingList) -> model::MeetingList {
         sync: model::SyncState {
             next_page_token: l.sync.next_page_token,
             next_sync_token: l.sync.next_sync_token,
+        },
+        presence: l.presence.into_iter().map(presence_block).collect(),
+        birthdays: l
+            .birthdays
+            .into_iter()
+            .map(|b| model::Birthday {
+                key: b.key,
+                event_id: b.event_id,
+                series_id: b.series_id,
+                title: b.title.map(text),
+                start: b.start,
+                end: b.end,
+                kind: b.kind,
+                label: b.label.map(text),
+            })
+            .collect(),
+    }
+}
+
+fn auto_decline(a: wit::AutoDecline) -> model::AutoDecline {
+    match a {
+        wit::AutoDecline::None => model::AutoDecline::None,
+        wit::AutoDecline::AllConflicting => model::AutoDecline::AllConflicting,
+        wit::AutoDecline::OnlyNewConflicting => model::AutoDecline::OnlyNewConflicting,
+    }
+}
+
+fn presence_block(b: wit::PresenceBlock) -> model::PresenceBlock {
+    model::PresenceBlock {
+        key: b.key,
+        event_id: b.event_id,
+        series_id: b.series_id,
+        title: b.title.map(text),
+        start: b.start,
+        end: b.end,
+        all_day: b.all_day,
+        time_zone: b.time_zone,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        kind: match b.kind {
+            wit::PresenceKind::OutOfOffice(a) => model::PresenceKind::OutOfOffice {
+                auto_decline: auto_decline(a.auto_decline),
+                message: a.message.map(text),
+            },
+            wit::PresenceKind::FocusTime(f) => model::PresenceKind::FocusTime {
+                auto_decline: auto_decline(f.auto_decline),
+                message: f.message.map(text),
+                do_not_disturb: f.do_not_disturb,
+            },
+            wit::PresenceKind::WorkingLocation(place) => model::PresenceKind::WorkingLocation {
+                place: match place {
+                    wit::Place::Home => model::Place::Home,
+                    wit::Place::Custom(label) => model::Place::Custom {
+                        label: label.map(text),
+                    },
+                    wit::Place::Office(o) => model::Place::Office {
+                        label: o.label.map(text),
+                        building_id: o.building_id.map(text),
+                        floor_id: o.floor_id.map(text),
+                        floor_section_id: o.floor_section_id.map(text),
+                        desk_id: o.desk_id.map(text),
+                    },
+                },
+            },
         },
     }
 }

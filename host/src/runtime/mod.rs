@@ -27,8 +27,8 @@ wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 use self::hcal::core::types as wit;
 
 /// The contract this host speaks.
-pub const CONTRACT: &str = "hcal:core@0.4.0";
-const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT: &str = "hcal:core@0.5.0";
+const CONTRACT_VERSION: &str = "0.5.0";
 
 /// How often the epoch advances; deadlines are whole ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -575,6 +575,21 @@ impl Runtime {
                 jwe: s.jwe,
                 key_url: s.key_url,
             })
+    }
+
+    /// Seal every plain text of `texts` in place (a presence's few: one
+    /// call each).
+    pub fn seal_texts(
+        &self,
+        texts: Vec<&mut model::Text>,
+        key: &model::OrgKey,
+    ) -> Result<(), CallError> {
+        for text in texts {
+            if let model::Text::Plain(plain) = text {
+                *text = model::Text::Sealed(self.seal(plain, key)?);
+            }
+        }
+        Ok(())
     }
 
     /// Open a sealed value.
