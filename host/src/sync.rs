@@ -179,6 +179,10 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             replaced_events: Vec::new(),
             meetings,
             join_buttons: Some(buttons),
+            presence_blocks: Some(
+                serde_json::to_string(&list.presence)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
             // The incremental token is the newer one when there is one.
             next_sync_token: Some(token.unwrap_or(next_sync_token)),
         };

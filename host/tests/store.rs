@@ -33,11 +33,11 @@ fn the_schema_is_migrated_once_and_reopens() {
     let path = temp_db("migrate");
     {
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version().unwrap(), 8);
+        assert_eq!(store.schema_version().unwrap(), 9);
         store.add_user("Alice@Example.com").unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8);
+    assert_eq!(store.schema_version().unwrap(), 9);
     let alice = store.user("alice@example.com").unwrap().unwrap();
     assert_eq!(alice.state, UserState::Pending);
 
@@ -676,14 +676,63 @@ on_both_backends!(
     workers_share_users_by_leases,
     events_reach_every_worker_in_order,
     a_key_twice_in_one_page_keeps_the_last,
+    presence_blocks_come_with_the_meetings_and_changes_come_due,
 );
+
+fn presence_blocks_come_with_the_meetings_and_changes_come_due(store: &dyn Store) {
+    store.add_user("pia@example.com").unwrap();
+    assert_eq!(store.calendar_presence("pia@example.com").unwrap(), None);
+    let page = PageUpdate {
+        replace_all: true,
+        presence_blocks: Some(r#"[{"key":"ooo"}]"#.into()),
+        next_sync_token: Some("t1".into()),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("pia@example.com", "primary", &page)
+        .unwrap();
+    assert_eq!(
+        store
+            .calendar_presence("Pia@Example.com")
+            .unwrap()
+            .as_deref(),
+        Some(r#"[{"key":"ooo"}]"#)
+    );
+    // A page that says nothing of presence leaves it.
+    let quiet = PageUpdate {
+        next_sync_token: Some("t2".into()),
+        ..PageUpdate::default()
+    };
+    store
+        .apply_page("pia@example.com", "primary", &quiet)
+        .unwrap();
+    assert!(
+        store
+            .calendar_presence("pia@example.com")
+            .unwrap()
+            .is_some()
+    );
+    // Due once its next change has come, not before; cleared with the user's data.
+    store
+        .put_presence("pia@example.com", r#"{"status":"available"}"#, Some(1_000))
+        .unwrap();
+    assert!(store.presence_due(999).unwrap().is_empty());
+    assert_eq!(store.presence_due(1_000).unwrap(), ["pia@example.com"]);
+    store
+        .put_presence("pia@example.com", r#"{"status":"available"}"#, None)
+        .unwrap();
+    assert!(store.presence_due(i64::MAX).unwrap().is_empty());
+    store.purge_user_data("pia@example.com").unwrap();
+    assert_eq!(store.calendar_presence("pia@example.com").unwrap(), None);
+    assert_eq!(store.presence("pia@example.com").unwrap(), None);
+}
 
 #[test]
 fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     let Some(store) = common::postgres_store("schema") else {
         return;
     };
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     store.add_user("alice@example.com").unwrap();
     let url = common::postgres_url("schema").unwrap();
     drop(store);
@@ -697,7 +746,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
         })
         .collect();
     for worker in again {
-        assert_eq!(worker.join().unwrap().unwrap(), 3);
+        assert_eq!(worker.join().unwrap().unwrap(), 4);
     }
     let store = hcal::store::PostgresStore::open(&url).unwrap();
     assert!(store.user("alice@example.com").unwrap().is_some());
@@ -706,7 +755,7 @@ fn a_postgres_schema_is_migrated_once_and_a_newer_one_refused() {
     match hcal::store::PostgresStore::open(&url) {
         Err(StoreError::TooNew {
             found: 99,
-            known: 3,
+            known: 4,
             ..
         }) => {}
         Err(other) => panic!("expected TooNew, got {other}"),

@@ -207,6 +207,9 @@ pub struct PageUpdate {
     /// The user's join buttons now: undelivered ones not in here are dropped
     /// (a moved or cancelled meeting), delivered ones are kept (never twice).
     pub join_buttons: Option<Vec<StoredButton>>,
+    /// The user's presence blocks of the window now (the core's JSON,
+    /// sealed), stored with the meetings in one transaction.
+    pub presence_blocks: Option<String>,
 }
 
 /// A push channel hcal registered with Google for a user's calendar.
@@ -378,9 +381,20 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// A user's buttons, by time.
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError>;
-    /// A user's presence as JSON with its message sealed.
-    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError>;
+    /// A user's presence as JSON with its message sealed, and when it next
+    /// changes by time alone (Unix seconds; the scheduler's turn then).
+    fn put_presence(
+        &self,
+        email: &str,
+        sealed_json: &str,
+        next_change: Option<i64>,
+    ) -> Result<(), StoreError>;
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError>;
+    /// The user's out-of-office, focus-time and working-location blocks of
+    /// the window as the last sync stored them (the core's JSON, sealed).
+    fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError>;
+    /// Users whose presence changes by time at or before `now`.
+    fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
     /// One-time meetings made for a user's events: (event id, meeting id),

@@ -144,10 +144,18 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE join_buttons ADD COLUMN claimed_by TEXT;
     ALTER TABLE join_buttons ADD COLUMN claim_expires BIGINT;",
-    // 8: a join button knows when its meeting ends (not delivered after);
-    // a channel, the highest notification number it has seen.
+    // 3 (the SQLite store's 8): a join button knows when its meeting ends
+    // (not delivered after); a channel, the highest notification number it
+    // has seen.
     "ALTER TABLE join_buttons ADD COLUMN ends_at BIGINT;
     ALTER TABLE channels ADD COLUMN last_message BIGINT;",
+    // 4 (the SQLite store's 9): presence from Calendar.
+    "CREATE TABLE calendar_presence (
+        email TEXT PRIMARY KEY REFERENCES users(email) ON DELETE CASCADE,
+        blocks TEXT NOT NULL
+    );
+    ALTER TABLE presence ADD COLUMN next_change BIGINT;
+    CREATE INDEX presence_next_change ON presence (next_change);",
 ];
 
 /// A button is free to claim: unclaimed, its claim ran out, or its claimer
@@ -602,7 +610,7 @@ impl Store for PostgresStore {
         let email = lower(email);
         self.run(move |mut client| async move {
             transaction!(client, tx => {
-                for table in ["meetings", "sync_state", "channels", "join_buttons", "presence", "one_time_meetings"] {
+                for table in ["meetings", "sync_state", "channels", "join_buttons", "presence", "calendar_presence", "one_time_meetings"] {
                     tx.execute(&format!("DELETE FROM {table} WHERE email = $1"), &[&email])
                         .await
                         .or_retry()?;
@@ -672,6 +680,15 @@ impl Store for PostgresStore {
                             series_id = EXCLUDED.series_id, starts_at = EXCLUDED.starts_at,
                             ends_at = EXCLUDED.ends_at, sealed = EXCLUDED.sealed",
                         &[&email, &keys, &events, &series, &starts, &ends, &sealed],
+                    )
+                    .await
+                    .or_retry()?;
+                }
+                if let Some(blocks) = &page.presence_blocks {
+                    tx.execute(
+                        "INSERT INTO calendar_presence (email, blocks) VALUES ($1, $2)
+                         ON CONFLICT (email) DO UPDATE SET blocks = EXCLUDED.blocks",
+                        &[&email, blocks],
                     )
                     .await
                     .or_retry()?;
@@ -1001,17 +1018,50 @@ impl Store for PostgresStore {
         })
     }
 
-    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError> {
+    fn put_presence(
+        &self,
+        email: &str,
+        sealed_json: &str,
+        next_change: Option<i64>,
+    ) -> Result<(), StoreError> {
         let (email, sealed) = (lower(email), sealed_json.to_string());
         self.run(move |client| async move {
             client
                 .execute(
-                    "INSERT INTO presence (email, sealed, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (email) DO UPDATE SET sealed = EXCLUDED.sealed, updated_at = EXCLUDED.updated_at",
-                    &[&email, &sealed, &now()],
+                    "INSERT INTO presence (email, sealed, updated_at, next_change) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (email) DO UPDATE SET sealed = EXCLUDED.sealed,
+                        updated_at = EXCLUDED.updated_at, next_change = EXCLUDED.next_change",
+                    &[&email, &sealed, &now(), &next_change],
                 )
                 .await?;
             Ok(())
+        })
+    }
+
+    fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let email = lower(email);
+        self.run(move |client| async move {
+            Ok(client
+                .query_opt(
+                    "SELECT blocks FROM calendar_presence WHERE email = $1",
+                    &[&email],
+                )
+                .await?
+                .map(|row| row.get(0)))
+        })
+    }
+
+    fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.run(move |client| async move {
+            Ok(client
+                .query(
+                    "SELECT email FROM presence WHERE next_change <= $1 ORDER BY next_change, email",
+                    &[&now],
+                )
+                .await?
+                .into_iter()
+                .map(|row| row.get(0))
+                .collect())
         })
     }
 

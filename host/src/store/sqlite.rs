@@ -141,6 +141,15 @@ const MIGRATIONS: &[&str] = &[
     // numbers going backwards are dropped).
     "ALTER TABLE join_buttons ADD COLUMN ends_at INTEGER;
     ALTER TABLE channels ADD COLUMN last_message INTEGER;",
+    // 9: presence from Calendar: the out-of-office, focus-time and
+    // working-location blocks of the window (sealed by the core), and when
+    // each user's presence next changes by time alone.
+    "CREATE TABLE calendar_presence (
+        email TEXT PRIMARY KEY,
+        blocks TEXT NOT NULL
+    );
+    ALTER TABLE presence ADD COLUMN next_change INTEGER;
+    CREATE INDEX presence_next_change ON presence (next_change);",
 ];
 
 /// A button is free to claim: unclaimed, its claim ran out, or its claimer
@@ -362,6 +371,10 @@ impl Store for SqliteStore {
         transaction.execute("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
         transaction.execute("DELETE FROM presence WHERE email = ?1", params![email])?;
         transaction.execute(
+            "DELETE FROM calendar_presence WHERE email = ?1",
+            params![email],
+        )?;
+        transaction.execute(
             "DELETE FROM one_time_meetings WHERE email = ?1",
             params![email],
         )?;
@@ -425,6 +438,13 @@ impl Store for SqliteStore {
                     params![email, button.meeting_key, button.at, button.targets_json, button.ends_at],
                 )?;
             }
+        }
+        if let Some(blocks) = &page.presence_blocks {
+            transaction.execute(
+                "INSERT INTO calendar_presence (email, blocks) VALUES (?1, ?2)
+                 ON CONFLICT (email) DO UPDATE SET blocks = ?2",
+                params![email, blocks],
+            )?;
         }
         if let Some(token) = &page.next_sync_token {
             transaction.execute(
@@ -625,13 +645,38 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn put_presence(&self, email: &str, sealed_json: &str) -> Result<(), StoreError> {
+    fn put_presence(
+        &self,
+        email: &str,
+        sealed_json: &str,
+        next_change: Option<i64>,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT INTO presence (email, sealed, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (email) DO UPDATE SET sealed = ?2, updated_at = ?3",
-            params![lower(email), sealed_json, now()],
+            "INSERT INTO presence (email, sealed, updated_at, next_change) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (email) DO UPDATE SET sealed = ?2, updated_at = ?3, next_change = ?4",
+            params![lower(email), sealed_json, now(), next_change],
         )?;
         Ok(())
+    }
+
+    fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT blocks FROM calendar_presence WHERE email = ?1",
+                params![lower(email)],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT email FROM presence WHERE next_change <= ?1 ORDER BY next_change, email",
+        )?;
+        let rows = statement.query_map(params![now], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
