@@ -43,6 +43,9 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
     let mut streamed: BTreeSet<(i64, String)> = BTreeSet::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        // Presence that changes with the clock (an out-of-office block
+        // starting) is this scheduler's too.
+        service.presence_turn();
         while in_flight.try_join_next().is_some() {}
         let claim = claim_for(&service);
         let due = match service.store.due_buttons(&claim) {

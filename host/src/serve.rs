@@ -20,13 +20,12 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hcal_core::model::{Options, OrgKey, Window};
-use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::enrich::Enricher;
 use crate::google::Google;
 use crate::kms::Kms;
-use crate::presence::Presence;
+use crate::presence::{Presence, Responder, Status};
 use crate::provider::webex::Webex;
 use crate::runtime::Runtime;
 use crate::store::{Store, UserState};
@@ -507,6 +506,8 @@ impl Service {
                 if report.kind != crate::sync::SyncKind::Unchanged {
                     let _ = self.meetings_changed.send(user.to_string());
                     self.share("meetings", user, None);
+                    // Calendar's out-of-office and focus blocks came with it.
+                    self.update_presence(user, None);
                     tracing::info!(
                         %user,
                         kind = ?report.kind,
@@ -619,62 +620,118 @@ async fn worker(service: Arc<Service>) {
 }
 
 impl Service {
-    /// Read a user's vacation responder and keep their presence.
+    /// Read a user's vacation responder and derive their presence again.
     pub(crate) async fn refresh_presence(&self, user: &str) {
-        match crate::presence::presence(&self.google, user, now().as_millisecond()).await {
-            Ok(presence) => {
-                // What was stored, as stored: only whether and until when
-                // matter here, so the message stays sealed.
-                let before: Option<Value> = self
-                    .store
-                    .presence(user)
-                    .ok()
-                    .flatten()
-                    .and_then(|text| serde_json::from_str(&text).ok());
-                let changed = before.as_ref().is_none_or(|b| {
-                    b["out_of_office"] != json!(presence.out_of_office)
-                        || b["until"] != json!(presence.until)
-                });
-                if let Err(error) = self.store_presence(&presence) {
-                    tracing::error!(%user, %error, "cannot store presence");
-                } else if changed && (before.is_some() || presence.out_of_office) {
-                    tracing::info!(%user, out_of_office = presence.out_of_office, "presence changed");
-                    self.share("presence", user, None);
-                    let _ = self.presence_changes.send(presence);
-                }
-            }
+        match crate::presence::responder(&self.google, user).await {
+            Ok(responder) => self.update_presence(user, Some(responder)),
             Err(error) => tracing::warn!(%user, %error, "cannot read presence"),
         }
     }
 
-    /// Keep a presence with its message sealed.
-    fn store_presence(&self, presence: &Presence) -> Result<(), Box<dyn std::error::Error>> {
-        let mut value = serde_json::to_value(presence)?;
-        if let Some(message) = &presence.message {
-            let key = self.kms().active_key()?;
-            value["message"] = serde_json::to_value(self.runtime.seal(message, &key)?)?;
+    /// Derive `user`'s presence now from the responder (the one given, else
+    /// the stored one) and the stored Calendar blocks; store it sealed, and
+    /// when a person would notice the change, stream it.
+    pub(crate) fn update_presence(&self, user: &str, responder: Option<Responder>) {
+        if let Err(error) = self.try_update_presence(user, responder) {
+            tracing::error!(%user, %error, "cannot keep presence");
         }
+    }
+
+    fn try_update_presence(
+        &self,
+        user: &str,
+        responder: Option<Responder>,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let before = self.stored_presence_record(user).ok().flatten();
+        let responder = responder.or_else(|| before.as_ref().and_then(|r| r.responder.clone()));
+        let blocks: Vec<hcal_core::model::PresenceBlock> =
+            match self.store.calendar_presence(user)? {
+                Some(json) => serde_json::from_str(&json)?,
+                None => Vec::new(),
+            };
+        let mut presence =
+            crate::presence::derive(user, now().as_millisecond(), responder.as_ref(), &blocks);
+        // The blocks' texts come sealed from the core; opened to compare and
+        // show, sealed again (with the responder's subject) to store.
+        self.open_texts(presence.texts_mut());
+        let shown = presence.clone();
+        let changed = before.as_ref().is_none_or(|b| !b.presence.same_as(&shown));
+        let next_change = shown
+            .next_change
+            .as_deref()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            // Whole seconds, rounded up: never a turn before the change.
+            .map(|t| (t.as_millisecond() + 999).div_euclid(1000));
+        let mut record = crate::presence::Record {
+            presence,
+            responder,
+        };
+        let key = self.kms().active_key()?;
+        let mut texts = record.presence.texts_mut();
+        if let Some(r) = &mut record.responder {
+            texts.extend(r.subject.as_mut());
+        }
+        self.runtime.seal_texts(texts, &key)?;
         self.store
-            .put_presence(&presence.user, &value.to_string())?;
+            .put_presence(user, &serde_json::to_string(&record)?, next_change)?;
+        let noticed = before.is_some()
+            || shown.status != Status::Available
+            || shown.working_location.is_some();
+        if changed && noticed {
+            tracing::info!(%user, status = ?shown.status, "presence changed");
+            self.share("presence", user, None);
+            let _ = self.presence_changes.send(shown);
+        }
         Ok(())
     }
 
-    /// A stored presence, its message opened.
-    pub(crate) fn stored_presence(
+    /// Open every sealed text in place (a text that does not open stays sealed).
+    fn open_texts(&self, texts: Vec<&mut hcal_core::model::Text>) {
+        for text in texts {
+            if let hcal_core::model::Text::Sealed(sealed) = text
+                && let Some(plain) = self.open_sealed(sealed)
+            {
+                *text = hcal_core::model::Text::Plain(plain);
+            }
+        }
+    }
+
+    fn stored_presence_record(
         &self,
         email: &str,
-    ) -> Result<Option<Value>, Box<dyn std::error::Error>> {
+    ) -> Result<Option<crate::presence::Record>, Box<dyn std::error::Error>> {
         let Some(text) = self.store.presence(email)? else {
             return Ok(None);
         };
-        let mut value: Value = serde_json::from_str(&text)?;
-        if let Ok(sealed) =
-            serde_json::from_value::<hcal_core::model::Sealed>(value["message"].clone())
-        {
-            let key = self.kms().key(&sealed.key_url)?;
-            value["message"] = json!(self.runtime.open(&sealed, &key)?);
+        // A row of an older hcal (no status) is derived again on the next poll.
+        Ok(serde_json::from_str(&text).ok())
+    }
+
+    /// A stored presence, its texts opened.
+    pub(crate) fn stored_presence(
+        &self,
+        email: &str,
+    ) -> Result<Option<Presence>, Box<dyn std::error::Error>> {
+        let Some(record) = self.stored_presence_record(email)? else {
+            return Ok(None);
+        };
+        let mut presence = record.presence;
+        self.open_texts(presence.texts_mut());
+        Ok(Some(presence))
+    }
+
+    /// Presence that changes by time alone (a block starting or ending, the
+    /// responder's bounds), derived again at its time for the users this
+    /// worker holds.
+    pub(crate) fn presence_turn(&self) {
+        match self.store.presence_due(now().as_second()) {
+            Ok(due) => {
+                for user in due.iter().filter(|u| self.holds(u)) {
+                    self.update_presence(user, None);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "presence: the store failed"),
         }
-        Ok(Some(value))
     }
 
     /// One sealed value opened with the org key it names; `None` when the
@@ -882,12 +939,7 @@ impl Service {
                 let _ = self.meetings_changed.send(event.email);
             }
             "presence" => {
-                let opened = self
-                    .stored_presence(&event.email)
-                    .ok()
-                    .flatten()
-                    .and_then(|value| serde_json::from_value::<Presence>(value).ok());
-                if let Some(presence) = opened {
+                if let Some(presence) = self.stored_presence(&event.email).ok().flatten() {
                     let _ = self.presence_changes.send(presence);
                 }
             }

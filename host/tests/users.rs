@@ -141,7 +141,10 @@ async fn presence_follows_the_vacation_responder() {
         .unwrap();
     assert!(carol.out_of_office);
     assert_eq!(carol.until.as_deref(), Some("2026-12-04T00:00:00Z"));
-    assert_eq!(carol.message.as_deref(), Some("Out of office"));
+    assert_eq!(
+        carol.message,
+        Some(hcal_core::model::Text::Plain("Out of office".into()))
+    );
     let after = hcal::presence::presence(&google, "carol@example.com", 1_797_000_000_000)
         .await
         .unwrap();

@@ -357,13 +357,17 @@ async fn activate_everyone(
 /// A user's stored presence in a few words (the message stays sealed).
 fn presence_in_words(store: &dyn hcal::store::Store, user: &str) -> Option<String> {
     let text = store.presence(user).ok()??;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value["out_of_office"].as_bool()?.then(|| {
-        format!(
-            "out of office until {}",
-            value["until"].as_str().unwrap_or("further notice")
-        )
-    })
+    let record: hcal::presence::Record = serde_json::from_str(&text).ok()?;
+    let p = record.presence;
+    let status = match p.status {
+        hcal::presence::Status::OutOfOffice => "out of office",
+        hcal::presence::Status::DoNotDisturb => "do not disturb",
+        hcal::presence::Status::Available => return None,
+    };
+    Some(format!(
+        "{status} until {}",
+        p.until.as_deref().unwrap_or("further notice")
+    ))
 }
 
 async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<()> {
@@ -431,8 +435,12 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
         key: &org_key,
     };
     let (mut meetings, mut buttons) = (0, 0);
+    let mut blocks = std::collections::HashMap::new();
     for user in &activated {
         let report = syncer.sync(user, &list_window, &now_text).await?;
+        if let Some(list) = &report.list {
+            blocks.insert(user.clone(), list.presence.clone());
+        }
         meetings += report.meetings;
         buttons += report.join_buttons;
         println!(
@@ -447,20 +455,41 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
         );
     }
 
-    println!("\n== Presence (Gmail vacation responders)");
-    let mut away = 0;
-    for user in &activated {
-        let presence = hcal::presence::presence(&google, user, now.as_millisecond()).await?;
-        if presence.out_of_office {
-            away += 1;
-            println!(
-                "  {user}: out of office until {} ({})",
-                presence.until.as_deref().unwrap_or("further notice"),
-                presence.message.as_deref().unwrap_or("no subject")
-            );
+    println!("\n== Presence (Calendar out of office and focus time, Gmail vacation responders)");
+    let mut noted = 0;
+    let open = |text: &Option<hcal_core::model::Text>| -> Option<String> {
+        match text.as_ref()? {
+            hcal_core::model::Text::Plain(plain) => Some(plain.clone()),
+            hcal_core::model::Text::Sealed(sealed) => runtime.open(sealed, &org_key).ok(),
         }
+    };
+    for user in &activated {
+        let responder = hcal::presence::responder(&google, user).await?;
+        let user_blocks = blocks.get(user).map(Vec::as_slice).unwrap_or_default();
+        let presence =
+            hcal::presence::derive(user, now.as_millisecond(), Some(&responder), user_blocks);
+        let sources = presence
+            .sources
+            .iter()
+            .map(|s| match s {
+                hcal::presence::Source::Calendar => "Calendar",
+                hcal::presence::Source::Gmail => "Gmail responder",
+            })
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let status = match presence.status {
+            hcal::presence::Status::OutOfOffice => "out of office",
+            hcal::presence::Status::DoNotDisturb => "do not disturb (focus time)",
+            hcal::presence::Status::Available => continue,
+        };
+        noted += 1;
+        println!(
+            "  {user}: {status} until {} ({sources}; {})",
+            presence.until.as_deref().unwrap_or("further notice"),
+            open(&presence.message).unwrap_or_else(|| "no message".into())
+        );
     }
-    if away == 0 {
+    if noted == 0 {
         println!("  everyone is in");
     }
 
@@ -490,7 +519,7 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
     let users = store.users()?;
     let count = |state: UserState| users.iter().filter(|u| u.state == state).count();
     println!(
-        "\nSummary: {} users ({} activated, {} in error), {meetings} meetings stored sealed, {enriched} events enriched ({made} spaces or meetings made), {buttons} join buttons scheduled, {away} out of office; {:.1?}",
+        "\nSummary: {} users ({} activated, {} in error), {meetings} meetings stored sealed, {enriched} events enriched ({made} spaces or meetings made), {buttons} join buttons scheduled, {noted} out of office or in focus time; {:.1?}",
         users.len(),
         count(UserState::Activated),
         count(UserState::Error),

@@ -7,12 +7,13 @@
 use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use hcal_core::model::{Meeting, Response as Answer, Text, Window};
+use hcal_core::model::{Meeting, Place, Response as Answer, Text, Window};
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{NoticeQuery, Page, Shared, check_form, page, problem, require_person, with_headers};
 use crate::auth::{Caller, Person};
+use crate::presence::{Source, Status};
 use crate::serve::{Service, now};
 use crate::store::UserState;
 
@@ -73,7 +74,7 @@ pub(super) async fn home(
     }
     let person = require_person(&caller, "/")?;
     let list = meetings_html(&service, &person).await;
-    let presence = presence_banner(&service, &person.email);
+    let presence = presence_banner(&service, &person.email).await;
     Ok(page(
         StatusCode::OK,
         "Your meetings",
@@ -103,19 +104,81 @@ pub(super) async fn meetings_fragment(
     }
 }
 
-fn presence_banner(service: &Service, email: &str) -> Markup {
-    let presence = service.stored_presence(email).ok().flatten();
-    let away = presence
-        .as_ref()
-        .is_some_and(|p| p["out_of_office"].as_bool() == Some(true));
-    html! {
-        @if let (true, Some(p)) = (away, &presence) {
-            p.banner.away role="status" {
-                strong { "You are out of office" }
-                @if let Some(until) = p["until"].as_str() { " until " (until) }
-                @if let Some(message) = p["message"].as_str() { " — " (message) }
-                ". People see this as your presence."
+/// The banner for the person's presence: out of office or do not disturb,
+/// from Calendar or the Gmail responder, and where they work today.
+async fn presence_banner(service: &Service, email: &str) -> Markup {
+    let Some(p) = service.stored_presence(email).ok().flatten() else {
+        return html! {};
+    };
+    let zone = service.time_zone(email).await;
+    let zone = jiff::tz::TimeZone::get(&zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let when = |text: &str| -> String {
+        text.parse::<jiff::Timestamp>()
+            .map(|t| {
+                t.to_zoned_datetime(zone.clone())
+                    .strftime("%a %-d %b %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|_| text.to_string())
+    };
+    let from = match (
+        p.sources.contains(&Source::Calendar),
+        p.sources.contains(&Source::Gmail),
+    ) {
+        (true, true) => " (your Calendar and your Gmail auto-reply)",
+        (true, false) => " (your Calendar)",
+        (false, true) => " (your Gmail auto-reply)",
+        (false, false) => "",
+    };
+    let plain = |t: &Option<Text>| t.as_ref().and_then(|t| t.plain().map(str::to_string));
+    let place = p.working_location.as_ref().map(|place| match place {
+        Place::Home => "Working from home".to_string(),
+        Place::Custom { label } => match plain(label) {
+            Some(label) => format!("Working from {label}"),
+            None => "Working from elsewhere".to_string(),
+        },
+        Place::Office {
+            label,
+            desk_id,
+            floor_id,
+            ..
+        } => {
+            let mut words = format!(
+                "Working from {}",
+                plain(label).unwrap_or_else(|| "the office".into())
+            );
+            if let Some(floor) = plain(floor_id) {
+                words.push_str(&format!(", floor {floor}"));
             }
+            if let Some(desk) = plain(desk_id) {
+                words.push_str(&format!(", desk {desk}"));
+            }
+            words
+        }
+    });
+    html! {
+        @match p.status {
+            Status::OutOfOffice => {
+                p.banner.away role="status" {
+                    strong { "You are out of office" }
+                    @if let Some(until) = p.until.as_deref() { " until " time datetime=(until) { (when(until)) } }
+                    (from)
+                    @if let Some(message) = plain(&p.message) { " — " (message) }
+                    ". People see this as your presence."
+                }
+            }
+            Status::DoNotDisturb => {
+                p.banner.focus role="status" {
+                    strong { "Focus time: do not disturb" }
+                    @if let Some(until) = p.until.as_deref() { " until " time datetime=(until) { (when(until)) } }
+                    (from)
+                    ". People see this as your presence."
+                }
+            }
+            Status::Available => {}
+        }
+        @if let Some(place) = place {
+            p.banner.place { (place) "." }
         }
     }
 }
