@@ -85,6 +85,15 @@ fn list_query(params: &[(String, String)], allow_sync: bool) -> Result<ListQuery
             "q" => query.q = Some(value.clone()),
             "iCalUID" => query.ical_uid = Some(value.clone()),
             "timeZone" => query.time_zone = Some(value.clone()),
+            "eventTypes" => {
+                if !crate::events::EVENT_TYPES.contains(&value.as_str()) {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid value for eventTypes: {value:?}. Allowed: {}.",
+                        crate::events::EVENT_TYPES.join(", ")
+                    )));
+                }
+                query.event_types.push(value.clone());
+            }
             "syncToken" if allow_sync => query.sync_token = Some(value.clone()),
             "privateExtendedProperty" | "sharedExtendedProperty" => {
                 let (key, val) = value.split_once('=').ok_or_else(|| {

@@ -46,6 +46,26 @@ pub struct ListQuery {
     pub ical_uid: Option<String>,
     pub sync_token: Option<String>,
     pub time_zone: Option<String>,
+    /// `eventTypes` (repeated): only these types; all when empty.
+    pub event_types: Vec<String>,
+}
+
+/// The values of `eventType`, as Google's discovery document lists them.
+pub const EVENT_TYPES: [&str; 6] = [
+    "birthday",
+    "default",
+    "focusTime",
+    "fromGmail",
+    "outOfOffice",
+    "workingLocation",
+];
+
+/// The event types that say where and how available someone is: made only
+/// on a user's own primary calendar, never with attendees.
+const STATUS_TYPES: [&str; 3] = ["outOfOffice", "focusTime", "workingLocation"];
+
+fn event_type(body: &Value) -> &str {
+    body["eventType"].as_str().unwrap_or("default")
 }
 
 /// RFC 3339 in UTC with milliseconds, the way Google writes `updated`.
@@ -298,6 +318,7 @@ impl State {
         mut body: Value,
     ) -> Result<(Value, Changed), ApiError> {
         validate_event(&body)?;
+        self.check_new_event_type(calendar_id, &mut body)?;
         let id = match body["id"].as_str() {
             Some(id) if !valid_event_id(id) => {
                 return Err(ApiError::invalid("Invalid resource id value."));
@@ -337,11 +358,12 @@ impl State {
             return self.change_event(calendar_id, &id, &event, false, None);
         }
         validate_event(&event)?;
-        let id = match event["id"].as_str() {
+        let mut body = event;
+        self.check_new_event_type(calendar_id, &mut body)?;
+        let id = match body["id"].as_str() {
             Some(id) => id.to_string(),
             None => self.random_id(26),
         };
-        let mut body = event;
         body["id"] = json!(id);
         let old = self.stored(calendar_id, &id).map(|e| e.body.clone());
         let mut changed = Changed::new();
@@ -351,6 +373,37 @@ impl State {
             self.calendars[calendar_id].events[&id].body.clone(),
             changed,
         ))
+    }
+
+    /// Google's rules for a new event's type: out-of-office, focus-time and
+    /// working-location events only on a user's own primary calendar and
+    /// without attendees; `fromGmail` is never created through the API;
+    /// `eventType` is `default` when not given.
+    fn check_new_event_type(&self, calendar_id: &str, body: &mut Value) -> Result<(), ApiError> {
+        let kind = event_type(body).to_string();
+        if kind == "fromGmail" {
+            return Err(ApiError::invalid(
+                "Events of type fromGmail cannot be created through the API.",
+            ));
+        }
+        if STATUS_TYPES.contains(&kind.as_str()) {
+            let primary = self.users.contains_key(calendar_id)
+                && self.calendars.get(calendar_id).is_some_and(|c| !c.room);
+            if !primary {
+                return Err(ApiError::invalid(format!(
+                    "Events of type {kind} can only be created on the primary calendar of a user."
+                )));
+            }
+            if body["attendees"].as_array().is_some_and(|a| !a.is_empty()) {
+                return Err(ApiError::invalid(format!(
+                    "Events of type {kind} cannot have attendees."
+                )));
+            }
+        }
+        if body.get("eventType").is_none() {
+            body["eventType"] = json!("default");
+        }
+        Ok(())
     }
 
     /// `events.patch` (merge) and `events.update` (replace), with `If-Match`.
@@ -397,6 +450,16 @@ impl State {
         };
         next["id"] = json!(id);
         validate_event(&next)?;
+        if next.get("eventType").is_none() {
+            next["eventType"] = current["eventType"].clone();
+        }
+        if event_type(&next) != event_type(&current) {
+            return Err(ApiError::invalid(format!(
+                "The event type cannot be changed: this event is {} ({} asked).",
+                event_type(&current),
+                event_type(&next)
+            )));
+        }
         let mut changed = Changed::new();
         let old = self.stored(calendar_id, id).map(|e| e.body.clone());
         self.put(calendar_id, id, next, &mut changed);
@@ -757,6 +820,27 @@ fn validate_event(body: &Value) -> Result<(), ApiError> {
     if body.get("recurringEventId").is_some() && body["status"] == "cancelled" {
         return Ok(());
     }
+    let kind = match body.get("eventType") {
+        None => "default",
+        Some(Value::String(kind)) if EVENT_TYPES.contains(&kind.as_str()) => kind.as_str(),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid value for eventType: {other}."
+            )));
+        }
+    };
+    for (properties, wants) in [
+        ("outOfOfficeProperties", "outOfOffice"),
+        ("focusTimeProperties", "focusTime"),
+        ("workingLocationProperties", "workingLocation"),
+        ("birthdayProperties", "birthday"),
+    ] {
+        if body.get(properties).is_some() && kind != wants {
+            return Err(ApiError::invalid(format!(
+                "{properties} requires an event type of {wants}."
+            )));
+        }
+    }
     let start = body
         .get("start")
         .ok_or_else(|| ApiError::required("Missing start time."))?;
@@ -882,6 +966,14 @@ fn overlaps(
 }
 
 fn matches_filters(body: &Value, query: &ListQuery) -> bool {
+    // A deletion that no longer says its type is news whatever it was.
+    let stub = body["status"] == "cancelled" && body.get("eventType").is_none();
+    if !query.event_types.is_empty()
+        && !stub
+        && !query.event_types.iter().any(|t| t == event_type(body))
+    {
+        return false;
+    }
     if let Some(min) = query.updated_min
         && body["updated"]
             .as_str()

@@ -136,7 +136,9 @@ fn english() -> String {
 impl Seed {
     /// The built-in demo organisation: `example.com`, with alice's calendar
     /// (a weekly standup with a moved and a cancelled instance, Webex and Meet
-    /// meetings, a room), bob, carol (on vacation), rooms and an admin.
+    /// meetings, a room), bob (in focus time, working from home), carol (on
+    /// vacation: her Gmail responder), dan (out of office in Calendar), rooms
+    /// and an admin.
     pub fn demo() -> Result<Seed, EmulatorError> {
         let domain = parse_domain(include_str!("../seed/demo/domain.json"), "demo/domain.json")?;
         let alice = events_of(
@@ -146,10 +148,25 @@ impl Seed {
         let carol: Value =
             serde_json::from_str(include_str!("../seed/demo/vacation/carol@example.com.json"))
                 .map_err(|e| seed_error(&"demo/vacation", e))?;
+        // Presence from Calendar: dan out of office all week, bob in focus
+        // time (working from home).
+        let mut events = vec![("alice@example.com".to_string(), alice)];
+        for (user, text) in [
+            (
+                "bob@example.com",
+                include_str!("../seed/demo/events/bob@example.com.json"),
+            ),
+            (
+                "dan@example.com",
+                include_str!("../seed/demo/events/dan@example.com.json"),
+            ),
+        ] {
+            events.push((user.to_string(), events_of(text, "demo/events")?));
+        }
         Ok(Seed {
             domain,
             private_key_pem: Some(include_str!("../seed/demo/service-account.pem").to_string()),
-            events: vec![("alice@example.com".into(), alice)],
+            events,
             vacations: vec![("carol@example.com".into(), carol)],
         })
     }

@@ -812,3 +812,137 @@ async fn a_generated_organisation_serves_its_users_calendars() {
     assert_eq!(ids.len(), 5, "{ids:?}");
     assert!(ids.contains(&"ev000") && ids.contains(&"ev004"), "{ids:?}");
 }
+
+/// Out-of-office, focus-time and working-location events as Google keeps
+/// them: made only on a user's own primary calendar and without attendees,
+/// of a type that never changes, listed by the `eventTypes` filter.
+#[tokio::test(flavor = "multi_thread")]
+async fn event_types_are_stored_filtered_and_restricted_as_google_does() {
+    let emulator = demo().await;
+    let token = token_for(&emulator, ALICE, CALENDAR_SCOPE).await;
+    let http = reqwest::Client::new();
+    let insert = |calendar: &str, body: Value| {
+        let request = http
+            .post(format!(
+                "{}calendars/{calendar}/events",
+                emulator.calendar_url()
+            ))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let ooo = json!({
+        "eventType": "outOfOffice",
+        "summary": "Out of office",
+        "start": { "dateTime": "2026-12-01T13:00:00+01:00" },
+        "end": { "dateTime": "2026-12-01T18:00:00+01:00" },
+        "outOfOfficeProperties": { "autoDeclineMode": "declineAllConflictingInvitations", "declineMessage": "Dentist" }
+    });
+    let (status, made) = insert("primary", ooo.clone()).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["eventType"], "outOfOffice");
+    assert_eq!(made["outOfOfficeProperties"]["declineMessage"], "Dentist");
+
+    // Not on a room's calendar (alice may write it), not with attendees.
+    let room = "room-fjord@resource.calendar.google.com";
+    let (status, refused) = insert(room, ooo.clone()).await;
+    assert!(
+        status == 400 || status == 403 || status == 404,
+        "{status} {refused}"
+    );
+    if status == 400 {
+        assert!(
+            refused.to_string().contains("primary calendar"),
+            "{refused}"
+        );
+    }
+    let mut with_guests = ooo.clone();
+    with_guests["attendees"] = json!([{ "email": "bob@example.com" }]);
+    let (status, refused) = insert("primary", with_guests).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused.to_string().contains("cannot have attendees"),
+        "{refused}"
+    );
+    // Properties of another type, an unknown type, a type Google makes itself.
+    let mut mismatched = ooo.clone();
+    mismatched["eventType"] = json!("focusTime");
+    let (status, refused) = insert("primary", mismatched).await;
+    assert_eq!(status, 400);
+    assert!(
+        refused
+            .to_string()
+            .contains("outOfOfficeProperties requires an event type of outOfOffice"),
+        "{refused}"
+    );
+    for kind in ["vacation", "fromGmail"] {
+        let (status, refused) = insert(
+            "primary",
+            json!({
+                "eventType": kind,
+                "start": { "dateTime": "2026-12-01T13:00:00Z" },
+                "end": { "dateTime": "2026-12-01T14:00:00Z" }
+            }),
+        )
+        .await;
+        assert_eq!(status, 400, "{kind}: {refused}");
+    }
+
+    // The type never changes.
+    let id = made["id"].as_str().unwrap();
+    let response = http
+        .patch(format!(
+            "{}calendars/primary/events/{id}",
+            emulator.calendar_url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "eventType": "default" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+
+    // `eventTypes` lists only the types asked for; regular events say `default`.
+    let list = |types: &'static [&'static str]| {
+        let mut url = format!(
+            "{}calendars/primary/events?timeMin=2026-11-30T00:00:00Z&timeMax=2026-12-07T00:00:00Z",
+            emulator.calendar_url()
+        );
+        for t in types {
+            url.push_str(&format!("&eventTypes={t}"));
+        }
+        let request = http.get(url).bearer_auth(&token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let only = list(&["outOfOffice"]).await;
+    let items = only["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{only}");
+    assert_eq!(items[0]["id"], made["id"]);
+    let regular = list(&["default"]).await;
+    assert!(regular["items"].as_array().unwrap().len() > 3);
+    assert!(
+        regular["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["eventType"] != "outOfOffice")
+    );
+    let both = list(&["default", "outOfOffice"]).await;
+    assert_eq!(
+        both["items"].as_array().unwrap().len(),
+        regular["items"].as_array().unwrap().len() + 1
+    );
+    let (status, _) = get(
+        &format!(
+            "{}calendars/primary/events?eventTypes=holiday",
+            emulator.calendar_url()
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 400);
+}

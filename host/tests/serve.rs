@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 const TOKEN: &str = "test-api-token";
 const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+const DAN: &str = "dan@example.com";
 
 struct Running {
     emulator: Emulator,
@@ -865,12 +867,25 @@ async fn the_store_holds_nothing_event_derived_in_plaintext() {
     {
         let (api, stop) = common::serve(build(&emulator, store.clone())).await;
         let http = reqwest::Client::new();
-        assert_eq!(activate(&http, &api, ALICE).await, 200);
+        for user in [ALICE, BOB, DAN] {
+            assert_eq!(activate(&http, &api, user).await, 200);
+        }
         let week = format!(
             "{api}/api/v1/users/{ALICE}/meetings?from=2026-11-30T00:00:00Z&to=2026-12-07T00:00:00Z"
         );
         common::process::eventually("alice synced", Duration::from_secs(20), || {
             store.meetings(ALICE, 0, i64::MAX).unwrap().len() >= 5
+        })
+        .await;
+        // Bob's focus time and dan's out-of-office block are in the store.
+        common::process::eventually("presence stored", Duration::from_secs(20), || {
+            [BOB, DAN].iter().all(|u| {
+                store
+                    .calendar_presence(u)
+                    .unwrap()
+                    .is_some_and(|b| b.len() > 10)
+                    && store.presence(u).unwrap().is_some()
+            })
         })
         .await;
         // The API opens what the store keeps sealed.
@@ -896,6 +911,20 @@ async fn the_store_holds_nothing_event_derived_in_plaintext() {
     let mut secrets = std::collections::BTreeSet::new();
     collect_secrets(&events, None, &mut secrets);
     assert!(secrets.len() > 40, "{secrets:?}");
+    // The presence blocks' titles, decline messages and places too (short
+    // words like "Home" could be met by chance in sealed bytes: left out).
+    let mut presence_secrets = std::collections::BTreeSet::new();
+    for user in [BOB, DAN] {
+        let seed = common::workspace().join(format!("emulator/seed/demo/events/{user}.json"));
+        let blocks: Value = serde_json::from_str(&std::fs::read_to_string(seed).unwrap()).unwrap();
+        collect_secrets(&blocks, None, &mut presence_secrets);
+    }
+    presence_secrets.retain(|s| s.len() >= 8);
+    assert!(
+        presence_secrets.contains("Heads down on the Q1 plan this week."),
+        "{presence_secrets:?}"
+    );
+    secrets.extend(presence_secrets);
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm", "-journal"] {
         if let Ok(content) = std::fs::read(format!("{}{suffix}", path.display())) {
@@ -927,7 +956,7 @@ async fn the_store_holds_nothing_event_derived_in_plaintext() {
 /// one into a meeting, and the links and numbers inside descriptions.
 fn collect_secrets(value: &Value, key: Option<&str>, out: &mut std::collections::BTreeSet<String>) {
     // The served user's own address may stay: it names the user's rows.
-    const SERVED: &[&str] = &[ALICE];
+    const SERVED: &[&str] = &[ALICE, BOB, DAN];
     match value {
         Value::Object(map) => map
             .iter()
@@ -947,6 +976,7 @@ fn collect_secrets(value: &Value, key: Option<&str>, out: &mut std::collections:
                         | "label"
                         | "pin"
                         | "conferenceId"
+                        | "declineMessage"
                 )
             );
             // A location that is only a keyword (`@webex:onetime`) is the
@@ -966,4 +996,135 @@ fn collect_secrets(value: &Value, key: Option<&str>, out: &mut std::collections:
         }
         _ => {}
     }
+}
+
+/// Presence from Calendar: an out-of-office block made in Google reaches
+/// the stream and the API through push (the time printed, as the push
+/// figure above), and a focus-time block that starts later is streamed at
+/// its start by the scheduler, not at the next poll (hourly here).
+#[tokio::test(flavor = "multi_thread")]
+async fn calendar_presence_reaches_the_stream_through_push_and_at_its_time() {
+    const NORA: &str = "nora@example.com";
+    let emulator = common::demo_emulator().await;
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let (api, _stop) = common::serve(build(&emulator, store.clone())).await;
+    let http = reqwest::Client::new();
+    let mut bytes = open_stream(&http, &api, NORA).await.bytes_stream();
+    let mut seen = String::new();
+    assert_eq!(activate(&http, &api, NORA).await, 200);
+    let get_presence = || async {
+        let response = http
+            .get(format!("{api}/api/v1/users/{NORA}/presence"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    // Activated and synced: presence known, and she is in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = get_presence().await;
+        if status == 200 {
+            assert_eq!(body["status"], "available", "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no presence for nora: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Past the user's sync spacing (3 s), so the figure is push's alone.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+
+    let at = |offset_s: i64| {
+        (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_s)).to_string()
+    };
+    let made = Instant::now();
+    emulator
+        .change_event(
+            NORA,
+            json!({
+                "id": "dentist",
+                "eventType": "outOfOffice",
+                "summary": "Out of office",
+                "start": { "dateTime": at(-60) },
+                "end": { "dateTime": at(7200) },
+                "outOfOfficeProperties": {
+                    "autoDeclineMode": "declineAllConflictingInvitations",
+                    "declineMessage": "At the dentist <b>until</b> noon"
+                }
+            }),
+        )
+        .unwrap();
+    let away = next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["status"] == "out_of_office"
+    })
+    .await;
+    let took = made.elapsed();
+    eprintln!("a Calendar out-of-office block reached the stream through push in {took:?}");
+    assert_eq!(away["user"], NORA);
+    assert_eq!(away["sources"], json!(["calendar"]));
+    assert_eq!(away["message"], "At the dentist <b>until</b> noon");
+    assert!(away["until"].as_str().is_some(), "{away}");
+    let (_, shown) = get_presence().await;
+    assert_eq!(shown["status"], "out_of_office", "{shown}");
+    // Never a meeting: not in her list, no join button.
+    let (_, list) = (
+        (),
+        http.get(format!("{api}/api/v1/users/{NORA}/meetings"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !list.to_string().contains("dentist"),
+        "an out-of-office block is not a meeting: {list}"
+    );
+    // The stored presence holds the message sealed.
+    let stored = store.presence(NORA).unwrap().unwrap();
+    assert!(!stored.contains("dentist"), "{stored}");
+
+    // Deleted in Google: she is back, through push again.
+    emulator.delete_event(NORA, "dentist").unwrap();
+    next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["status"] == "available"
+    })
+    .await;
+
+    // Focus time starting in 5 s (on a whole second, as blocks made in
+    // Calendar do; past the 3 s sync spacing, so it is synced before) and
+    // lasting 2 s: the scheduler streams both changes at their times (the
+    // poll is an hour away).
+    let starts = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 5).unwrap();
+    emulator
+        .change_event(
+            NORA,
+            json!({
+                "id": "focus",
+                "eventType": "focusTime",
+                "summary": "Focus time",
+                "start": { "dateTime": starts.to_string() },
+                "end": { "dateTime": (starts + jiff::SignedDuration::from_secs(2)).to_string() },
+                "focusTimeProperties": { "chatStatus": "doNotDisturb" }
+            }),
+        )
+        .unwrap();
+    let focus = next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["status"] == "do_not_disturb"
+    })
+    .await;
+    let late = jiff::Timestamp::now().duration_since(starts);
+    eprintln!("focus time was streamed {late:?} after it began");
+    assert!(!late.is_negative(), "streamed before it began: {focus}");
+    assert_eq!(focus["do_not_disturb"], true);
+    next_event(&mut bytes, &mut seen, "presence", |p| {
+        p["status"] == "available"
+    })
+    .await;
 }
