@@ -28,6 +28,7 @@ const ALICE = 'alice@example.com';
 const BOB = 'bob@example.com';
 const ADMIN = 'admin@example.com';
 const EVE = 'eve@example.com';
+const DAN = 'dan@example.com';
 const API_TOKEN = 'demo-api-token';
 const DESKTOP = { width: 1280, height: 1000 };
 const PHONE = { width: 390, height: 844 };
@@ -323,6 +324,15 @@ test('4. bob may not open alice\'s meeting nor the admin console', async () => {
     assert.equal(me.status, 200, `bob's own /api/v1/me: ${me.text}`);
     assert.ok(me.text.includes(BOB), `/api/v1/me is bob's: ${me.text}`);
 
+    // Bob is in focus time all week in his Calendar: the banner says so
+    // (once his calendar is synced), and where he works on weekdays.
+    const focus = await bannerOf(page, '.banner.focus');
+    assert.match(focus, /Focus time: do not disturb/, 'bob\'s focus-time banner');
+    assert.match(focus, /your Calendar/, 'the banner names its source');
+    const weekday = ![0, 6].includes(new Date().getDay());
+    if (weekday) assert.match(await page.locator('#presence .banner.place').textContent(), /Working from home/);
+    await page.locator('#presence').screenshot({ path: join(artifacts, 'webapp-presence-focus.png') });
+
     const admin = await page.goto(`${webapp}admin`);
     assert.equal(admin.status(), 403, '/admin for bob');
     assert.match(await page.locator('main h1').first().textContent(), /Admins only/, 'the 403 page says why');
@@ -332,6 +342,33 @@ test('4. bob may not open alice\'s meeting nor the admin console', async () => {
     await bob.context.close();
   }
 });
+
+test('4a. dan sees that he is out of office, from his Calendar', async () => {
+  const dan = await newSession(DESKTOP);
+  try {
+    await signIn(dan, DAN);
+    const away = await bannerOf(dan.page, '.banner.away');
+    assert.match(away, /You are out of office until/, 'dan\'s out-of-office banner');
+    assert.match(away, /your Calendar/, 'from Calendar, not the Gmail responder');
+    assert.match(away, /parental leave/, 'with the decline message of his block');
+    await dan.page.locator('#presence').screenshot({ path: join(artifacts, 'webapp-presence-away.png') });
+    assert.deepEqual(dan.errors, [], 'no script errors on dan\'s page');
+  } finally {
+    await dan.context.close();
+  }
+});
+
+/** The text of a presence banner on the home page, reloading until it is there (the user's first sync may still run). */
+async function bannerOf(page, selector) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const banner = page.locator(`#presence ${selector}`);
+    if (await banner.count() > 0) return (await banner.textContent()).replace(/\s+/g, ' ');
+    if (Date.now() > deadline) throw new Error(`no ${selector} banner within 30 s: ${await page.locator('main').innerHTML()}`);
+    await new Promise((r) => setTimeout(r, 500));
+    await page.goto(webapp);
+  }
+}
 
 test('5. the admin retries a user in error from the console', async () => {
   const admin = await newSession(DESKTOP);

@@ -360,7 +360,7 @@ async fn openapi() -> Json<Value> {
             "/api/v1/users/{email}/meetings": { "get": { "summary": "Meetings in a window (from, to: RFC 3339; sealed=true for the sealed form)" } },
             "/api/v1/users/{email}/meetings/{key}": { "get": { "summary": "One meeting" } },
             "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
-            "/api/v1/users/{email}/presence": { "get": { "summary": "Out of office from the vacation responder" } },
+            "/api/v1/users/{email}/presence": { "get": { "summary": "Presence: out of office (Calendar or the Gmail responder), do not disturb (focus time) or available, the working location, and when it next changes" } },
             "/api/v1/rooms/{email}/availability": { "get": { "summary": "A room's busy and free blocks (freeBusy) in a window (from, to)" } },
             "/api/v1/me": { "get": { "summary": "The signed-in person: e-mail, admin, activation state, csrf_token", "security": [{ "session": [] }] } },
             "/api/v1/me/meetings": { "get": { "summary": "My meetings in a window (from, to)", "security": [{ "session": [] }] } },
@@ -376,7 +376,7 @@ async fn openapi() -> Json<Value> {
                 "post": { "summary": "Issue a device token for a room ({\"room\"}); the token is in the answer, once" }
             },
             "/api/v1/devices/{id}": { "delete": { "summary": "Revoke a device token" } },
-            "/api/v1/stream": { "get": { "summary": "(admins) Server-sent join_button events as buttons fire and presence events as people go out of office or come back (target=EMAIL: one invitee, room device or user)" } }
+            "/api/v1/stream": { "get": { "summary": "(admins) Server-sent join_button events as buttons fire and presence events as people go out of office, into focus time, or come back (target=EMAIL: one invitee, room device or user)" } }
         }
     }))
 }

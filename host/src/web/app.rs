@@ -163,8 +163,8 @@ async fn presence_banner(service: &Service, email: &str) -> Markup {
                     strong { "You are out of office" }
                     @if let Some(until) = p.until.as_deref() { " until " time datetime=(until) { (when(until)) } }
                     (from)
-                    @if let Some(message) = plain(&p.message) { " — " (message) }
                     ". People see this as your presence."
+                    @if let Some(message) = plain(&p.message) { br; q.message { (message) } }
                 }
             }
             Status::DoNotDisturb => {
