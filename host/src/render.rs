@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use hcal_core::model::{LinkSource, MeetingList, MeetingType, Response, Text};
+use hcal_core::model::{LinkSource, MeetingList, MeetingType, Place, PresenceKind, Response, Text};
 
 fn show(text: &Text) -> &str {
     match text {
@@ -117,6 +117,45 @@ pub fn agenda(list: &MeetingList) -> String {
                 ""
             };
             let _ = writeln!(out, "    about: {first}{more}");
+        }
+    }
+    if !list.presence.is_empty() {
+        let _ = writeln!(out, "\nPresence ({}):", list.presence.len());
+        for p in &list.presence {
+            let when = if p.all_day {
+                format!("{} to {} (all day)", p.start, p.end)
+            } else {
+                format!("{} → {}", p.start, p.end)
+            };
+            let what = match &p.kind {
+                PresenceKind::OutOfOffice { message, .. } => match message {
+                    Some(m) => format!("out of office: {}", show(m)),
+                    None => "out of office".to_string(),
+                },
+                PresenceKind::FocusTime { do_not_disturb, .. } => {
+                    if *do_not_disturb {
+                        "focus time (do not disturb)".to_string()
+                    } else {
+                        "focus time".to_string()
+                    }
+                }
+                PresenceKind::WorkingLocation { place } => match place {
+                    Place::Home => "working from home".to_string(),
+                    Place::Office { label, .. } | Place::Custom { label } => format!(
+                        "working from {}",
+                        label.as_ref().map(show).unwrap_or("elsewhere")
+                    ),
+                },
+            };
+            let _ = writeln!(out, "  {when}  {what}");
+        }
+    }
+    if !list.birthdays.is_empty() {
+        let _ = writeln!(out, "\nBirthdays ({}):", list.birthdays.len());
+        for b in &list.birthdays {
+            let title = b.title.as_ref().map(show).unwrap_or("(no name)");
+            let label = b.label.as_ref().map(show).unwrap_or(&b.kind);
+            let _ = writeln!(out, "  {}  {title} ({label})", b.start);
         }
     }
     if !list.join_buttons.is_empty() {
