@@ -197,11 +197,10 @@ fn rfc3339(ms: i64) -> Option<String> {
 }
 
 /// The spans of `spans` joined with those covering `at`, as one stretch:
-/// `(from, until, sources, the covering span first)`.
+/// `(from, until, the sources covering at, the first covering span)`.
 fn stretch<'a>(spans: &[Span<'a>], at: i64) -> Option<(i64, i64, Vec<Source>, Span<'a>)> {
     let first = spans.iter().find(|s| s.covers(at))?.clone();
     let (mut from, mut until) = (first.from, first.until);
-    let mut sources = vec![first.source];
     let mut used = vec![false; spans.len()];
     // Grow until nothing more overlaps or touches (few spans: quadratic is fine).
     loop {
@@ -211,7 +210,6 @@ fn stretch<'a>(spans: &[Span<'a>], at: i64) -> Option<(i64, i64, Vec<Source>, Sp
                 used[i] = true;
                 from = from.min(span.from);
                 until = until.max(span.until);
-                sources.push(span.source);
                 grew = true;
             }
         }
@@ -219,6 +217,12 @@ fn stretch<'a>(spans: &[Span<'a>], at: i64) -> Option<(i64, i64, Vec<Source>, Sp
             break;
         }
     }
+    // The sources are what says so now; the stretch is the whole absence.
+    let mut sources: Vec<Source> = spans
+        .iter()
+        .filter(|s| s.covers(at))
+        .map(|s| s.source)
+        .collect();
     sources.sort();
     sources.dedup();
     Some((from, until, sources, first))
