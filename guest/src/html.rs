@@ -16,18 +16,47 @@ pub struct Flattened {
 }
 
 /// True when `text` holds something that looks like a tag (`<p>`, `</a>`,
-/// `<!-- -->`). Plain text with a stray `<` is not HTML.
+/// `<!-- -->`). Plain text with a stray `<`, or with links in angle brackets
+/// (`join<https://...>`, as plain-text mail writes them), is not HTML.
+///
+/// ```
+/// use hcal_core::html::looks_like_html;
+/// assert!(looks_like_html("<p>Agenda</p>"));
+/// assert!(!looks_like_html("Click here to join the meeting<https://teams.microsoft.com/l/meetup-join/x>"));
+/// ```
 pub fn looks_like_html(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut from = 0;
     while let Some(pos) = bytes[from..].iter().position(|&b| b == b'<') {
         let at = from + pos;
         match bytes.get(at + 1) {
+            _ if autolink_len(bytes, at).is_some() => from = at + 1,
             Some(b) if b.is_ascii_alphabetic() || *b == b'/' || *b == b'!' => return true,
             _ => from = at + 1,
         }
     }
     false
+}
+
+/// The length through `>` of a URL in angle brackets at `at`
+/// (`<https://...>`, `<sip:...>`, `<tel:...>`, `<mailto:...>`): text, not a tag.
+pub(crate) fn autolink_len(bytes: &[u8], at: usize) -> Option<usize> {
+    const SCHEMES: [&[u8]; 6] = [
+        b"https://",
+        b"http://",
+        b"sips:",
+        b"sip:",
+        b"tel:",
+        b"mailto:",
+    ];
+    let rest = bytes.get(at + 1..)?;
+    let scheme = SCHEMES
+        .iter()
+        .find(|s| rest.len() >= s.len() && rest[..s.len()].eq_ignore_ascii_case(s))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'>' || b <= b' ' || b == b'<' || b == b'"')?;
+    (rest[end] == b'>' && end > scheme.len()).then_some(end + 2)
 }
 
 /// The agenda: a description as plain text. HTML is flattened (block tags
@@ -64,6 +93,11 @@ pub fn flatten(html: &str) -> Flattened {
         let next = bytes.get(i + 1).copied().unwrap_or(b' ');
         if !(next.is_ascii_alphabetic() || next == b'/' || next == b'!') {
             i += 1;
+            continue;
+        }
+        // A link in angle brackets stays text: its URL is what matters.
+        if let Some(len) = autolink_len(bytes, i) {
+            i += len;
             continue;
         }
         push_text(&mut text, &html[run_start..i]);

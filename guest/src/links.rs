@@ -842,22 +842,79 @@ fn is_safelinks_host(host: &str) -> bool {
     is_subdomain_of(host, "safelinks.protection.outlook.com")
 }
 
-/// One layer of wrapping removed, if `uri` is a wrapper.
+/// One layer of wrapping removed, if `uri` is a wrapper whose format can be
+/// reversed: Outlook SafeLinks, Google's redirect, Proofpoint URL Defense
+/// v1, v2 and v3, Barracuda Link Protection. Others (Mimecast's
+/// `protect.mimecast.com/s/...` holds only a key) stay as they are.
 fn unwrap_once(uri: &str) -> Option<String> {
     let parts = split_url(uri)?;
-    let wrapped = if is_safelinks_host(parts.host) {
-        query_param(parts.rest, &["url"])?
-    } else if (parts.host.eq_ignore_ascii_case("www.google.com")
-        || parts.host.eq_ignore_ascii_case("google.com"))
-        && parts.rest.starts_with("/url?")
+    let host = parts.host;
+    let path = |prefix: &str| {
+        parts
+            .rest
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    let target = if is_safelinks_host(host) {
+        percent_decode(query_param(parts.rest, &["url"])?)?
+    } else if (host.eq_ignore_ascii_case("www.google.com")
+        || host.eq_ignore_ascii_case("google.com"))
+        && path("/url?")
     {
-        query_param(parts.rest, &["q", "url"])?
+        percent_decode(query_param(parts.rest, &["q", "url"])?)?
+    } else if host.eq_ignore_ascii_case("urldefense.proofpoint.com") && path("/v1/url?") {
+        percent_decode(query_param(parts.rest, &["u"])?)?
+    } else if host.eq_ignore_ascii_case("urldefense.proofpoint.com") && path("/v2/url?") {
+        // `-XX` is `%XX`, `_` is `/`.
+        let u = query_param(parts.rest, &["u"])?;
+        percent_decode(&u.replace('-', "%").replace('_', "/"))?
+    } else if (host.eq_ignore_ascii_case("urldefense.com")
+        || host.eq_ignore_ascii_case("urldefense.proofpoint.com"))
+        && path("/v3/__")
+    {
+        proofpoint_v3(&parts.rest["/v3/__".len()..])?
+    } else if is_subdomain_of(host, "cudasvc.com") && path("/url?") {
+        percent_decode(query_param(parts.rest, &["a"])?)?
     } else {
         return None;
     };
     // A wrapper around nothing (`?url=` empty, or only white space) wraps no
     // link: it stays what it is.
-    percent_decode(wrapped).filter(|target| !target.trim().is_empty())
+    Some(target).filter(|target| !target.trim().is_empty())
+}
+
+/// Proofpoint URL Defense v3: `__URL__;BYTES!...`, where each `*` in URL
+/// stands for the next character of BYTES (URL-safe base64) and `**X` for a
+/// run of them (`A` = 2, `B` = 3, ...).
+fn proofpoint_v3(rest: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (url, after) = rest.split_once("__;")?;
+    let encoded = after.split('!').next().unwrap_or("");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .ok()?;
+    let replacements: Vec<char> = String::from_utf8(bytes).ok()?.chars().collect();
+    const RUNS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(url.len());
+    let mut next = 0;
+    let mut chars = url.chars();
+    while let Some(c) = chars.next() {
+        if c != '*' {
+            out.push(c);
+            continue;
+        }
+        let mut ahead = chars.clone();
+        let run = match (ahead.next(), ahead.next()) {
+            (Some('*'), Some(length)) => {
+                chars = ahead;
+                RUNS.iter().position(|&b| char::from(b) == length)? + 2
+            }
+            _ => 1,
+        };
+        out.extend(replacements.get(next..next + run)?);
+        next += run;
+    }
+    Some(out)
 }
 
 /// Remove every layer of SafeLinks and Google redirects (at most 8).
@@ -957,6 +1014,15 @@ pub fn extract(
             flattened.as_str()
         } else {
             field.text
+        };
+        // Character references in plain text (`&#104;ttps://`, how some mail
+        // gateways hide links from scanners) are read as what they stand for.
+        let decoded;
+        let text = if text.contains("&#") {
+            decoded = html::decode_entities(text);
+            decoded.as_ref()
+        } else {
+            text
         };
         found.clear();
         scan(text, scan_limit, &mut found);
@@ -1173,6 +1239,30 @@ mod tests {
         assert_eq!(find(encoded), ["https://zoom.us/j/42"]);
         let html = r#"<a href="https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fmeet.google.com%2Fabc-defg-hij&amp;data=1">join</a>"#;
         assert_eq!(find(html), ["https://meet.google.com/abc-defg-hij"]);
+    }
+
+    #[test]
+    fn mail_security_wrappers_are_reversed_where_they_can_be() {
+        let v2 =
+            "https://urldefense.proofpoint.com/v2/url?u=https-3A__zoom.us_j_1-3Fpwd-3Dx&d=a&e=";
+        assert_eq!(unwrap(v2), "https://zoom.us/j/1?pwd=x");
+        // v3: `*` is the next replaced character, `**A` a run of two.
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("?&&");
+        let v3 = format!(
+            "https://urldefense.com/v3/__https://zoom.us/j/1*pwd=x**Ab=2__;{bytes}!!ID!sig$"
+        );
+        assert_eq!(unwrap(&v3), "https://zoom.us/j/1?pwd=x&&b=2");
+        // Too few replacements, a bad escape: left wrapped, never guessed.
+        let short = "https://urldefense.com/v3/__https://zoom.us/j/1**B__;Pw!!ID$";
+        assert_eq!(unwrap(short), short);
+        let bad = "https://urldefense.proofpoint.com/v2/url?u=https-3A__zoom.us_j_1-ZZ";
+        assert_eq!(unwrap(bad), bad);
+        let cuda =
+            "https://linkprotect.cudasvc.com/url?a=https%3a%2f%2fzoom.us%2fj%2f1&c=E,1,x&typo=1";
+        assert_eq!(unwrap(cuda), "https://zoom.us/j/1");
+        let mimecast = "https://protect-eu.mimecast.com/s/AbCd?domain=zoom.us";
+        assert_eq!(unwrap(mimecast), mimecast);
     }
 
     #[test]

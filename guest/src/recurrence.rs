@@ -889,8 +889,8 @@ impl Rule {
                 }
                 if at == start {
                     start_matched = true;
-                    emitted_start = true;
                 }
+                // An UNTIL before DTSTART still leaves DTSTART (`finish`).
                 if rule.past_until(at, to_utc)
                     || at >= horizon
                     || rule.count.is_some_and(|c| counted >= c)
@@ -899,6 +899,7 @@ impl Rule {
                 }
                 counted += 1;
                 emit(at, &mut found);
+                emitted_start |= at == start;
                 if found.len() >= max {
                     return Ok(found);
                 }
