@@ -18,12 +18,14 @@
 //! - [`users`]: adding, activating, retrying and deactivating users.
 //! - [`meetings`]: stored meetings opened for an authorized caller.
 //! - [`notify`]: push channels (watch, renew, stop) and checking notifications.
-//! - [`presence`]: out of office from the Gmail vacation responder.
+//! - [`presence`]: out of office, focus time and working location from Calendar and the Gmail responder.
+//! - [`conformance`]: the fixtures through any component of the contract (`hcal conformance`).
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod conformance;
 pub mod enrich;
 pub mod google;
 pub mod http;

@@ -470,3 +470,61 @@ fn devices_add_list_and_revoke() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an e-mail address"));
 }
+
+/// `hcal conformance`: our component passes every case; a copy whose
+/// built-in German labels were changed (one word patched in its data) fails,
+/// names the case and shows the difference, with exit code 1.
+#[test]
+fn the_conformance_kit_passes_ours_and_names_what_a_broken_copy_gets_wrong() {
+    let fixtures = common::workspace().join("fixtures/core");
+    let fixtures = fixtures.to_str().unwrap();
+    let ours = hcal(&["conformance", "--fixtures", fixtures]);
+    let stdout = String::from_utf8_lossy(&ours.stdout);
+    assert!(
+        ours.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let cases = std::fs::read_dir(fixtures)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert!(
+        stdout.contains(&format!("{cases} passed, 0 failed")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok    01-meet-conference-data"), "{stdout}");
+
+    let wasm = std::fs::read(common::component_path()).unwrap();
+    let at = wasm
+        .windows(10)
+        .position(|w| w == b"Teilnehmen")
+        .expect("the German labels are in the component");
+    let mut broken = wasm.clone();
+    broken[at + 5] = b'a'; // "Teilnahmen"
+    let path = tmp("broken-core.wasm");
+    std::fs::write(&path, &broken).unwrap();
+    let theirs = hcal(&[
+        "--component",
+        path.to_str().unwrap(),
+        "conformance",
+        "--fixtures",
+        fixtures,
+    ]);
+    let stdout = String::from_utf8_lossy(&theirs.stdout);
+    let stderr = String::from_utf8_lossy(&theirs.stderr);
+    assert_eq!(theirs.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("FAIL  44-provider-ids-and-locale"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("got \"") && stdout.contains("Teilnahmen"),
+        "the difference is shown: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{} passed, 1 failed", cases - 1)),
+        "{stdout}"
+    );
+    assert!(stderr.contains("44-provider-ids-and-locale"), "{stderr}");
+}

@@ -11,81 +11,11 @@ mod common;
 
 use std::path::Path;
 
-use hcal::runtime::{CallError, describe_core_error};
-use hcal_core::model::{OrgKey, ProcessRequest, Sealed};
+use hcal::conformance::{Case, open_sealed};
 use serde_json::{Value, json};
 
-struct Case {
-    name: String,
-    pages: Vec<String>,
-    request: ProcessRequest,
-    key: Option<OrgKey>,
-    expected: Option<Value>,
-    dir: std::path::PathBuf,
-}
-
 fn load_cases() -> Vec<Case> {
-    let root = common::workspace().join("fixtures/core");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
-        .map(|dir| {
-            let mut inputs: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| {
-                    p.file_name()
-                        .unwrap()
-                        .to_str()
-                        .unwrap()
-                        .starts_with("input")
-                })
-                .collect();
-            inputs.sort();
-            let key_path = dir.join("key.json");
-            let mut request: ProcessRequest =
-                serde_json::from_str(&std::fs::read_to_string(dir.join("request.json")).unwrap())
-                    .unwrap();
-            let key = key_path.exists().then(|| common::read_key(&key_path));
-            request.seal_with = key.clone();
-            let expected = std::fs::read_to_string(dir.join("expected.json"))
-                .ok()
-                .map(|t| serde_json::from_str(&t).unwrap());
-            Case {
-                name: dir.file_name().unwrap().to_string_lossy().into_owned(),
-                pages: inputs
-                    .iter()
-                    .map(|p| std::fs::read_to_string(p).unwrap())
-                    .collect(),
-                request,
-                key,
-                expected,
-                dir,
-            }
-        })
-        .collect()
-}
-
-/// Replace every sealed value by `{"$sealed": plaintext}`, opening it with `open`.
-fn open_sealed(value: &mut Value, open: &dyn Fn(&Sealed) -> String) {
-    match value {
-        Value::Object(map) => {
-            if map.len() == 2 && map.contains_key("jwe") && map.contains_key("key_url") {
-                let sealed: Sealed = serde_json::from_value(Value::Object(map.clone())).unwrap();
-                *value = json!({ "$sealed": open(&sealed) });
-                return;
-            }
-            for v in map.values_mut() {
-                open_sealed(v, open);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| open_sealed(v, open)),
-        _ => {}
-    }
+    hcal::conformance::load(&common::workspace().join("fixtures/core")).unwrap()
 }
 
 fn native(case: &Case) -> Value {
@@ -95,7 +25,7 @@ fn native(case: &Case) -> Value {
             let mut value = serde_json::to_value(&list).unwrap();
             if let Some(key) = &case.key {
                 open_sealed(&mut value, &|s| {
-                    hcal_core::seal::open(s, key).expect("native seal opens natively")
+                    hcal_core::seal::open(s, key).map_err(|e| e.to_string())
                 });
             }
             value
@@ -117,34 +47,9 @@ fn native_kind(e: &hcal_core::CoreError) -> &'static str {
 }
 
 fn component(case: &Case) -> Value {
-    let runtime = common::runtime();
-    match runtime.process(&case.pages, &case.request) {
-        Ok(list) => {
-            let mut value = serde_json::to_value(&list).unwrap();
-            if let Some(key) = &case.key {
-                // Open through the component too: what it seals, it opens.
-                open_sealed(&mut value, &|s| {
-                    runtime
-                        .open(s, key)
-                        .expect("component seal opens in the component")
-                });
-            }
-            value
-        }
-        Err(CallError::Core(e)) => {
-            use hcal::runtime::hcal::core::types::Error::*;
-            let kind = match &e {
-                MalformedJson(_) => "malformed-json",
-                InvalidField(_) => "invalid-field",
-                InvalidRequest(_) => "invalid-request",
-                InvalidKey(_) => "invalid-key",
-                OpenFailed(_) => "open-failed",
-                LimitExceeded(_) => "limit-exceeded",
-            };
-            json!({ "error": { "kind": kind, "message": describe_core_error(&e) } })
-        }
-        Err(other) => panic!("{}: the runtime failed: {other}", case.name),
-    }
+    // The kit's own answer (`hcal conformance`): the same comparison.
+    hcal::conformance::answer(common::runtime(), case)
+        .unwrap_or_else(|e| panic!("{}: the runtime failed: {e}", case.name))
 }
 
 fn pretty(v: &Value) -> String {

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use hcal::config::Config;
 
 mod args;
+mod conformance;
 #[cfg(feature = "demo")]
 mod demo;
 mod devices;
@@ -15,6 +16,7 @@ mod process;
 mod serve;
 mod users;
 
+use conformance::ConformanceArgs;
 use devices::DevicesArgs;
 use enrich::EnrichArgs;
 use keys::KeysArgs;
@@ -58,6 +60,8 @@ enum Command {
     Keys(KeysArgs),
     /// Tokens for room devices: each reads only its room's join buttons and meetings.
     Devices(DevicesArgs),
+    /// Run the conformance suite (fixtures/core/) against a component of the contract.
+    Conformance(ConformanceArgs),
 }
 
 /// Logs go to stderr; `HCAL_LOG` (or `RUST_LOG`) picks what, in
@@ -105,5 +109,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(&cli, &config, args),
         Command::Keys(args) => keys::keys(&config, args),
         Command::Devices(args) => devices::devices(&config, args),
+        Command::Conformance(args) => conformance::conformance(&cli, &config, args),
     }
 }
