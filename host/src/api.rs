@@ -63,6 +63,7 @@ pub(crate) fn router(service: Shared) -> Router {
         ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/push", post(push))
         .route("/api/v1/openapi.json", get(openapi))
@@ -347,6 +348,7 @@ async fn openapi() -> Json<Value> {
         "security": [{ "bearer": [] }, { "session": [] }],
         "paths": {
             "/healthz": { "get": { "summary": "Liveness", "security": [] } },
+            "/readyz": { "get": { "summary": "Readiness: the store answers, the component runs, Google's Calendar API answers (200, or 503 naming what does not)", "security": [] } },
             "/metrics": { "get": { "summary": "Prometheus metrics", "security": [] } },
             "/push": { "post": { "summary": "Google Calendar push notifications", "security": [] } },
             "/api/v1/users": {
@@ -860,6 +862,43 @@ impl Audience {
             Audience::Room(_) => false,
         }
     }
+}
+
+/// `/readyz` (anyone, like `/healthz`): ready to serve when the store
+/// answers, the component runs a call, and Google's Calendar API answers at
+/// all (any HTTP status: a 401 without a token still says it is
+/// reachable). 503 with what is not, so a load balancer or systemd waits.
+async fn readyz(State(service): State<Shared>) -> Response {
+    let store = match service.store.user("readyz@hcal.invalid") {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("failing: {e}"),
+    };
+    let component = match service.runtime.services() {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("failing: {e}"),
+    };
+    let google_url = service.google.settings().calendar_url.clone();
+    let probe = service
+        .webhooks
+        .get(&google_url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await;
+    let google = match probe {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("unreachable: {e}"),
+    };
+    let ready = [&store, &component, &google].iter().all(|s| *s == "ok");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "ready": ready, "store": store, "component": component, "google": google })),
+    )
+        .into_response()
 }
 
 /// Server-sent events: `join_button` events as buttons fire, `presence`

@@ -1128,3 +1128,32 @@ async fn calendar_presence_reaches_the_stream_through_push_and_at_its_time() {
     })
     .await;
 }
+
+/// `/readyz`: 200 while the store, the component and Google answer; 503
+/// naming Google once Google is gone (liveness, `/healthz`, stays 200).
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_says_what_is_not_ready() {
+    let emulator = common::demo_emulator().await;
+    let service = build(&emulator, Arc::new(SqliteStore::in_memory().unwrap()));
+    let (api, _stop) = common::serve(service).await;
+    let ready = reqwest::get(format!("{api}/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "ready": true, "store": "ok", "component": "ok", "google": "ok" })
+    );
+    drop(emulator);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let not = reqwest::get(format!("{api}/readyz")).await.unwrap();
+    assert_eq!(not.status().as_u16(), 503);
+    let body: Value = not.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["store"], "ok");
+    assert!(
+        body["google"].as_str().unwrap().starts_with("unreachable"),
+        "{body}"
+    );
+    let live = reqwest::get(format!("{api}/healthz")).await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}
