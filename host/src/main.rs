@@ -7,6 +7,7 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -14,5 +15,16 @@ fn main() -> ExitCode {
             eprintln!("hcal: {}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A reader that stops early (`hcal process ... | head`) ends this program
+/// the Unix way, quietly by SIGPIPE, not with a panic on the next print.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; it only sets
+    // SIGPIPE's disposition back to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -528,3 +528,55 @@ fn the_conformance_kit_passes_ours_and_names_what_a_broken_copy_gets_wrong() {
     );
     assert!(stderr.contains("44-provider-ids-and-locale"), "{stderr}");
 }
+
+/// A reader that stops early (`hcal process ... | head`) ends hcal quietly:
+/// no panic, no exit code 101.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    let items: Vec<serde_json::Value> = (0..400)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("e{i}"),
+                "summary": format!("Meeting {i}"),
+                "description": "x".repeat(2_000),
+                "start": { "dateTime": "2026-12-01T10:00:00Z" },
+                "end": { "dateTime": "2026-12-01T11:00:00Z" }
+            })
+        })
+        .collect();
+    let page = tmp("big-page.json");
+    std::fs::write(&page, serde_json::json!({ "items": items }).to_string()).unwrap();
+    let mut args = vec!["process", "--events", page.to_str().unwrap()];
+    args.extend(WINDOW);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hcal"))
+        .args(&args)
+        .env("HCAL_COMPONENT", common::component_path())
+        .env(
+            "HCAL_CACHE_DIR",
+            common::workspace().join("target/hcal-test-cache"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is closed now; the rest of the list has nowhere to go.
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc_sigpipe()),
+        "{:?}: {stderr}",
+        output.status
+    );
+}
+
+#[cfg(unix)]
+fn libc_sigpipe() -> i32 {
+    13 // SIGPIPE on Linux and the BSDs
+}
