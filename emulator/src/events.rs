@@ -453,6 +453,14 @@ impl State {
         if next.get("eventType").is_none() {
             next["eventType"] = current["eventType"].clone();
         }
+        if STATUS_TYPES.contains(&event_type(&next))
+            && next["attendees"].as_array().is_some_and(|a| !a.is_empty())
+        {
+            return Err(ApiError::invalid(format!(
+                "Events of type {} cannot have attendees.",
+                event_type(&next)
+            )));
+        }
         if event_type(&next) != event_type(&current) {
             return Err(ApiError::invalid(format!(
                 "The event type cannot be changed: this event is {} ({} asked).",

@@ -280,6 +280,18 @@ struct WireLabel {
     label: Option<String>,
 }
 
+/// `message` with what is between double quotes left out (`"…"`).
+fn without_quoted(message: &str) -> String {
+    let parts: Vec<&str> = message.split('"').collect();
+    // Odd parts are inside quotes.
+    let parts: Vec<&str> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { "…" } else { part })
+        .collect();
+    parts.join("\"")
+}
+
 /// The event's type and properties (`Err` names the properties object
 /// that cannot be read). Google says which sub-field holds a working
 /// location in `type`; when it is missing, the one that is there says it.
@@ -290,10 +302,11 @@ fn event_kind(wire: &mut WireEvent) -> Result<EventKind, (&'static str, String)>
             Err((field, format!("{field} must be an object")))
         }
         Some(raw) => serde_json::from_str::<WireProperties>(raw.get()).map_err(|e| {
-            // serde's position is inside the sub-object: say the field instead.
+            // serde's position is inside the sub-object: say the field instead;
+            // and a quoted value is the stranger's text: not repeated.
             let message = e.to_string();
             let message = message.split(" at line ").next().unwrap_or_default();
-            (field, format!("{field}: {message}"))
+            (field, format!("{field}: {}", without_quoted(message)))
         }),
     };
     Ok(match wire.event_type.as_deref() {

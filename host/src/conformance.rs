@@ -67,7 +67,8 @@ fn read_key(path: &Path) -> Result<OrgKey, ConformanceError> {
     let key = value["key"]
         .as_str()
         .and_then(|k| base64::engine::general_purpose::STANDARD.decode(k).ok())
-        .ok_or_else(|| invalid("`key` must be the base64 of 32 bytes"))?;
+        // Its length is the component's to judge (a case tests a wrong one).
+        .ok_or_else(|| invalid("`key` must be base64"))?;
     Ok(OrgKey {
         key_url: value["key_url"]
             .as_str()

@@ -43,9 +43,6 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
     let mut streamed: BTreeSet<(i64, String)> = BTreeSet::new();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        // Presence that changes with the clock (an out-of-office block
-        // starting) is this scheduler's too.
-        service.presence_turn();
         while in_flight.try_join_next().is_some() {}
         let claim = claim_for(&service);
         let due = match service.store.due_buttons(&claim) {
@@ -112,6 +109,9 @@ pub(crate) async fn scheduler(service: Arc<Service>) {
         // Buttons of meetings long over can be forgotten.
         let over = now().as_second() - 24 * 3600;
         streamed.retain(|(at, _)| *at > over);
+        // Presence that changes with the clock (an out-of-office block
+        // starting) is this scheduler's too, after the buttons.
+        service.presence_turn();
     }
 }
 

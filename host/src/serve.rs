@@ -133,6 +133,8 @@ pub struct Service {
     enrichment_checked: Mutex<std::collections::HashMap<String, std::time::Instant>>,
     /// Each user's syncs spaced out, failed ones retried on a backoff.
     pace: Mutex<crate::pace::Pace>,
+    /// Held while a presence is derived and stored.
+    presence_lock: Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +192,7 @@ impl Service {
             receiver: Mutex::new(Some(receiver)),
             enrichment_checked: Mutex::new(std::collections::HashMap::new()),
             pace: Mutex::new(crate::pace::Pace::default()),
+            presence_lock: Mutex::new(()),
         }))
     }
 
@@ -632,8 +635,16 @@ impl Service {
     /// the stored one) and the stored Calendar blocks; store it sealed, and
     /// when a person would notice the change, stream it.
     pub(crate) fn update_presence(&self, user: &str, responder: Option<Responder>) {
+        // One update at a time in this process: the poll, a sync and the
+        // scheduler each read, derive and write the record.
+        let _one = self.presence_lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(error) = self.try_update_presence(user, responder) {
-            tracing::error!(%user, %error, "cannot keep presence");
+            tracing::error!(%user, %error, "cannot keep presence; trying again in a minute");
+            // Not every scheduler turn: a minute on.
+            let later = now().as_second() + 60;
+            if let Err(error) = self.store.defer_presence(user, Some(later)) {
+                tracing::warn!(%user, %error, "cannot put the presence off either");
+            }
         }
     }
 
@@ -643,6 +654,12 @@ impl Service {
         responder: Option<Responder>,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let before = self.stored_presence_record(user).ok().flatten();
+        // What a person saw: the stored presence with its texts opened.
+        let seen = before.as_ref().map(|b| {
+            let mut presence = b.presence.clone();
+            self.open_texts(presence.texts_mut());
+            presence
+        });
         let responder = responder.or_else(|| before.as_ref().and_then(|r| r.responder.clone()));
         let blocks: Vec<hcal_core::model::PresenceBlock> =
             match self.store.calendar_presence(user)? {
@@ -655,7 +672,7 @@ impl Service {
         // show, sealed again (with the responder's subject) to store.
         self.open_texts(presence.texts_mut());
         let shown = presence.clone();
-        let changed = before.as_ref().is_none_or(|b| !b.presence.same_as(&shown));
+        let changed = seen.as_ref().is_none_or(|seen| !seen.same_as(&shown));
         let next_change = shown
             .next_change
             .as_deref()

@@ -519,6 +519,9 @@ async fn presence_on_and_off_reaches_the_stream() {
     assert_eq!(on["user"], CAROL);
     assert_eq!(on["message"], "Back tomorrow");
     assert!(on["until"].as_str().is_some(), "{on}");
+    // Polls that find her still away send nothing more (the stored message
+    // is sealed, the one shown opened: compared opened).
+    assert_quiet(&mut bytes, &mut seen, Duration::from_millis(1_000)).await;
 
     // The responder is switched off: the next poll says so, once.
     let back = hcal::google::gmail::VacationSettings {
@@ -542,18 +545,24 @@ async fn presence_on_and_off_reaches_the_stream() {
         .unwrap();
     assert_eq!(presence["out_of_office"], false);
     // Polls that see no change send nothing more.
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    let quiet = tokio::time::timeout(Duration::from_millis(10), {
-        use futures_util::StreamExt as _;
-        bytes.next()
-    })
-    .await;
-    if let Ok(Some(Ok(chunk))) = quiet {
-        assert!(
-            !String::from_utf8_lossy(&chunk).contains("event: presence"),
-            "an unchanged presence was sent again"
-        );
+    assert_quiet(&mut bytes, &mut seen, Duration::from_millis(1_000)).await;
+}
+
+/// No `presence` event on the stream for `quiet` (what arrives is read).
+async fn assert_quiet<B: AsRef<[u8]>>(
+    bytes: &mut (impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin),
+    seen: &mut String,
+    quiet: Duration,
+) {
+    use futures_util::StreamExt as _;
+    let deadline = Instant::now() + quiet;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout_at(deadline.into(), bytes.next()).await {
+        seen.push_str(&String::from_utf8_lossy(chunk.as_ref()));
     }
+    assert!(
+        !seen.contains("event: presence"),
+        "an unchanged presence was sent again: {seen}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -712,12 +712,25 @@ fn presence_blocks_come_with_the_meetings_and_changes_come_due(store: &dyn Store
             .unwrap()
             .is_some()
     );
-    // Due once its next change has come, not before; cleared with the user's data.
+    // Due once its next change has come, not before, and only while the
+    // user is activated; put off on demand; cleared with the user's data.
     store
         .put_presence("pia@example.com", r#"{"status":"available"}"#, Some(1_000))
         .unwrap();
+    assert!(
+        store.presence_due(1_000).unwrap().is_empty(),
+        "pia is pending"
+    );
+    store
+        .set_user_state("pia@example.com", UserState::Activated, None, None)
+        .unwrap();
     assert!(store.presence_due(999).unwrap().is_empty());
     assert_eq!(store.presence_due(1_000).unwrap(), ["pia@example.com"]);
+    store
+        .defer_presence("pia@example.com", Some(2_000))
+        .unwrap();
+    assert!(store.presence_due(1_999).unwrap().is_empty());
+    assert_eq!(store.presence_due(2_000).unwrap(), ["pia@example.com"]);
     store
         .put_presence("pia@example.com", r#"{"status":"available"}"#, None)
         .unwrap();

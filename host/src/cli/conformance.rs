@@ -36,6 +36,13 @@ pub(super) fn conformance(
         .into_iter()
         .filter(|c| args.only.as_deref().is_none_or(|o| c.name.contains(o)))
         .collect();
+    if cases.is_empty() {
+        anyhow::bail!(
+            "no case of {} has {:?} in its name",
+            args.fixtures.display(),
+            args.only.as_deref().unwrap_or_default()
+        );
+    }
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed, mut missing) = (0, Vec::new(), 0);
     for case in &cases {

@@ -393,8 +393,11 @@ pub trait Store: Send + Sync {
     /// The user's out-of-office, focus-time and working-location blocks of
     /// the window as the last sync stored them (the core's JSON, sealed).
     fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError>;
-    /// Users whose presence changes by time at or before `now`.
+    /// Activated users whose presence changes by time at or before `now`.
     fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError>;
+    /// Move a user's next presence turn (after a failed update: later, so
+    /// the scheduler does not retry it every turn).
+    fn defer_presence(&self, email: &str, next_change: Option<i64>) -> Result<(), StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
     /// One-time meetings made for a user's events: (event id, meeting id),

@@ -1038,6 +1038,19 @@ impl Store for PostgresStore {
         })
     }
 
+    fn defer_presence(&self, email: &str, next_change: Option<i64>) -> Result<(), StoreError> {
+        let email = lower(email);
+        self.run(move |client| async move {
+            client
+                .execute(
+                    "UPDATE presence SET next_change = $2 WHERE email = $1",
+                    &[&email, &next_change],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
     fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         let email = lower(email);
         self.run(move |client| async move {
@@ -1055,7 +1068,9 @@ impl Store for PostgresStore {
         self.run(move |client| async move {
             Ok(client
                 .query(
-                    "SELECT email FROM presence WHERE next_change <= $1 ORDER BY next_change, email",
+                    "SELECT p.email FROM presence p JOIN users u ON u.email = p.email
+                     WHERE p.next_change <= $1 AND u.state = 'activated'
+                     ORDER BY p.next_change, p.email",
                     &[&now],
                 )
                 .await?

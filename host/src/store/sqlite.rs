@@ -659,6 +659,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn defer_presence(&self, email: &str, next_change: Option<i64>) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE presence SET next_change = ?2 WHERE email = ?1",
+            params![lower(email), next_change],
+        )?;
+        Ok(())
+    }
+
     fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
@@ -673,7 +681,9 @@ impl Store for SqliteStore {
     fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT email FROM presence WHERE next_change <= ?1 ORDER BY next_change, email",
+            "SELECT p.email FROM presence p JOIN users u ON u.email = p.email
+             WHERE p.next_change <= ?1 AND u.state = 'activated'
+             ORDER BY p.next_change, p.email",
         )?;
         let rows = statement.query_map(params![now], |row| row.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
