@@ -580,3 +580,17 @@ fn a_closed_pipe_ends_quietly() {
 fn libc_sigpipe() -> i32 {
     13 // SIGPIPE on Linux and the BSDs
 }
+
+/// Options go after the subcommand too, where the guide shows them.
+#[test]
+fn options_are_taken_after_the_subcommand() {
+    let store = tmp("after.db");
+    let store = store.to_str().unwrap();
+    let added = hcal(&["users", "add", "ana@example.com", "--store", store]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listed = hcal(&["users", "list", "--store", store]);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("ana@example.com"));
+    let before = hcal(&["users", "--store", store, "status", "ana@example.com"]);
+    assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
+}

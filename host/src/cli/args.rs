@@ -17,11 +17,11 @@ use serde::Deserialize;
 pub(super) struct GoogleArgs {
     /// The service-account key file; default: google.key_file in the config,
     /// then GOOGLE_APPLICATION_CREDENTIALS.
-    #[arg(long, value_name = "KEY.json")]
+    #[arg(long, value_name = "KEY.json", global = true)]
     google_key: Option<PathBuf>,
     /// Google's base URL, e.g. the emulator's `http://127.0.0.1:8085`
     /// (sets google.calendar_url and google.gmail_url under it).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     google_url: Option<String>,
 }
 

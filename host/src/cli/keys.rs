@@ -8,7 +8,7 @@ pub(super) struct KeysArgs {
     #[command(subcommand)]
     action: KeysAction,
     /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
-    #[arg(long, value_name = "FILE|URL")]
+    #[arg(long, value_name = "FILE|URL", global = true)]
     store: Option<String>,
 }
 

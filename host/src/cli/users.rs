@@ -12,7 +12,7 @@ pub(super) struct UsersArgs {
     #[command(subcommand)]
     action: UsersAction,
     /// The store: a SQLite file or a postgres:// URL (default: HCAL_STORE_URL, store.url, store.path: hcal.db).
-    #[arg(long, value_name = "FILE|URL")]
+    #[arg(long, value_name = "FILE|URL", global = true)]
     store: Option<String>,
     #[command(flatten)]
     google: GoogleArgs,
