@@ -591,6 +591,8 @@ fn options_are_taken_after_the_subcommand() {
     let listed = hcal(&["users", "list", "--store", store]);
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert!(String::from_utf8_lossy(&listed.stdout).contains("ana@example.com"));
+    // Before the subcommand as well; `status` of a pending user exits 2.
     let before = hcal(&["users", "--store", store, "status", "ana@example.com"]);
-    assert!(before.status.success(), "{}", String::from_utf8_lossy(&before.stderr));
+    assert!(String::from_utf8_lossy(&before.stdout).contains("pending"));
+    assert_eq!(before.status.code(), Some(2));
 }
