@@ -73,9 +73,20 @@ pub struct Answer {
 /// No answer: the request never completed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
-    Timeout { seconds: u64 },
-    Connection { message: String },
-    TooLarge { limit: usize },
+    Timeout {
+        seconds: u64,
+    },
+    Connection {
+        message: String,
+    },
+    /// Nothing listens there: a wrong URL more often than an outage, so it
+    /// is tried once more, not for the whole retry budget.
+    Refused {
+        message: String,
+    },
+    TooLarge {
+        limit: usize,
+    },
 }
 
 /// Why a call with retries failed.
@@ -193,6 +204,9 @@ impl Http {
                 Err(error @ TransportError::TooLarge { .. }) => {
                     return failed(Failure::Transport(error));
                 }
+                Err(error @ TransportError::Refused { .. }) if attempt >= 2 => {
+                    return failed(Failure::Transport(error));
+                }
                 Err(error) if idempotent => (Last::Transport(error), None),
                 Err(error) => return failed(Failure::Transport(error)),
             };
@@ -217,6 +231,24 @@ impl Http {
             if e.is_timeout() {
                 TransportError::Timeout {
                     seconds: self.settings.timeout.as_secs(),
+                }
+            } else if refused(&e) {
+                // Host and port only: the path may name a user.
+                let at = e
+                    .url()
+                    .map(|u| {
+                        format!(
+                            "{}://{}:{}",
+                            u.scheme(),
+                            u.host_str().unwrap_or("?"),
+                            u.port_or_known_default().unwrap_or(0)
+                        )
+                    })
+                    .unwrap_or_else(|| "the address".into());
+                TransportError::Refused {
+                    message: format!(
+                        "nothing listens at {at} (connection refused): is the URL right?"
+                    ),
                 }
             } else {
                 TransportError::Connection {
@@ -254,6 +286,20 @@ impl Http {
     }
 }
 
+/// A connection refused (nothing listening at the address).
+fn refused(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// reqwest's message without the URL (which may carry a token or an e-mail).
 fn without_url(error: &reqwest::Error) -> String {
     let mut message = error.to_string();
@@ -267,4 +313,47 @@ fn without_url(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_is_tried_once_more_not_for_the_whole_budget() {
+        // A port nothing listens on: bind one, note it, let it go.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let http = Http::new(HttpSettings {
+            retry: RetryPolicy {
+                max_attempts: 6,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                budget: Duration::from_secs(60),
+            },
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+            user_agent: "hcal-test".into(),
+        })
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}/calendar/v3/users/ana@example.com");
+        let outcome = http
+            .send_with_retries(true, |_| false, || http.client().get(&url))
+            .await;
+        match outcome {
+            Err(Failure::Transport(TransportError::Refused { message })) => {
+                assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+                assert!(!message.contains("ana@example.com"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let counts = http.counts();
+        assert_eq!(
+            (counts.requests, counts.retries, counts.failures),
+            (2, 1, 1)
+        );
+    }
 }

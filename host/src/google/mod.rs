@@ -471,7 +471,9 @@ fn transient(method: &'static str, answer: &Answer) -> bool {
 fn transport_error(method: &'static str, error: TransportError) -> GoogleError {
     match error {
         TransportError::Timeout { seconds } => GoogleError::Timeout { method, seconds },
-        TransportError::Connection { message } => GoogleError::Connection { method, message },
+        TransportError::Connection { message } | TransportError::Refused { message } => {
+            GoogleError::Connection { method, message }
+        }
         TransportError::TooLarge { limit } => GoogleError::TooLarge { method, limit },
     }
 }

@@ -501,7 +501,9 @@ fn api_error(operation: &'static str, answer: &Answer) -> ProviderError {
 fn transport(operation: &'static str, error: TransportError) -> ProviderError {
     match error {
         TransportError::Timeout { seconds } => ProviderError::Timeout { operation, seconds },
-        TransportError::Connection { message } => ProviderError::Connection { operation, message },
+        TransportError::Connection { message } | TransportError::Refused { message } => {
+            ProviderError::Connection { operation, message }
+        }
         TransportError::TooLarge { limit } => ProviderError::TooLarge { operation, limit },
     }
 }
