@@ -2,7 +2,7 @@
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 
-.PHONY: setup guest build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
+.PHONY: deploy-check setup guest build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -70,6 +70,7 @@ test: guest
 	$(MAKE) browser-test
 	$(MAKE) web-test
 	$(MAKE) fuzz-smoke
+	$(MAKE) deploy-check
 
 # The chaos run in full (host/tests/chaos.rs): 300 users, Google's and
 # Webex's failure modes injected, 20 SIGKILLs, on SQLite (one worker) and on
@@ -111,6 +112,12 @@ fuzz-smoke:
 # Google's own Python client (google-api-python-client, google-auth) against
 # the emulator: it must not notice it is not talking to Google.
 PYVENV := target/interop-venv
+# deploy/ checked by the tools that run it: systemd-analyze verify, nginx -t,
+# caddy validate (Debian's nginx-light and caddy installed when missing).
+deploy-check:
+	$(CARGO) build -p hcal
+	scripts/check-deploy.sh
+
 interop:
 	$(CARGO) build -p hcal-emulator
 	@test -x $(PYVENV)/bin/python || python3 -m venv $(PYVENV)
