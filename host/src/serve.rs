@@ -345,6 +345,26 @@ impl Service {
         served.map_err(|e| ServeError::Bind(address, e))
     }
 
+    /// Stop the push channels of the users this worker held (after it
+    /// stopped: `hcal serve --stop-channels`). How many were stopped.
+    pub async fn stop_held_channels(&self) -> usize {
+        let held: Vec<String> = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let mut stopped = 0;
+        for user in &held {
+            match crate::notify::stop_channels(&self.google, self.store.as_ref(), user).await {
+                Ok(n) => stopped += n,
+                Err(error) => tracing::warn!(%user, %error, "cannot stop the push channels"),
+            }
+        }
+        stopped
+    }
+
     /// Make sure `user` has a live push channel (when push is on).
     pub(crate) async fn watch(&self, user: &str) {
         if let (true, Some(base)) = (self.settings.push, self.base_url()) {

@@ -25,6 +25,11 @@ pub(super) struct ServeArgs {
     /// The Webex API root (default: webex.base_url).
     #[arg(long, value_name = "URL")]
     webex_url: Option<String>,
+    /// On stopping (Ctrl-C, SIGTERM), also stop the Google push channels of
+    /// the users this worker serves (for taking hcal down for good; a
+    /// restart or another worker would only make them again).
+    #[arg(long)]
+    stop_channels: bool,
 }
 
 /// `hcal serve`.
@@ -52,12 +57,20 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
         settings,
     )?;
     let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
-    io.block_on(run_service(service, |address| {
-        eprintln!(
-            "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
-            hcal::store::shown(&path)
-        );
-    }))
+    io.block_on(async {
+        run_service(service.clone(), |address| {
+            eprintln!(
+                "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
+                hcal::store::shown(&path)
+            );
+        })
+        .await?;
+        if args.stop_channels {
+            let stopped = service.stop_held_channels().await;
+            eprintln!("hcal: {stopped} push channels stopped");
+        }
+        anyhow::Ok(())
+    })
 }
 
 /// Run `service` until Ctrl-C, printing where it is.

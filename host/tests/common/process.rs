@@ -21,6 +21,14 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// SIGTERM, as systemd stops it; its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.child.wait().unwrap()
+    }
+
     /// SIGKILL: no shutdown, nothing handed back.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
@@ -100,6 +108,17 @@ join_button_webhook = "{webhook}"
 /// Start `hcal serve` on `store` (a path or a postgres:// URL); its log goes
 /// to `dir/NAME.log`. Returns once it listens.
 pub fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worker {
+    start_worker_with(name, config, store, dir, &[])
+}
+
+/// [`start_worker`] with more `hcal serve` options.
+pub fn start_worker_with(
+    name: &str,
+    config: &Path,
+    store: &str,
+    dir: &Path,
+    options: &[&str],
+) -> Worker {
     use std::io::Write as _;
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -110,6 +129,7 @@ pub fn start_worker(name: &str, config: &Path, store: &str, dir: &Path) -> Worke
         .args(["--config"])
         .arg(config)
         .args(["serve", "--store", store])
+        .args(options)
         .env("HCAL_MASTER_KEY", MASTER)
         .env("HCAL_COMPONENT", super::component_path())
         .env(
