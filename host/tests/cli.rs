@@ -587,12 +587,78 @@ fn options_are_taken_after_the_subcommand() {
     let store = tmp("after.db");
     let store = store.to_str().unwrap();
     let added = hcal(&["users", "add", "ana@example.com", "--store", store]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let listed = hcal(&["users", "list", "--store", store]);
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     assert!(String::from_utf8_lossy(&listed.stdout).contains("ana@example.com"));
     // Before the subcommand as well; `status` of a pending user exits 2.
     let before = hcal(&["users", "--store", store, "status", "ana@example.com"]);
     assert!(String::from_utf8_lossy(&before.stdout).contains("pending"));
     assert_eq!(before.status.code(), Some(2));
+}
+
+/// Logs name users by their log id, never by address, as text and as JSON
+/// (`HCAL_LOG_FORMAT=json`: one object per line).
+#[test]
+fn logs_carry_log_ids_not_addresses_in_text_and_json() {
+    let store = tmp("logs.db");
+    let key = tmp("refused-key.json");
+    let pem =
+        std::fs::read_to_string(common::workspace().join("emulator/seed/demo/service-account.pem"))
+            .unwrap();
+    std::fs::write(
+        &key,
+        serde_json::json!({
+            "type": "service_account", "client_email": "hcal@hcal-demo.iam.gserviceaccount.com",
+            "private_key": pem, "token_uri": "http://127.0.0.1:1/token"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let id = hcal::logs::user_id("zed@example.com");
+    for format in ["text", "json"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args([
+                "users",
+                "add",
+                "zed@example.com",
+                "--activate",
+                "--google-url",
+                "http://127.0.0.1:1",
+            ])
+            .args([
+                "--store",
+                store.to_str().unwrap(),
+                "--google-key",
+                key.to_str().unwrap(),
+            ])
+            .env("HCAL_LOG", "hcal=info")
+            .env("HCAL_LOG_FORMAT", format)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&id), "{format}: {stderr}");
+        assert!(!stderr.contains("zed@example.com"), "{format}: {stderr}");
+        if format == "json" {
+            for line in stderr.lines().filter(|l| !l.starts_with("hcal:")) {
+                let value: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                assert!(
+                    value["level"].is_string() && value["time"].is_string(),
+                    "{line}"
+                );
+            }
+        }
+    }
+    // `hcal users list` shows the id beside the address, to follow a user's lines.
+    let listed = hcal(&["users", "list", "--store", store.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
 }

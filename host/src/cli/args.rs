@@ -145,10 +145,12 @@ pub(super) fn window(args: &ListArgs) -> anyhow::Result<(String, String, String)
 }
 
 pub(super) fn print_user(user: &User) {
+    // The log id: how log lines name this user.
     let mut line = format!(
-        "{:<32} {:<11}",
+        "{:<32} {:<11} {}",
         user.email,
-        format!("{:?}", user.state).to_lowercase()
+        format!("{:?}", user.state).to_lowercase(),
+        hcal::logs::user_id(&user.email)
     );
     if let Some(reason) = &user.reason {
         line.push_str(&format!(" {reason}"));

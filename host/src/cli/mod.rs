@@ -82,14 +82,28 @@ fn init_logs(command: &Command) {
         eprintln!("hcal: HCAL_LOG {filter:?} is not a log filter ({e}); using {default:?}");
         tracing_subscriber::EnvFilter::new(default)
     });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Colours for a person at a terminal, not for a file or a journal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .fmt_fields(hcal::logs::fields())
-        .try_init();
+        .with_writer(std::io::stderr);
+    match std::env::var("HCAL_LOG_FORMAT").as_deref() {
+        // One JSON object per line, for log shippers.
+        Ok("json") => {
+            let _ = builder.event_format(hcal::logs::JsonLines).try_init();
+        }
+        other => {
+            if let Ok(other) = other
+                && other != "text"
+            {
+                eprintln!("hcal: HCAL_LOG_FORMAT {other:?} is not json or text; writing text");
+            }
+            let _ = builder
+                // Colours for a person at a terminal, not for a file or a journal.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false)
+                .fmt_fields(hcal::logs::fields())
+                .try_init();
+        }
+    }
 }
 
 /// Run the command `cli` names.
