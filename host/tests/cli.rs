@@ -662,3 +662,39 @@ fn logs_carry_log_ids_not_addresses_in_text_and_json() {
     let listed = hcal(&["users", "list", "--store", store.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
 }
+
+/// `hcal serve` without its secrets says everything that is missing at once,
+/// and where each comes from, before it touches anything.
+#[test]
+fn serve_names_every_missing_secret_in_one_message() {
+    let store = tmp("never-made.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_hcal"))
+        .args(["serve", "--store", store.to_str().unwrap()])
+        .env_remove("HCAL_MASTER_KEY")
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("HCAL_WEBEX_TOKEN")
+        .env_remove("HCAL_API_TOKEN")
+        .env_remove("HCAL_OAUTH_CLIENT_SECRET")
+        .env("HCAL_COMPONENT", common::component_path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one message: {stderr}");
+    for named in [
+        "cannot serve without 4 things",
+        "HCAL_MASTER_KEY",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "HCAL_WEBEX_TOKEN",
+        "HCAL_API_TOKEN",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    assert!(!store.exists(), "the store was made before the check");
+    let help = hcal(&["serve", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("HCAL_MASTER_KEY") && help.contains("HCAL_LOG_FORMAT"),
+        "{help}"
+    );
+}

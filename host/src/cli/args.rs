@@ -26,6 +26,11 @@ pub(super) struct GoogleArgs {
 }
 
 impl GoogleArgs {
+    /// The key file given on the command line.
+    pub(super) fn key_path(&self) -> Option<&Path> {
+        self.google_key.as_deref()
+    }
+
     pub(super) fn client(&self, config: &Config) -> anyhow::Result<Google> {
         self.client_for(config, None)
     }

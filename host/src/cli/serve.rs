@@ -10,6 +10,15 @@ use super::Cli;
 use super::args::{GoogleArgs, serve_settings};
 
 #[derive(clap::Args)]
+#[command(after_help = "Environment:
+  HCAL_MASTER_KEY            the master key (base64 of 32 bytes); else kms.master_key_file
+  GOOGLE_APPLICATION_CREDENTIALS  the service-account key file; else google.key_file
+  HCAL_WEBEX_TOKEN           the Webex access token; else webex.access_token
+  HCAL_API_TOKEN             a service token for the API (added to api.tokens)
+  HCAL_OAUTH_CLIENT_SECRET   the sign-in client's secret (with auth.client_id)
+  HCAL_STORE_URL             the store (a postgres:// URL or a SQLite file)
+  HCAL_COMPONENT, HCAL_CACHE_DIR  the core component and its compiled cache
+  HCAL_LOG, HCAL_LOG_FORMAT  what is logged (tracing's filter syntax), and text or json")]
 pub(super) struct ServeArgs {
     /// Listen here (default: serve.listen, 127.0.0.1:8080).
     #[arg(long)]
@@ -32,8 +41,75 @@ pub(super) struct ServeArgs {
     stop_channels: bool,
 }
 
+/// What `hcal serve` cannot start without, each with where it comes from;
+/// all that are missing or unreadable, in one message.
+fn missing_secrets(config: &Config, args: &ServeArgs) -> Vec<String> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let mut missing = Vec::new();
+    // The master key.
+    if !set("HCAL_MASTER_KEY") {
+        match &config.kms.master_key_file {
+            None => missing.push(
+                "the master key: HCAL_MASTER_KEY (base64 of 32 random bytes: `openssl rand -base64 32`) or kms.master_key_file".to_string(),
+            ),
+            Some(path) => {
+                if let Err(e) = std::fs::read_to_string(path) {
+                    missing.push(format!("the master key: kms.master_key_file {}: {e}", path.display()));
+                }
+            }
+        }
+    }
+    // Google's service-account key.
+    let key = args
+        .google
+        .key_path()
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| config.google.key_file.clone())
+        .or_else(|| std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").map(Into::into));
+    match key {
+        None => missing.push(
+            "the Google service-account key file: --google-key, google.key_file or GOOGLE_APPLICATION_CREDENTIALS".to_string(),
+        ),
+        Some(path) => {
+            if let Err(e) = std::fs::metadata(&path) {
+                missing.push(format!("the Google service-account key file {}: {e}", path.display()));
+            }
+        }
+    }
+    // The meeting provider's token.
+    if config.webex.settings().access_token.trim().is_empty() {
+        missing.push("the Webex access token: HCAL_WEBEX_TOKEN or webex.access_token".to_string());
+    }
+    // A way in: service tokens or sign-in, and sign-in's secret.
+    let signs_in = config
+        .auth
+        .client_id
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty());
+    if config.api.tokens().iter().all(|t| t.trim().is_empty()) && !signs_in {
+        missing.push(
+            "a way in: HCAL_API_TOKEN or api.tokens for integrations, or auth.client_id (with HCAL_OAUTH_CLIENT_SECRET) for signing people in".to_string(),
+        );
+    }
+    if signs_in && !set("HCAL_OAUTH_CLIENT_SECRET") && config.auth.client_secret.is_none() {
+        missing.push(
+            "the OAuth client secret: HCAL_OAUTH_CLIENT_SECRET (or auth.client_secret)".to_string(),
+        );
+    }
+    missing
+}
+
 /// `hcal serve`.
 pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let missing = missing_secrets(config, args);
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "cannot serve without {} thing{} (see docs/deployment.md): {}",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join("; ")
+        );
+    }
     let settings = serve_settings(config, args.listen.as_deref(), args.public_url.clone())?;
     let google = args.google.client_for(config, Some(&settings.worker_id))?;
     let mut webex_settings = config.webex.settings();
