@@ -96,6 +96,16 @@ impl MasterKey {
             .map_err(|_| KmsError::BadMasterKey(format!("in {}", path.display())))
     }
 
+    /// From a file holding the base64 text (not the environment).
+    pub fn load_file(path: &Path) -> Result<MasterKey, KmsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| KmsError::MasterKeyFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        MasterKey::from_base64(&text)
+            .map_err(|_| KmsError::BadMasterKey(format!("in {}", path.display())))
+    }
+
     fn aead(&self) -> LessSafeKey {
         LessSafeKey::new(
             UnboundKey::new(&AES_256_GCM, &self.0).expect("32 bytes is an AES-256 key"),
@@ -148,19 +158,7 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
             &hex[16..20],
             &hex[20..]
         );
-        let mut nonce = [0u8; NONCE_LEN];
-        self.random.fill(&mut nonce).map_err(|_| KmsError::Random)?;
-        let mut sealed = key.clone();
-        self.master
-            .aead()
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(key_url.as_bytes()),
-                &mut sealed,
-            )
-            .map_err(|_| KmsError::Random)?;
-        let mut wrapped = nonce.to_vec();
-        wrapped.extend_from_slice(&sealed);
+        let wrapped = self.wrap(&self.master, &key_url, &key)?;
         self.store.put_key(&WrappedKey {
             key_url: key_url.clone(),
             wrapped,
@@ -187,6 +185,48 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
         Ok(key)
     }
 
+    /// `key` sealed under `master` (a fresh nonce, the URL as associated
+    /// data, so a wrapped key cannot be passed off under another URL).
+    fn wrap(&self, master: &MasterKey, key_url: &str, key: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.random.fill(&mut nonce).map_err(|_| KmsError::Random)?;
+        let mut sealed = key.to_vec();
+        master
+            .aead()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(key_url.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| KmsError::Random)?;
+        let mut wrapped = nonce.to_vec();
+        wrapped.extend_from_slice(&sealed);
+        Ok(wrapped)
+    }
+
+    /// Wrap every org key under `new` instead of this handle's master key,
+    /// all in one transaction: every key opens with the old master key
+    /// first (one that does not stops it all, nothing changed), and after
+    /// it every key opens with the new one and no longer with the old.
+    /// Returns how many keys were re-wrapped.
+    pub fn rewrap(&self, new: &MasterKey) -> Result<usize, KmsError> {
+        let stored = self.store.keys()?;
+        let mut rewrapped = Vec::with_capacity(stored.len());
+        for wrapped in &stored {
+            let key = self.unwrap(wrapped)?;
+            rewrapped.push(WrappedKey {
+                wrapped: self.wrap(new, &key.key_url, &key.key)?,
+                ..wrapped.clone()
+            });
+        }
+        self.store.rewrap_keys(&rewrapped)?;
+        self.opened
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        Ok(rewrapped.len())
+    }
+
     fn unwrap(&self, wrapped: &WrappedKey) -> Result<OrgKey, KmsError> {
         let wrong = || KmsError::WrongMasterKey {
             key_url: wrapped.key_url.clone(),
@@ -209,5 +249,46 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
             key_url: wrapped.key_url.clone(),
             key: key.to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+
+    #[test]
+    fn rewrapping_keeps_every_key_and_moves_it_to_the_new_master_key() {
+        let store = SqliteStore::in_memory().unwrap();
+        let old = MasterKey::random().unwrap();
+        let new = MasterKey::random().unwrap();
+        let kms = Kms::new(&store, old.clone());
+        let first = kms.rotate().unwrap();
+        let second = kms.rotate().unwrap();
+        // A wrong "current" master key re-wraps nothing.
+        let stranger = Kms::new(&store, new.clone());
+        assert!(matches!(
+            stranger.rewrap(&new),
+            Err(KmsError::WrongMasterKey { .. })
+        ));
+        assert_eq!(
+            Kms::new(&store, old.clone()).key(&first.key_url).unwrap(),
+            first
+        );
+
+        assert_eq!(kms.rewrap(&new).unwrap(), 2);
+        let after = Kms::new(&store, new);
+        assert_eq!(after.key(&first.key_url).unwrap(), first);
+        assert_eq!(after.key(&second.key_url).unwrap(), second);
+        assert_eq!(
+            after.active_key().unwrap(),
+            second,
+            "the active key stays active"
+        );
+        let before = Kms::new(&store, old);
+        assert!(matches!(
+            before.key(&first.key_url),
+            Err(KmsError::WrongMasterKey { .. })
+        ));
     }
 }

@@ -698,3 +698,66 @@ fn serve_names_every_missing_secret_in_one_message() {
         "{help}"
     );
 }
+
+/// `hcal keys rewrap`: the org keys move to a new master key, all of them;
+/// a wrong current master key moves none.
+#[test]
+fn keys_are_rewrapped_under_a_new_master_key() {
+    let store = tmp("rewrap.db");
+    let store = store.to_str().unwrap();
+    let old = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let new = "HxwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgEAAQI=";
+    let new_file = tmp("new-master.key");
+    std::fs::write(&new_file, new).unwrap();
+    let keys = |master: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .arg("keys")
+            .args(args)
+            .args(["--store", store])
+            .env("HCAL_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        assert!(keys(old, &["rotate"]).status.success());
+    }
+    // Someone else's master key: refused, nothing changed.
+    let wrong = keys(
+        new,
+        &[
+            "rewrap",
+            "--new-master-key-file",
+            new_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("does not open with this master key"));
+    let listed = String::from_utf8_lossy(&keys(old, &["list"]).stdout).into_owned();
+    assert!(!listed.contains("does not open"), "{listed}");
+
+    let done = keys(
+        old,
+        &[
+            "rewrap",
+            "--new-master-key-file",
+            new_file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stdout).contains("2 org keys are now wrapped"));
+    let with_new = String::from_utf8_lossy(&keys(new, &["list"]).stdout).into_owned();
+    assert_eq!(with_new.lines().count(), 2, "{with_new}");
+    assert!(!with_new.contains("does not open"), "{with_new}");
+    let with_old = String::from_utf8_lossy(&keys(old, &["list"]).stdout).into_owned();
+    assert_eq!(
+        with_old
+            .matches("does not open with this master key")
+            .count(),
+        2,
+        "{with_old}"
+    );
+}

@@ -677,7 +677,46 @@ on_both_backends!(
     events_reach_every_worker_in_order,
     a_key_twice_in_one_page_keeps_the_last,
     presence_blocks_come_with_the_meetings_and_changes_come_due,
+    keys_are_rewrapped_all_or_none,
 );
+
+fn keys_are_rewrapped_all_or_none(store: &dyn Store) {
+    let key = |url: &str, wrapped: u8, active: bool| hcal::store::WrappedKey {
+        key_url: url.into(),
+        wrapped: vec![wrapped; 60],
+        created_at: 1,
+        active,
+    };
+    store.put_key(&key("kms://local/keys/a", 1, false)).unwrap();
+    store.put_key(&key("kms://local/keys/b", 2, true)).unwrap();
+    // One unknown key: nothing changes.
+    let partly = [
+        key("kms://local/keys/a", 9, false),
+        key("kms://local/keys/zz", 9, false),
+    ];
+    assert!(store.rewrap_keys(&partly).is_err());
+    let wrapped = |url: &str| {
+        store
+            .keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.key_url == url)
+            .unwrap()
+    };
+    assert_eq!(wrapped("kms://local/keys/a").wrapped, vec![1; 60]);
+    store
+        .rewrap_keys(&[
+            key("kms://local/keys/a", 7, false),
+            key("kms://local/keys/b", 8, true),
+        ])
+        .unwrap();
+    assert_eq!(wrapped("kms://local/keys/a").wrapped, vec![7; 60]);
+    assert_eq!(wrapped("kms://local/keys/b").wrapped, vec![8; 60]);
+    assert!(
+        wrapped("kms://local/keys/b").active,
+        "the active key stays active"
+    );
+}
 
 fn presence_blocks_come_with_the_meetings_and_changes_come_due(store: &dyn Store) {
     store.add_user("pia@example.com").unwrap();

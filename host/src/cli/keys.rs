@@ -18,6 +18,15 @@ enum KeysAction {
     List,
     /// Make a new active key; the old ones stay, so sealed data still opens.
     Rotate,
+    /// Wrap every org key under a new master key (the current one from
+    /// HCAL_MASTER_KEY or kms.master_key_file), in one transaction; then
+    /// point kms.master_key_file (or HCAL_MASTER_KEY) at the new one.
+    Rewrap {
+        /// The new master key: a file holding base64 of 32 random bytes
+        /// (`openssl rand -base64 32 > FILE`).
+        #[arg(long, value_name = "FILE")]
+        new_master_key_file: std::path::PathBuf,
+    },
 }
 
 /// `hcal keys list|rotate` (key material is never printed).
@@ -26,7 +35,18 @@ pub(super) fn keys(config: &Config, args: &KeysArgs) -> anyhow::Result<()> {
     let store = hcal::store::open(&path)?;
     let master = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref())?;
     let kms = hcal::kms::Kms::new(store.as_ref(), master);
-    match args.action {
+    match &args.action {
+        KeysAction::Rewrap {
+            new_master_key_file,
+        } => {
+            let new = hcal::kms::MasterKey::load_file(new_master_key_file)?;
+            let count = kms.rewrap(&new)?;
+            println!(
+                "{count} org key{} now wrapped under the master key in {}: point kms.master_key_file (or HCAL_MASTER_KEY) at it before hcal starts again; the old master key opens nothing now",
+                if count == 1 { " is" } else { "s are" },
+                new_master_key_file.display()
+            );
+        }
         KeysAction::Rotate => {
             // Opening the active key first proves the master key is the right one.
             let old = store.keys()?.into_iter().find(|k| k.active);

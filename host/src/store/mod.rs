@@ -400,6 +400,8 @@ pub trait Store: Send + Sync {
     fn defer_presence(&self, email: &str, next_change: Option<i64>) -> Result<(), StoreError>;
     /// All org keys, newest first.
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
+    /// Replace the wrapping of these keys (by URL), all or none.
+    fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError>;
     /// One-time meetings made for a user's events: (event id, meeting id),
     /// kept to cancel each with its event (Google's tombstones do not carry
     /// the event's properties).

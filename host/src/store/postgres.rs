@@ -883,6 +883,29 @@ impl Store for PostgresStore {
         })
     }
 
+    fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.run(move |mut client| async move {
+            transaction!(client, tx => {
+                for key in &keys {
+                    let changed = tx
+                        .execute(
+                            "UPDATE org_keys SET wrapped = $2 WHERE key_url = $1",
+                            &[&key.key_url, &key.wrapped],
+                        )
+                        .await
+                        .or_retry()?;
+                    if changed != 1 {
+                        return Err(StoreError::Corrupt(format!(
+                            "org key {} is not in the store",
+                            key.key_url
+                        )));
+                    }
+                }
+            })
+        })
+    }
+
     fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError> {
         let claim = claim.clone();
         self.run(move |client| async move {

@@ -777,6 +777,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        for key in keys {
+            let changed = transaction.execute(
+                "UPDATE org_keys SET wrapped = ?2 WHERE key_url = ?1",
+                params![key.key_url, key.wrapped],
+            )?;
+            if changed != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "org key {} is not in the store",
+                    key.key_url
+                )));
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
