@@ -761,3 +761,127 @@ fn keys_are_rewrapped_under_a_new_master_key() {
         "{with_old}"
     );
 }
+
+/// `hcal store backup` copies a store in use; `hcal store restore` puts a
+/// checked backup in place, refusing a damaged one and, without --force,
+/// an existing store.
+#[test]
+fn the_store_is_backed_up_while_in_use_and_restored() {
+    use hcal::store::Store as _;
+    let live = tmp("live.db");
+    let backup = tmp("live-backup.db");
+    let restored = tmp("restored.db");
+    for path in [&live, &backup, &restored] {
+        let _ = std::fs::remove_file(path);
+    }
+    let store = hcal::store::SqliteStore::open(&live).unwrap();
+    for user in ["a@example.com", "b@example.com", "c@example.com"] {
+        store.add_user(user).unwrap();
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // Online: this process still has it open (and its WAL).
+    let made = run(&[
+        "store",
+        "backup",
+        backup.to_str().unwrap(),
+        "--store",
+        live.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(text(&made).contains("integrity ok"), "{}", text(&made));
+    let again = run(&[
+        "store",
+        "backup",
+        backup.to_str().unwrap(),
+        "--store",
+        live.to_str().unwrap(),
+    ]);
+    assert!(
+        !again.status.success() && text(&again).contains("already exists"),
+        "{}",
+        text(&again)
+    );
+    store.add_user("after@example.com").unwrap();
+
+    let put = run(&[
+        "store",
+        "restore",
+        backup.to_str().unwrap(),
+        "--store",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(put.status.success(), "{}", text(&put));
+    let users = |path: &Path| {
+        let mut users: Vec<String> = hcal::store::SqliteStore::open(path)
+            .unwrap()
+            .users()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        users.sort();
+        users
+    };
+    assert_eq!(
+        users(&restored),
+        ["a@example.com", "b@example.com", "c@example.com"]
+    );
+    // Over a store that exists: only with --force.
+    let refused = run(&[
+        "store",
+        "restore",
+        backup.to_str().unwrap(),
+        "--store",
+        live.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("--force"),
+        "{}",
+        text(&refused)
+    );
+    drop(store);
+    let forced = run(&[
+        "store",
+        "restore",
+        backup.to_str().unwrap(),
+        "--store",
+        live.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert_eq!(users(&live).len(), 3);
+    // A damaged backup is refused before anything is replaced.
+    let damaged = tmp("damaged.db");
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..].iter_mut().for_each(|b| *b = 0x5a);
+    std::fs::write(&damaged, bytes).unwrap();
+    let bad = run(&[
+        "store",
+        "restore",
+        damaged.to_str().unwrap(),
+        "--store",
+        live.to_str().unwrap(),
+        "--force",
+    ]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+    assert_eq!(users(&live).len(), 3, "the store in place is untouched");
+    let check = run(&["store", "check", "--store", live.to_str().unwrap()]);
+    assert!(
+        check.status.success() && text(&check).contains("integrity ok"),
+        "{}",
+        text(&check)
+    );
+}

@@ -14,6 +14,7 @@ mod enrich;
 mod keys;
 mod process;
 mod serve;
+mod store;
 mod users;
 
 use conformance::ConformanceArgs;
@@ -22,6 +23,7 @@ use enrich::EnrichArgs;
 use keys::KeysArgs;
 use process::{FetchArgs, ProcessArgs};
 use serve::ServeArgs;
+use store::StoreArgs;
 use users::UsersArgs;
 
 #[derive(Parser)]
@@ -62,6 +64,8 @@ enum Command {
     Devices(DevicesArgs),
     /// Run the conformance suite (fixtures/core/) against a component of the contract.
     Conformance(ConformanceArgs),
+    /// Back the SQLite store up while hcal runs, restore a backup, check a file.
+    Store(StoreArgs),
 }
 
 /// Logs go to stderr; `HCAL_LOG` (or `RUST_LOG`) picks what, in
@@ -124,5 +128,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(args) => keys::keys(&config, args),
         Command::Devices(args) => devices::devices(&config, args),
         Command::Conformance(args) => conformance::conformance(&cli, &config, args),
+        Command::Store(args) => store::store(&config, args),
     }
 }

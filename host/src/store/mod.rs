@@ -36,7 +36,7 @@ pub fn open(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
-fn is_postgres(location: &str) -> bool {
+pub fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 

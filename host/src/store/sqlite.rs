@@ -229,6 +229,24 @@ impl SqliteStore {
 
     /// SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound,
     /// else what SQLite found wrong (its first hundred findings).
+    /// A consistent copy of the store at `path` while it is in use (other
+    /// processes may go on writing): SQLite's `VACUUM INTO`, which also
+    /// leaves the copy compact. `path` must not exist yet.
+    pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
+        if path.exists() {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: "already exists; a backup never overwrites a file".into(),
+            });
+        }
+        let target = path.to_str().ok_or_else(|| StoreError::Open {
+            path: path.display().to_string(),
+            message: "not a UTF-8 path".into(),
+        })?;
+        self.lock().execute("VACUUM INTO ?1", params![target])?;
+        Ok(())
+    }
+
     pub fn integrity_check(&self) -> Result<Result<(), Vec<String>>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare("PRAGMA integrity_check")?;
