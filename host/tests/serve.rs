@@ -1166,3 +1166,27 @@ async fn readiness_says_what_is_not_ready() {
     let live = reqwest::get(format!("{api}/healthz")).await.unwrap();
     assert_eq!(live.status().as_u16(), 200);
 }
+
+/// Times in the API are RFC 3339 text, like every other time hcal writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_times_are_rfc3339() {
+    let service = start().await;
+    assert_eq!(activate(&service.http, &service.api, ALICE).await, 200);
+    let user = service
+        .until(
+            "/api/v1/users/alice@example.com",
+            Duration::from_secs(10),
+            |u| u["last_synced_at"].is_string(),
+        )
+        .await;
+    let _ = user;
+    let (_, user) = service.get("/api/v1/users/alice@example.com").await;
+    for field in ["updated_at", "last_synced_at"] {
+        let text = user[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {user}"));
+        text.parse::<jiff::Timestamp>()
+            .unwrap_or_else(|e| panic!("{field} {text:?}: {e}"));
+    }
+    assert!(user["next_attempt_at"].is_null(), "{user}");
+}

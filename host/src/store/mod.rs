@@ -126,11 +126,32 @@ pub struct User {
     pub reason: Option<String>,
     /// Failed activation attempts in a row.
     pub attempts: u32,
-    /// Unix seconds: when a user in error is tried again.
+    /// Unix seconds: when a user in error is tried again (RFC 3339 in JSON).
+    #[serde(serialize_with = "rfc3339_or_null")]
     pub next_attempt_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: i64,
     /// Unix seconds: the last sync that finished for this user.
+    #[serde(serialize_with = "rfc3339_or_null")]
     pub last_synced_at: Option<i64>,
+}
+
+/// Unix seconds as the API writes every time: RFC 3339, UTC.
+fn rfc3339<S: serde::Serializer>(seconds: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    match jiff::Timestamp::from_second(*seconds) {
+        Ok(at) => serializer.collect_str(&at),
+        Err(_) => serializer.serialize_i64(*seconds),
+    }
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(
+    seconds: &Option<i64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match seconds {
+        Some(seconds) => rfc3339(seconds, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// One meeting as stored: the core's output for it, sealed.
@@ -257,6 +278,7 @@ pub struct Device {
     pub room: String,
     #[serde(skip)]
     pub token_sha256: String,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: i64,
 }
 
