@@ -50,8 +50,12 @@ http {
     include $work/site.conf;
 }
 CONF
-if ! out=$(nginx -t -q -c "$work/nginx.conf" -p "$work" 2>&1); then
+if ! out=$(nginx -t -c "$work/nginx.conf" -p "$work" 2>&1); then
   echo "deploy/nginx.conf: nginx -t failed:"; echo "$out"; exit 1
+fi
+# A warning (a deprecated directive, say) fails it too.
+if grep -q '\[warn\]\|\[emerg\]' <<<"$out"; then
+  echo "deploy/nginx.conf: nginx -t warns:"; echo "$out"; exit 1
 fi
 echo "deploy/nginx.conf: nginx -t ok"
 

@@ -210,6 +210,11 @@ impl<'a, S: Store + ?Sized> Kms<'a, S> {
     /// it every key opens with the new one and no longer with the old.
     /// Returns how many keys were re-wrapped.
     pub fn rewrap(&self, new: &MasterKey) -> Result<usize, KmsError> {
+        if new.0 == self.master.0 {
+            return Err(KmsError::BadMasterKey(
+                "given as the new one is the current one".into(),
+            ));
+        }
         let stored = self.store.keys()?;
         let mut rewrapped = Vec::with_capacity(stored.len());
         for wrapped in &stored {
@@ -266,7 +271,7 @@ mod tests {
         let first = kms.rotate().unwrap();
         let second = kms.rotate().unwrap();
         // A wrong "current" master key re-wraps nothing.
-        let stranger = Kms::new(&store, new.clone());
+        let stranger = Kms::new(&store, MasterKey::random().unwrap());
         assert!(matches!(
             stranger.rewrap(&new),
             Err(KmsError::WrongMasterKey { .. })
@@ -276,6 +281,8 @@ mod tests {
             first
         );
 
+        // The same master key as the new one: refused, not a silent no-op.
+        assert!(matches!(kms.rewrap(&old), Err(KmsError::BadMasterKey(_))));
         assert_eq!(kms.rewrap(&new).unwrap(), 2);
         let after = Kms::new(&store, new);
         assert_eq!(after.key(&first.key_url).unwrap(), first);

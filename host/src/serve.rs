@@ -30,6 +30,7 @@ use crate::provider::webex::Webex;
 use crate::runtime::Runtime;
 use crate::store::{Store, UserState};
 use crate::sync::Syncer;
+use serde_json::{Value, json};
 
 /// How the service runs.
 #[derive(Debug, Clone)]
@@ -135,6 +136,10 @@ pub struct Service {
     pace: Mutex<crate::pace::Pace>,
     /// Held while a presence is derived and stored.
     presence_lock: Mutex<()>,
+    /// The last readiness check and when it was made.
+    readiness: tokio::sync::Mutex<Option<(std::time::Instant, bool, Value)>>,
+    /// Stop the push channels of the held users when stopping.
+    stop_channels_on_exit: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +198,8 @@ impl Service {
             enrichment_checked: Mutex::new(std::collections::HashMap::new()),
             pace: Mutex::new(crate::pace::Pace::default()),
             presence_lock: Mutex::new(()),
+            readiness: tokio::sync::Mutex::new(None),
+            stop_channels_on_exit: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -337,6 +344,17 @@ impl Service {
         scheduler.abort();
         leases.abort();
         feed.abort();
+        // Asked to take the channels down: while the users are still this
+        // worker's (after they are handed back, another one may have made
+        // new ones), and within systemd's stop timeout.
+        if self.stop_channels_on_exit.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_secs(20), self.stop_held_channels()).await {
+                Ok(stopped) => eprintln!("hcal: asked Google to stop {stopped} push channels"),
+                Err(_) => eprintln!(
+                    "hcal: stopping the push channels took over 20 s; the rest expire on their own"
+                ),
+            }
+        }
         // Hand the users back at once: the other workers take them over on
         // their next turn instead of waiting for the leases to run out.
         if let Err(error) = self.store.retire(&self.settings.worker_id) {
@@ -345,8 +363,59 @@ impl Service {
         served.map_err(|e| ServeError::Bind(address, e))
     }
 
-    /// Stop the push channels of the users this worker held (after it
-    /// stopped: `hcal serve --stop-channels`). How many were stopped.
+    /// Whether the store answers, the component runs and Google answers,
+    /// checked at most every 5 s; a word per part (`ok`, `failing`,
+    /// `unreachable`), the reasons logged.
+    pub(crate) async fn readiness(&self) -> (bool, Value) {
+        let mut last = self.readiness.lock().await;
+        if let Some((at, ready, body)) = &*last
+            && at.elapsed() < Duration::from_secs(5)
+        {
+            return (*ready, body.clone());
+        }
+        let store = match self.store.user("readyz@hcal.invalid") {
+            Ok(_) => "ok",
+            Err(error) => {
+                tracing::warn!(%error, "not ready: the store");
+                "failing"
+            }
+        };
+        let component = match self.runtime.services() {
+            Ok(_) => "ok",
+            Err(error) => {
+                tracing::warn!(%error, "not ready: the component");
+                "failing"
+            }
+        };
+        let probe = self
+            .webhooks
+            .get(&self.google.settings().calendar_url)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await;
+        let google = match probe {
+            Ok(_) => "ok",
+            Err(error) => {
+                tracing::warn!(error = %error.without_url(), "not ready: Google does not answer");
+                "unreachable"
+            }
+        };
+        let ready = store == "ok" && component == "ok" && google == "ok";
+        let body =
+            json!({ "ready": ready, "store": store, "component": component, "google": google });
+        *last = Some((std::time::Instant::now(), ready, body.clone()));
+        (ready, body)
+    }
+
+    /// Stop the push channels of the held users when stopping (`hcal
+    /// serve --stop-channels`), before they are handed back.
+    pub fn stop_channels_on_exit(&self) {
+        self.stop_channels_on_exit
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stop the push channels of the users this worker holds. How many
+    /// Google was asked to stop.
     pub async fn stop_held_channels(&self) -> usize {
         let held: Vec<String> = self
             .held

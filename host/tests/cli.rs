@@ -722,8 +722,9 @@ fn keys_are_rewrapped_under_a_new_master_key() {
         assert!(keys(old, &["rotate"]).status.success());
     }
     // Someone else's master key: refused, nothing changed.
+    let stranger = "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqo=";
     let wrong = keys(
-        new,
+        stranger,
         &[
             "rewrap",
             "--new-master-key-file",
@@ -877,6 +878,12 @@ fn the_store_is_backed_up_while_in_use_and_restored() {
         "--force",
     ]);
     assert!(!bad.status.success(), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("integrity check")
+            || text(&bad).contains("not a readable SQLite store"),
+        "refused for what it is: {}",
+        text(&bad)
+    );
     assert_eq!(users(&live).len(), 3, "the store in place is untouched");
     let check = run(&["store", "check", "--store", live.to_str().unwrap()]);
     assert!(

@@ -53,7 +53,8 @@ async fn sigterm_exits_cleanly_and_stops_channels_only_when_asked() {
             // The log is copied from its stderr by a thread: it may lag a little.
             let log = dir.join(format!("{name}.log"));
             eventually("the stop reported", Duration::from_secs(5), || {
-                std::fs::read_to_string(&log).is_ok_and(|l| l.contains("1 push channels stopped"))
+                std::fs::read_to_string(&log)
+                    .is_ok_and(|l| l.contains("asked Google to stop 1 push channels"))
             })
             .await;
         }

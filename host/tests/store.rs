@@ -704,6 +704,13 @@ fn keys_are_rewrapped_all_or_none(store: &dyn Store) {
             .unwrap()
     };
     assert_eq!(wrapped("kms://local/keys/a").wrapped, vec![1; 60]);
+    // Fewer keys than are stored (one made while a rewrap ran): refused.
+    assert!(
+        store
+            .rewrap_keys(&[key("kms://local/keys/a", 7, false)])
+            .is_err()
+    );
+    assert_eq!(wrapped("kms://local/keys/a").wrapped, vec![1; 60]);
     store
         .rewrap_keys(&[
             key("kms://local/keys/a", 7, false),

@@ -110,6 +110,14 @@ fn init_logs(command: &Command) {
     }
 }
 
+impl Cli {
+    /// A command whose output is its results (`hcal process ... | head`),
+    /// not a long-running service.
+    pub(crate) fn prints_results(&self) -> bool {
+        !matches!(self.command, Command::Serve(_))
+    }
+}
+
 /// Run the command `cli` names.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     init_logs(&cli.command);

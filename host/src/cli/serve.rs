@@ -12,7 +12,7 @@ use super::args::{GoogleArgs, serve_settings};
 #[derive(clap::Args)]
 #[command(after_help = "Environment:
   HCAL_MASTER_KEY            the master key (base64 of 32 bytes); else kms.master_key_file
-  GOOGLE_APPLICATION_CREDENTIALS  the service-account key file; else google.key_file
+  GOOGLE_APPLICATION_CREDENTIALS  the service-account key file, when neither --google-key nor google.key_file names one
   HCAL_WEBEX_TOKEN           the Webex access token; else webex.access_token
   HCAL_API_TOKEN             a service token for the API (added to api.tokens)
   HCAL_OAUTH_CLIENT_SECRET   the sign-in client's secret (with auth.client_id)
@@ -133,20 +133,15 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
         settings,
     )?;
     let io = tokio::runtime::Runtime::new().context("cannot start the I/O runtime")?;
-    io.block_on(async {
-        run_service(service.clone(), |address| {
-            eprintln!(
-                "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
-                hcal::store::shown(&path)
-            );
-        })
-        .await?;
-        if args.stop_channels {
-            let stopped = service.stop_held_channels().await;
-            eprintln!("hcal: {stopped} push channels stopped");
-        }
-        anyhow::Ok(())
-    })
+    if args.stop_channels {
+        service.stop_channels_on_exit();
+    }
+    io.block_on(run_service(service, |address| {
+        eprintln!(
+            "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
+            hcal::store::shown(&path)
+        );
+    }))
 }
 
 /// Run `service` until Ctrl-C, printing where it is.

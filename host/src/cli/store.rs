@@ -48,28 +48,28 @@ fn sqlite_path(config: &Config, args: &StoreArgs) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(location))
 }
 
-/// Open `path` and run its integrity check.
-fn checked(path: &Path) -> anyhow::Result<SqliteStore> {
+/// Run the integrity check of `path`, read-only.
+fn checked(path: &Path) -> anyhow::Result<()> {
     if !path.exists() {
         anyhow::bail!("{}: no such file", path.display());
     }
-    let store = SqliteStore::open(path)?;
-    if let Err(findings) = store.integrity_check()? {
-        anyhow::bail!(
+    match SqliteStore::check_file(path) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(findings)) => anyhow::bail!(
             "{} fails SQLite's integrity check: {}",
             path.display(),
             findings.join("; ")
-        );
+        ),
+        Err(e) => anyhow::bail!("{} is not a readable SQLite store: {e}", path.display()),
     }
-    Ok(store)
 }
 
 pub(super) fn store(config: &Config, args: &StoreArgs) -> anyhow::Result<()> {
     let path = sqlite_path(config, args)?;
     match &args.action {
         StoreAction::Backup { file } => {
-            let store = checked(&path)?;
-            store.backup_to(file)?;
+            checked(&path)?;
+            SqliteStore::backup(&path, file)?;
             checked(file)?;
             let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
             println!(
@@ -79,8 +79,7 @@ pub(super) fn store(config: &Config, args: &StoreArgs) -> anyhow::Result<()> {
             );
         }
         StoreAction::Restore { backup, force } => {
-            let copy = checked(backup)?;
-            drop(copy);
+            checked(backup)?;
             if path.exists() && !force {
                 anyhow::bail!(
                     "{} exists: stop hcal, and add --force to replace it with {}",
@@ -88,13 +87,7 @@ pub(super) fn store(config: &Config, args: &StoreArgs) -> anyhow::Result<()> {
                     backup.display()
                 );
             }
-            // Copy beside it, then rename over it: never half a store in place.
-            let staging = path.with_extension("restoring");
-            std::fs::copy(backup, &staging)?;
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            std::fs::rename(&staging, &path)?;
+            SqliteStore::restore(backup, &path)?;
             checked(&path)?;
             println!("{} restored from {}", path.display(), backup.display());
         }

@@ -887,6 +887,17 @@ impl Store for PostgresStore {
         let keys = keys.to_vec();
         self.run(move |mut client| async move {
             transaction!(client, tx => {
+                let stored: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM org_keys", &[])
+                    .await
+                    .or_retry()?
+                    .get(0);
+                if stored != keys.len() as i64 {
+                    return Err(StoreError::Corrupt(format!(
+                        "{stored} org keys are stored and {} were re-wrapped: one was made meanwhile; stop every worker and run it again",
+                        keys.len()
+                    )));
+                }
                 for key in &keys {
                     let changed = tx
                         .execute(

@@ -160,6 +160,19 @@ const FREE_BUTTON: &str = "delivered_at IS NULL AND at <= ?1 AND (ends_at IS NUL
          OR (claimed_by IS NOT NULL AND claimed_by <> ?2
              AND claimed_by NOT IN (SELECT id FROM workers WHERE heartbeat_at > ?3)))";
 
+/// A read-only connection to an existing SQLite file (nothing created,
+/// migrated or written).
+fn read_only(path: &Path) -> Result<Connection, StoreError> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(connection)
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
@@ -229,21 +242,52 @@ impl SqliteStore {
 
     /// SQLite's `PRAGMA integrity_check`: `Ok(())` when the file is sound,
     /// else what SQLite found wrong (its first hundred findings).
-    /// A consistent copy of the store at `path` while it is in use (other
-    /// processes may go on writing): SQLite's `VACUUM INTO`, which also
-    /// leaves the copy compact. `path` must not exist yet.
-    pub fn backup_to(&self, path: &Path) -> Result<(), StoreError> {
-        if path.exists() {
+    /// A consistent copy of the SQLite file `from` at `to`, while hcal goes
+    /// on using it: SQLite's `VACUUM INTO` on a read-only connection (no
+    /// migration, nothing written to `from`), which also leaves the copy
+    /// compact. `to` must not exist yet.
+    pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
             return Err(StoreError::Open {
-                path: path.display().to_string(),
+                path: to.display().to_string(),
                 message: "already exists; a backup never overwrites a file".into(),
             });
         }
-        let target = path.to_str().ok_or_else(|| StoreError::Open {
-            path: path.display().to_string(),
+        let target = to.to_str().ok_or_else(|| StoreError::Open {
+            path: to.display().to_string(),
             message: "not a UTF-8 path".into(),
         })?;
-        self.lock().execute("VACUUM INTO ?1", params![target])?;
+        let connection = read_only(from)?;
+        connection.execute("VACUUM INTO ?1", params![target])?;
+        Ok(())
+    }
+
+    /// SQLite's integrity check of the file at `path`, read-only (no
+    /// migration, nothing written): `Ok(Err(findings))` when it fails.
+    pub fn check_file(path: &Path) -> Result<Result<(), Vec<String>>, StoreError> {
+        let connection = read_only(path)?;
+        let mut statement = connection.prepare("PRAGMA integrity_check")?;
+        let findings: Vec<String> = statement
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(match findings.as_slice() {
+            [ok] if ok == "ok" => Ok(()),
+            _ => Err(findings),
+        })
+    }
+
+    /// Replace the store at `to` with the file `from`, by SQLite's backup
+    /// API: under SQLite's locks, all or nothing, the WAL handled, the
+    /// file's owner and mode kept when it exists.
+    pub fn restore(from: &Path, to: &Path) -> Result<(), StoreError> {
+        let source = read_only(from)?;
+        let mut target = Connection::open(to).map_err(|e| StoreError::Open {
+            path: to.display().to_string(),
+            message: e.to_string(),
+        })?;
+        target.busy_timeout(std::time::Duration::from_secs(5))?;
+        let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(10), None)?;
         Ok(())
     }
 
@@ -797,7 +841,16 @@ impl Store for SqliteStore {
 
     fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let stored: i64 =
+            transaction.query_row("SELECT COUNT(*) FROM org_keys", [], |row| row.get(0))?;
+        if stored != keys.len() as i64 {
+            return Err(StoreError::Corrupt(format!(
+                "{stored} org keys are stored and {} were re-wrapped: one was made meanwhile; stop every worker and run it again",
+                keys.len()
+            )));
+        }
         for key in keys {
             let changed = transaction.execute(
                 "UPDATE org_keys SET wrapped = ?2 WHERE key_url = ?1",
