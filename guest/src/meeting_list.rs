@@ -798,23 +798,7 @@ impl<'r> Context<'r> {
                 }
                 PresenceKind::WorkingLocation { place } => {
                     if wants(SensitiveField::Location) {
-                        match place {
-                            Place::Home => {}
-                            Place::Custom { label } => texts.extend(label.as_mut()),
-                            Place::Office {
-                                label,
-                                building_id,
-                                floor_id,
-                                floor_section_id,
-                                desk_id,
-                            } => {
-                                for part in
-                                    [label, building_id, floor_id, floor_section_id, desk_id]
-                                {
-                                    texts.extend(part.as_mut());
-                                }
-                            }
-                        }
+                        place.add_texts(&mut texts);
                     }
                 }
             }

@@ -261,6 +261,27 @@ pub enum Place {
     },
 }
 
+impl Place {
+    /// Add every text of the place (what is sealed with the `location`) to `texts`.
+    pub fn add_texts<'a>(&'a mut self, texts: &mut Vec<&'a mut Text>) {
+        match self {
+            Place::Home => {}
+            Place::Custom { label } => texts.extend(label.as_mut()),
+            Place::Office {
+                label,
+                building_id,
+                floor_id,
+                floor_section_id,
+                desk_id,
+            } => {
+                for part in [label, building_id, floor_id, floor_section_id, desk_id] {
+                    texts.extend(part.as_mut());
+                }
+            }
+        }
+    }
+}
+
 /// What a presence block says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -85,15 +85,10 @@ impl MasterKey {
             return MasterKey::from_base64(&text)
                 .map_err(|_| KmsError::BadMasterKey("in HCAL_MASTER_KEY".into()));
         }
-        let Some(path) = file else {
-            return Err(KmsError::NoMasterKey);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| KmsError::MasterKeyFile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        MasterKey::from_base64(&text)
-            .map_err(|_| KmsError::BadMasterKey(format!("in {}", path.display())))
+        match file {
+            Some(path) => MasterKey::load_file(path),
+            None => Err(KmsError::NoMasterKey),
+        }
     }
 
     /// From a file holding the base64 text (not the environment).

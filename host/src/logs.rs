@@ -88,7 +88,6 @@ pub fn scrub_addresses(text: &str) -> Cow<'_, str> {
     // is only a wrong id.
     let local = |c: char| c.is_alphanumeric() || "._%+-!#$&*?^`{|}~".contains(c);
     let domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
-    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     let mut from = 0;
@@ -113,7 +112,7 @@ pub fn scrub_addresses(text: &str) -> Cow<'_, str> {
             out.push_str(&user_id(&text[start..end]));
             last = end;
         }
-        from = (at + 1).min(bytes.len());
+        from = at + 1;
     }
     if last == 0 {
         return Cow::Borrowed(text);

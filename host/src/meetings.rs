@@ -33,11 +33,24 @@ pub fn open_meetings(
     meetings: &mut [Meeting],
     key_for: &dyn Fn(&str) -> Option<OrgKey>,
 ) -> Result<(), CallError> {
+    open_texts(
+        runtime,
+        meetings.iter_mut().flat_map(texts).collect(),
+        key_for,
+    )
+}
+
+/// Decrypt the sealed ones of `texts` in one call to the core (see
+/// [`open_meetings`]).
+pub fn open_texts(
+    runtime: &Runtime,
+    texts: Vec<&mut Text>,
+    key_for: &dyn Fn(&str) -> Option<OrgKey>,
+) -> Result<(), CallError> {
     let mut keys: Vec<OrgKey> = Vec::new();
     let mut asked = std::collections::BTreeSet::new();
-    let (slots, values): (Vec<&mut Text>, Vec<Sealed>) = meetings
-        .iter_mut()
-        .flat_map(texts)
+    let (slots, values): (Vec<&mut Text>, Vec<Sealed>) = texts
+        .into_iter()
         .filter_map(|text| {
             let sealed = match &*text {
                 Text::Sealed(sealed) => sealed.clone(),

@@ -85,20 +85,8 @@ impl Presence {
     /// Every text of the presence, to seal or open them in place.
     pub fn texts_mut(&mut self) -> Vec<&mut Text> {
         let mut texts: Vec<&mut Text> = self.message.iter_mut().collect();
-        match &mut self.working_location {
-            Some(Place::Custom { label }) => texts.extend(label.as_mut()),
-            Some(Place::Office {
-                label,
-                building_id,
-                floor_id,
-                floor_section_id,
-                desk_id,
-            }) => {
-                for part in [label, building_id, floor_id, floor_section_id, desk_id] {
-                    texts.extend(part.as_mut());
-                }
-            }
-            Some(Place::Home) | None => {}
+        if let Some(place) = &mut self.working_location {
+            place.add_texts(&mut texts);
         }
         texts
     }

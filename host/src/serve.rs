@@ -744,22 +744,21 @@ impl Service {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let before = self.stored_presence_record(user).ok().flatten();
         // What a person saw: the stored presence with its texts opened.
-        let seen = before.as_ref().map(|b| {
-            let mut presence = b.presence.clone();
-            self.open_texts(presence.texts_mut());
-            presence
-        });
+        let seen = before.as_ref().map(|b| self.opened(b.presence.clone()));
         let responder = responder.or_else(|| before.as_ref().and_then(|r| r.responder.clone()));
         let blocks: Vec<hcal_core::model::PresenceBlock> =
             match self.store.calendar_presence(user)? {
                 Some(json) => serde_json::from_str(&json)?,
                 None => Vec::new(),
             };
-        let mut presence =
-            crate::presence::derive(user, now().as_millisecond(), responder.as_ref(), &blocks);
         // The blocks' texts come sealed from the core; opened to compare and
         // show, sealed again (with the responder's subject) to store.
-        self.open_texts(presence.texts_mut());
+        let presence = self.opened(crate::presence::derive(
+            user,
+            now().as_millisecond(),
+            responder.as_ref(),
+            &blocks,
+        ));
         let shown = presence.clone();
         let changed = seen.as_ref().is_none_or(|seen| !seen.same_as(&shown));
         let next_change = shown
@@ -791,15 +790,17 @@ impl Service {
         Ok(())
     }
 
-    /// Open every sealed text in place (a text that does not open stays sealed).
-    fn open_texts(&self, texts: Vec<&mut hcal_core::model::Text>) {
-        for text in texts {
-            if let hcal_core::model::Text::Sealed(sealed) = text
-                && let Some(plain) = self.open_sealed(sealed)
-            {
-                *text = hcal_core::model::Text::Plain(plain);
-            }
+    /// `presence` with its sealed texts opened, in one call to the core (a
+    /// text that does not open stays sealed).
+    fn opened(&self, mut presence: Presence) -> Presence {
+        let kms = self.kms();
+        let key_for = |url: &str| kms.key(url).ok();
+        if let Err(error) =
+            crate::meetings::open_texts(&self.runtime, presence.texts_mut(), &key_for)
+        {
+            tracing::warn!(user = %presence.user, %error, "cannot open a presence's texts");
         }
+        presence
     }
 
     fn stored_presence_record(
@@ -818,12 +819,9 @@ impl Service {
         &self,
         email: &str,
     ) -> Result<Option<Presence>, Box<dyn std::error::Error>> {
-        let Some(record) = self.stored_presence_record(email)? else {
-            return Ok(None);
-        };
-        let mut presence = record.presence;
-        self.open_texts(presence.texts_mut());
-        Ok(Some(presence))
+        Ok(self
+            .stored_presence_record(email)?
+            .map(|record| self.opened(record.presence)))
     }
 
     /// Presence that changes by time alone (a block starting or ending, the

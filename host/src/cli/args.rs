@@ -6,7 +6,7 @@ use anyhow::Context;
 use base64::Engine as _;
 use clap::ValueEnum;
 use hcal::config::Config;
-use hcal::google::Google;
+use hcal::google::{Google, GoogleError, ServiceAccountKey};
 use hcal::serve::ServeSettings;
 use hcal::store::User;
 use hcal_core::model::OrgKey;
@@ -26,9 +26,14 @@ pub(super) struct GoogleArgs {
 }
 
 impl GoogleArgs {
-    /// The key file given on the command line.
-    pub(super) fn key_path(&self) -> Option<&Path> {
-        self.google_key.as_deref()
+    /// The service-account key: `--google-key`, else google.key_file, else
+    /// GOOGLE_APPLICATION_CREDENTIALS.
+    pub(super) fn key(&self, config: &Config) -> Result<ServiceAccountKey, GoogleError> {
+        Google::key_from(
+            self.google_key
+                .as_deref()
+                .or(config.google.key_file.as_deref()),
+        )
     }
 
     pub(super) fn client(&self, config: &Config) -> anyhow::Result<Google> {
@@ -50,12 +55,7 @@ impl GoogleArgs {
             settings.calendar_url = format!("{base}/calendar/v3/");
             settings.gmail_url = format!("{base}/gmail/v1/");
         }
-        let key_path = self
-            .google_key
-            .as_deref()
-            .or(config.google.key_file.as_deref());
-        let key = Google::key_from(key_path)?;
-        Ok(Google::new(settings, key)?)
+        Ok(Google::new(settings, self.key(config)?)?)
     }
 }
 

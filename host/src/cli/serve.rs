@@ -44,43 +44,22 @@ pub(super) struct ServeArgs {
 /// What `hcal serve` cannot start without, each with where it comes from;
 /// all that are missing or unreadable, in one message.
 fn missing_secrets(config: &Config, args: &ServeArgs) -> Vec<String> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     let mut missing = Vec::new();
-    // The master key.
-    if !set("HCAL_MASTER_KEY") {
-        match &config.kms.master_key_file {
-            None => missing.push(
-                "the master key: HCAL_MASTER_KEY (base64 of 32 random bytes: `openssl rand -base64 32`) or kms.master_key_file".to_string(),
-            ),
-            Some(path) => {
-                if let Err(e) = std::fs::read_to_string(path) {
-                    missing.push(format!("the master key: kms.master_key_file {}: {e}", path.display()));
-                }
-            }
-        }
+    // The master key and Google's service-account key, read as serving
+    // reads them (their errors say which variable or file supplies them).
+    if let Err(e) = hcal::kms::MasterKey::load(config.kms.master_key_file.as_deref()) {
+        missing.push(format!("the master key: {e}"));
     }
-    // Google's service-account key.
-    let key = args
-        .google
-        .key_path()
-        .map(std::path::Path::to_path_buf)
-        .or_else(|| config.google.key_file.clone())
-        .or_else(|| std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").map(Into::into));
-    match key {
-        None => missing.push(
-            "the Google service-account key file: --google-key, google.key_file or GOOGLE_APPLICATION_CREDENTIALS".to_string(),
-        ),
-        Some(path) => {
-            if let Err(e) = std::fs::metadata(&path) {
-                missing.push(format!("the Google service-account key file {}: {e}", path.display()));
-            }
-        }
+    if let Err(e) = args.google.key(config) {
+        missing.push(format!(
+            "the Google service-account key: {e} (or --google-key)"
+        ));
     }
     // The meeting provider's token.
     if config.webex.settings().access_token.trim().is_empty() {
         missing.push("the Webex access token: HCAL_WEBEX_TOKEN or webex.access_token".to_string());
     }
-    // A way in: service tokens or sign-in, and sign-in's secret.
+    // A way in: service tokens or sign-in; and sign-in's secret.
     let signs_in = config
         .auth
         .client_id
@@ -91,10 +70,8 @@ fn missing_secrets(config: &Config, args: &ServeArgs) -> Vec<String> {
             "a way in: HCAL_API_TOKEN or api.tokens for integrations, or auth.client_id (with HCAL_OAUTH_CLIENT_SECRET) for signing people in".to_string(),
         );
     }
-    if signs_in && !set("HCAL_OAUTH_CLIENT_SECRET") && config.auth.client_secret.is_none() {
-        missing.push(
-            "the OAuth client secret: HCAL_OAUTH_CLIENT_SECRET (or auth.client_secret)".to_string(),
-        );
+    if let Err(e) = config.auth.settings(&config.core.org_domains) {
+        missing.push(e);
     }
     missing
 }
