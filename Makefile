@@ -1,8 +1,9 @@
 # hcal — the two commands are `make demo` and `make test`; both set themselves up.
 CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
+GATEWAY_WASM := target/gateway/hcal_gateway.wasm
 
-.PHONY: deploy-check setup guest build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
+.PHONY: deploy-check setup guest gateway gateway-demo build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -14,6 +15,32 @@ setup:
 guest: setup
 	$(CARGO) build -p hcal-core --target wasm32-wasip2 --profile guest
 	@ls -l $(GUEST_WASM) | awk '{print "core component: " $$5 " bytes (" $$9 ")"}'
+
+# The gateway (gateway/, docs/gateway.md): the core behind wasi:http, one
+# component composed by wac from the gateway's and the unchanged core's;
+# wac, wasmtime serve and jco installed under target/tools and gateway/jco
+# first (scripts/gateway-tools.sh). The gateway builds in its own target
+# directory: as a dependency, hcal-core's `model`-only cdylib would
+# overwrite the core's hcal_core.wasm in the shared one.
+gateway: guest
+	@scripts/gateway-tools.sh
+	$(CARGO) build -p hcal-gateway --target wasm32-wasip2 --profile guest --target-dir target/gateway-build
+	@mkdir -p $(dir $(GATEWAY_WASM))
+	target/tools/bin/wac plug target/gateway-build/wasm32-wasip2/guest/hcal_gateway.wasm \
+	  --plug $(GUEST_WASM) -o $(GATEWAY_WASM)
+	@ls -l target/gateway-build/wasm32-wasip2/guest/hcal_gateway.wasm $(GUEST_WASM) $(GATEWAY_WASM) \
+	  | awk '{print $$5 " bytes  " $$9}'
+
+# The gateway on wasmtime serve with the demo's options, and a curl line.
+GATEWAY_ADDR ?= 127.0.0.1:8090
+gateway-demo: gateway
+	@echo "gateway: POST a Google events.list page, e.g.:"
+	@echo "  curl -s -X POST -H 'content-type: application/json' --data-binary @fixtures/demo/events.json \\"
+	@echo "    'http://$(GATEWAY_ADDR)/v1/process?user=alice%40example.com&now=2026-11-30T08:00:00Z'"
+	@echo "gateway: GET http://$(GATEWAY_ADDR)/ lists the routes; Ctrl-C stops it"
+	HCAL_GATEWAY_CONFIG="$$(cat fixtures/demo/gateway.json)" \
+	  target/tools/bin/wasmtime serve -S cli -C cache=y --addr $(GATEWAY_ADDR) \
+	  --env HCAL_GATEWAY_CONFIG $(GATEWAY_WASM)
 
 # The component and the release binary, with the component beside it.
 build: guest
@@ -59,7 +86,7 @@ demo-offline: guest
 # The property tests replay one fixed draw here, so that a run is the same
 # run; exploring is the fuzzers' job (`make test PROPTEST_SEED=random` draws anew).
 PROPTEST_SEED ?= 20261202
-test: guest
+test: guest gateway
 	@scripts/test-postgres.sh start >/dev/null
 	@status=0; HCAL_TEST_POSTGRES=$$(cat target/pg/url) HCAL_REQUIRE_POSTGRES=1 \
 	  PROPTEST_RNG_SEED=$(PROPTEST_SEED) \
@@ -169,6 +196,7 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p hcal-core --target wasm32-wasip2 -- -D warnings
+	$(CARGO) clippy -p hcal-gateway --target wasm32-wasip2 --target-dir target/gateway-build -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p hcal-core -p hcal -p hcal-emulator
 
 bench: guest

@@ -33,9 +33,11 @@
 
 pub mod model;
 
-#[cfg(any(target_arch = "wasm32", test))]
+// The component's allocator, not the model's: a component that uses only
+// `model` (the gateway) keeps its own.
+#[cfg(any(all(target_arch = "wasm32", feature = "engine"), test))]
 mod allocator;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "engine"))]
 #[global_allocator]
 static ALLOCATOR: allocator::SizeClasses = allocator::SizeClasses::new();
 
