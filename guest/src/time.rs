@@ -26,10 +26,17 @@ impl When {
     pub fn instant(&self, floating: &TimeZone) -> Timestamp {
         match self {
             When::Timed { at, .. } => *at,
+            // Midnight of a date at the edge of the range (9999-12-31) may
+            // not be an instant: it saturates, so that order still holds
+            // (an end of 2026 is never after a start of 9999).
             When::AllDay(date) => date
                 .to_zoned_datetime(floating.clone())
                 .map(|z| z.timestamp())
-                .unwrap_or(Timestamp::UNIX_EPOCH),
+                .unwrap_or(if date.year() > 0 {
+                    Timestamp::MAX
+                } else {
+                    Timestamp::MIN
+                }),
         }
     }
 
@@ -248,6 +255,18 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
 
 #[cfg(test)]
 mod tests {
+    /// Found by the property test: a start of 9999-12-31 read as 1970 made
+    /// an end of 2026 look later, and the event was listed ending first.
+    #[test]
+    fn dates_beyond_the_last_instant_stay_in_order() {
+        let utc = jiff::tz::TimeZone::UTC;
+        let last = super::When::AllDay(jiff::civil::date(9999, 12, 31));
+        let first = super::When::AllDay(jiff::civil::date(-9999, 1, 1));
+        let now = super::When::AllDay(jiff::civil::date(2026, 11, 1));
+        assert!(now.instant(&utc) < last.instant(&utc));
+        assert!(first.instant(&utc) < now.instant(&utc));
+    }
+
     #[test]
     fn rfc3339_agrees_with_strftime() {
         let zones = [
