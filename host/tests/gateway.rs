@@ -62,12 +62,20 @@ impl Drop for Gateway {
     }
 }
 
+/// A port for a host to listen on, below Linux's ephemeral range
+/// (32768-60999): a port from `bind(:0)` may be taken by a client's
+/// outgoing connection before the host binds it, and the test would talk
+/// to another test's gateway.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 200) as u16 * 50;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 5_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -81,7 +89,7 @@ impl Gateway {
     /// `host` serving the composed component with this configuration, once
     /// it answers `GET /`.
     async fn start(host: Host, config: &str, key: Option<&str>) -> Gateway {
-        let gateway = Gateway::spawn(host, config, key);
+        let mut gateway = Gateway::spawn(host, config, key);
         gateway.wait_for_status(&client(), 200).await;
         gateway
     }
@@ -136,10 +144,16 @@ impl Gateway {
 
     /// `GET /` until it answers `status` (a host takes seconds to compile
     /// the component); its reply.
-    async fn wait_for_status(&self, http: &reqwest::Client, status: u16) -> Reply {
+    async fn wait_for_status(&mut self, http: &reqwest::Client, status: u16) -> Reply {
         let started = Instant::now();
         loop {
             if let Ok(r) = http.get(format!("{}/", self.base)).send().await {
+                // Our host, not another one on the port.
+                assert!(
+                    self.child.try_wait().map(|s| s.is_none()).unwrap_or(false),
+                    "the host exited; its log:\n{}",
+                    self.log()
+                );
                 let reply = Reply::read(r).await;
                 assert_eq!(reply.status, status, "{}", reply.body);
                 return reply;
@@ -602,7 +616,7 @@ async fn a_broken_configuration_is_a_500_that_never_repeats_its_values() {
             )),
         ),
     ] {
-        let gateway = Gateway::spawn(Host::WasmtimeServe, &config, key.as_deref());
+        let mut gateway = Gateway::spawn(Host::WasmtimeServe, &config, key.as_deref());
         let http = client();
         let reply = gateway.wait_for_status(&http, 500).await;
         assert_error(&reply, 500, "configuration", "host's log");
