@@ -28,11 +28,15 @@ pub const KEY_VAR: &str = "HCAL_GATEWAY_KEY";
 /// `events.list` page of 2,500 events with ordinary descriptions.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `HCAL_GATEWAY_CONFIG` as read, and the key of `HCAL_GATEWAY_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub options: Options,
     pub profiles: Vec<Profile>,
     pub provided: Vec<ProvidedMeeting>,
+    /// From its own variable, never from the JSON.
+    #[serde(skip)]
     pub key: Option<OrgKey>,
     pub max_body_bytes: usize,
 }
@@ -47,18 +51,6 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    options: Options,
-    #[serde(default)]
-    profiles: Vec<Profile>,
-    #[serde(default)]
-    provided: Vec<ProvidedMeeting>,
-    max_body_bytes: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -79,19 +71,13 @@ impl Config {
     /// assert!(error.starts_with("HCAL_GATEWAY_CONFIG: unknown field `option`"), "{error}");
     /// ```
     pub fn from_values(config: Option<&str>, key: Option<&str>) -> Result<Config, String> {
-        let mut out = Config::default();
-        if let Some(text) = config.filter(|t| !t.trim().is_empty()) {
-            let file: ConfigFile = serde_json::from_str(text)
-                .map_err(|e| format!("{CONFIG_VAR}: {}", redact(&e.to_string())))?;
-            out.options = file.options;
-            out.profiles = file.profiles;
-            out.provided = file.provided;
-            if let Some(max) = file.max_body_bytes {
-                if max == 0 {
-                    return Err(format!("{CONFIG_VAR}: max_body_bytes must be at least 1"));
-                }
-                out.max_body_bytes = max;
-            }
+        let mut out = match config.filter(|t| !t.trim().is_empty()) {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| format!("{CONFIG_VAR}: {}", redact(&e.to_string())))?,
+            None => Config::default(),
+        };
+        if out.max_body_bytes == 0 {
+            return Err(format!("{CONFIG_VAR}: max_body_bytes must be at least 1"));
         }
         if let Some(text) = key.filter(|t| !t.trim().is_empty()) {
             // Never the value in a message: it is a key.

@@ -5,8 +5,8 @@ use std::io::Write as _;
 use std::sync::OnceLock;
 
 use hcal_core::model;
+use serde::de::IntoDeserializer as _;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use wasip2::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -76,51 +76,44 @@ fn method_name(method: &Method) -> String {
     }
 }
 
+/// A route's answer: its reply, or the error reply that ended it early.
+type Answer = Result<Reply, Reply>;
+
 fn route(request: &IncomingRequest) -> Reply {
     let method = method_name(&request.method());
     let target = request.path_with_query().unwrap_or_else(|| "/".into());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let config = match config() {
-        Ok(config) => config,
-        Err(_) => {
+    let Ok(config) = config() else {
+        return Reply::error(
+            500,
+            "configuration",
+            "the gateway's configuration cannot be read; its host's log says what to fix",
+        );
+    };
+    type Handler = fn(&Config, &IncomingRequest, &str) -> Answer;
+    let (allow, handler): (&'static str, Handler) = match path {
+        "/" | "/v1" => ("GET", |_, _, query| index(query)),
+        "/v1/services" => ("GET", |_, _, query| services(query)),
+        "/v1/process" => ("POST", process),
+        "/v1/links" => ("POST", links),
+        "/v1/keyword" => ("POST", keyword),
+        _ => {
             return Reply::error(
-                500,
-                "configuration",
-                "the gateway's configuration cannot be read; its host's log says what to fix",
+                404,
+                "not-found",
+                &format!("no route `{path}`; `GET /` lists them"),
             );
         }
     };
-    let post = |handler: fn(&Config, &IncomingRequest, &str) -> Reply| {
-        if method == "POST" {
-            handler(config, request, query)
-        } else {
-            Reply::method_not_allowed(&method, path, "POST")
-        }
-    };
-    match path {
-        "/" | "/v1" => match method.as_str() {
-            "GET" => index(query),
-            _ => Reply::method_not_allowed(&method, path, "GET"),
-        },
-        "/v1/services" => match method.as_str() {
-            "GET" => services(query),
-            _ => Reply::method_not_allowed(&method, path, "GET"),
-        },
-        "/v1/process" => post(process),
-        "/v1/links" => post(links),
-        "/v1/keyword" => post(keyword),
-        _ => Reply::error(
-            404,
-            "not-found",
-            &format!("no route `{path}`; `GET /` lists them"),
-        ),
+    if method != allow {
+        return Reply::method_not_allowed(&method, path, allow);
     }
+    handler(config, request, query).unwrap_or_else(|reply| reply)
 }
 
-fn no_query(query: &str) -> Result<(), Reply> {
-    query::parse(query, &[])
-        .map(drop)
-        .map_err(|e| Reply::error(422, "invalid-request", &e.to_string()))
+/// The parameters of `query`, each one of `known`.
+fn params(query: &str, known: &'static [&'static str]) -> Result<Vec<(String, String)>, Reply> {
+    query::parse(query, known).map_err(|e| Reply::error(422, "invalid-request", &e.to_string()))
 }
 
 #[derive(Serialize)]
@@ -130,11 +123,9 @@ struct Index {
     routes: [&'static str; 5],
 }
 
-fn index(query: &str) -> Reply {
-    if let Err(reply) = no_query(query) {
-        return reply;
-    }
-    Reply::json(
+fn index(query: &str) -> Answer {
+    params(query, &[])?;
+    Ok(Reply::json(
         200,
         &Index {
             name: "hcal gateway",
@@ -147,7 +138,7 @@ fn index(query: &str) -> Reply {
                 "GET /",
             ],
         },
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -161,10 +152,8 @@ struct Services {
     services: Vec<Service>,
 }
 
-fn services(query: &str) -> Reply {
-    if let Err(reply) = no_query(query) {
-        return reply;
-    }
+fn services(query: &str) -> Answer {
+    params(query, &[])?;
     let services = processor::services()
         .into_iter()
         .map(|s| Service {
@@ -172,7 +161,7 @@ fn services(query: &str) -> Reply {
             name: s.name,
         })
         .collect();
-    Reply::json(200, &Services { services })
+    Ok(Reply::json(200, &Services { services }))
 }
 
 /// The media type of the request, lower-cased and without parameters.
@@ -267,14 +256,7 @@ fn read_body(request: &IncomingRequest, max: usize) -> Result<String, Reply> {
 }
 
 fn core_error(e: &wit::Error) -> Reply {
-    let code = match e {
-        wit::Error::MalformedJson(_) => "malformed-json",
-        wit::Error::InvalidField(_) => "invalid-field",
-        wit::Error::InvalidRequest(_) => "invalid-request",
-        wit::Error::InvalidKey(_) => "invalid-key",
-        wit::Error::OpenFailed(_) => "open-failed",
-        wit::Error::LimitExceeded(_) => "limit-exceeded",
-    };
+    let code = convert::core_error_code(e);
     let position = match e {
         wit::Error::MalformedJson(j) => Some((j.line, j.column)),
         _ => None,
@@ -283,71 +265,57 @@ fn core_error(e: &wit::Error) -> Reply {
     Reply::error_at(core_error_status(code), code, &message, position)
 }
 
+/// Malformed JSON in a body the gateway reads itself, with where.
+fn malformed(what: &str, e: &serde_json::Error) -> Reply {
+    Reply::error_at(
+        400,
+        "malformed-json",
+        &format!("malformed JSON: the body is not {what}: {e}"),
+        Some((e.line() as u32, e.column() as u32)),
+    )
+}
+
+fn invalid_request(message: &str) -> Reply {
+    Reply::error(422, "invalid-request", message)
+}
+
 const PROCESS_PARAMS: &[&str] = &["user", "from", "to", "now", "locale"];
 const DAY: i64 = 86_400;
 
 /// `POST /v1/process`: the meeting list of an `events.list` page (or a JSON
 /// array of pages), exactly what `hcal process` prints.
-fn process(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
-    let params = match query::parse(query, PROCESS_PARAMS) {
-        Ok(params) => params,
-        Err(e) => return Reply::error(422, "invalid-request", &e.to_string()),
-    };
-    let Some(user) = query::get(&params, "user").filter(|u| !u.is_empty()) else {
-        return Reply::error(
-            422,
-            "invalid-request",
-            "whose meetings? add `?user=alice@example.com`",
-        );
-    };
-    if let Err(reply) = check_media(request, &["application/json"]) {
-        return reply;
-    }
+fn process(config: &Config, request: &IncomingRequest, query: &str) -> Answer {
+    let params = params(query, PROCESS_PARAMS)?;
+    let user = query::get(&params, "user")
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| invalid_request("whose meetings? add `?user=alice@example.com`"))?;
+    check_media(request, &["application/json"])?;
     // `now` defaults to the host's clock; the window to `now` minus 7 days
     // to plus 31, as `hcal process`.
-    let now = match query::get(&params, "now") {
-        Some(now) => now.to_string(),
-        None => clock::format_utc(wall_clock()),
+    let now = query::get(&params, "now")
+        .map(str::to_string)
+        .unwrap_or_else(|| clock::format_utc(wall_clock()));
+    let bound = |name: &str, days: i64| -> Result<String, Reply> {
+        if let Some(given) = query::get(&params, name) {
+            return Ok(given.to_string());
+        }
+        let now = clock::parse(&now).ok_or_else(|| {
+            invalid_request(&format!(
+                "`now` ({now}) is not an RFC 3339 time such as 2026-12-01T09:00:00Z, \
+                 so the window cannot default around it; give `from` and `to`"
+            ))
+        })?;
+        Ok(clock::format_utc(now + days * DAY))
     };
-    let shifted = |days: i64| -> Result<String, Reply> {
-        clock::parse(&now)
-            .map(|t| clock::format_utc(t + days * DAY))
-            .ok_or_else(|| {
-                Reply::error(
-                    422,
-                    "invalid-request",
-                    &format!(
-                        "`now` ({now}) is not an RFC 3339 time such as 2026-12-01T09:00:00Z, \
-                         so the window cannot default around it; give `from` and `to`"
-                    ),
-                )
-            })
+    let window = model::Window {
+        from: bound("from", -7)?,
+        to: bound("to", 31)?,
     };
-    let from = match query::get(&params, "from") {
-        Some(from) => from.to_string(),
-        None => match shifted(-7) {
-            Ok(from) => from,
-            Err(reply) => return reply,
-        },
-    };
-    let to = match query::get(&params, "to") {
-        Some(to) => to.to_string(),
-        None => match shifted(31) {
-            Ok(to) => to,
-            Err(reply) => return reply,
-        },
-    };
-    let body = match read_body(request, config.max_body_bytes) {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
-    let pages = match split_pages(&body) {
-        Ok(pages) => pages,
-        Err(reply) => return reply,
-    };
+    let body = read_body(request, config.max_body_bytes)?;
+    let pages = model::pages(&body).map_err(|e| malformed("a JSON array of pages", &e))?;
     let model_request = model::ProcessRequest {
         user: user.to_string(),
-        window: model::Window { from, to },
+        window,
         now,
         options: config.options.clone(),
         profiles: config.profiles.clone(),
@@ -355,10 +323,9 @@ fn process(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
         locale: query::get(&params, "locale").map(str::to_string),
         seal_with: config.key.clone(),
     };
-    match processor::process(&pages, &convert::request(&model_request)) {
-        Ok(list) => Reply::json(200, &convert::meeting_list(list)),
-        Err(e) => core_error(&e),
-    }
+    processor::process(&pages, &convert::request(&model_request))
+        .map(|list| Reply::json(200, &convert::meeting_list(list)))
+        .map_err(|e| core_error(&e))
 }
 
 fn wall_clock() -> i64 {
@@ -366,22 +333,6 @@ fn wall_clock() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// One page, or each page of a JSON array of them (as `hcal process --events`).
-fn split_pages(body: &str) -> Result<Vec<String>, Reply> {
-    if !body.trim_start().starts_with('[') {
-        return Ok(vec![body.to_string()]);
-    }
-    let pages: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| {
-        Reply::error_at(
-            400,
-            "malformed-json",
-            &format!("malformed JSON: the body is not a JSON array of pages: {e}"),
-            Some((e.line() as u32, e.column() as u32)),
-        )
-    })?;
-    Ok(pages.into_iter().map(|p| p.get().to_string()).collect())
 }
 
 /// The fields `POST /v1/links` searches when the body is JSON.
@@ -402,41 +353,23 @@ struct Links {
 /// `POST /v1/links`: every join link of a text (`text/plain`, searched as
 /// `?source=`, by default a description) or of an event's fields (JSON
 /// `{"conference_data", "event_url", "location", "description"}`), ranked.
-fn links(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
-    let params = match query::parse(query, &["source"]) {
-        Ok(params) => params,
-        Err(e) => return Reply::error(422, "invalid-request", &e.to_string()),
-    };
-    let media = match check_media(request, &["text/plain", "application/json"]) {
-        Ok(media) => media,
-        Err(reply) => return reply,
-    };
-    let body = match read_body(request, config.max_body_bytes) {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
+fn links(config: &Config, request: &IncomingRequest, query: &str) -> Answer {
+    let params = params(query, &["source"])?;
+    let media = check_media(request, &["text/plain", "application/json"])?;
+    let body = read_body(request, config.max_body_bytes)?;
+    let source = query::get(&params, "source");
     let fields: Vec<(model::LinkSource, String)> = if media.as_deref() == Some("application/json") {
-        if query::get(&params, "source").is_some() {
-            return Reply::error(
-                422,
-                "invalid-request",
+        if source.is_some() {
+            return Err(invalid_request(
                 "`source` is for a text/plain body; a JSON body names its fields",
-            );
+            ));
         }
-        let f: LinkFields = match serde_json::from_str(&body) {
-            Ok(f) => f,
-            Err(e) => {
-                return Reply::error_at(
-                    400,
-                    "malformed-json",
-                    &format!(
-                        "malformed JSON: the body is not {{\"conference_data\", \"event_url\", \
-                         \"location\", \"description\"}}: {e}"
-                    ),
-                    Some((e.line() as u32, e.column() as u32)),
-                );
-            }
-        };
+        let f: LinkFields = serde_json::from_str(&body).map_err(|e| {
+            malformed(
+                "{\"conference_data\", \"event_url\", \"location\", \"description\"}",
+                &e,
+            )
+        })?;
         [
             (model::LinkSource::ConferenceData, f.conference_data),
             (model::LinkSource::EventUrl, f.event_url),
@@ -447,41 +380,28 @@ fn links(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
         .filter_map(|(source, text)| Some((source, text?)))
         .collect()
     } else {
-        let source = match query::get(&params, "source").unwrap_or("description") {
-            "conference_data" => model::LinkSource::ConferenceData,
-            "event_url" => model::LinkSource::EventUrl,
-            "location" => model::LinkSource::Location,
-            "description" => model::LinkSource::Description,
-            other => {
-                return Reply::error(
-                    422,
-                    "invalid-request",
-                    &format!(
-                        "`source` is `{other}`; it is one of `conference_data`, `event_url`, \
-                         `location`, `description`"
-                    ),
-                );
-            }
-        };
+        let source = source.unwrap_or("description");
+        // The model's own names for the sources (snake_case).
+        let source = model::LinkSource::deserialize(source.into_deserializer()).map_err(
+            |_: serde::de::value::Error| {
+                invalid_request(&format!(
+                    "`source` is `{source}`; it is one of `conference_data`, `event_url`, \
+                     `location`, `description`"
+                ))
+            },
+        )?;
         vec![(source, body)]
     };
-    let fields: Vec<wit::LinkField> = fields
-        .into_iter()
-        .map(|(source, text)| wit::LinkField {
-            source: convert::link_source(source),
-            text,
-        })
-        .collect();
-    let found = processor::extract_links(&fields, &convert::link_options(&config.options.links));
-    let links = found
-        .into_iter()
-        .map(|l| model::JoinLink {
-            uri: l.uri,
-            service: l.service,
-            source: convert::from_link_source(l.source),
-        })
-        .collect();
-    Reply::json(200, &Links { links })
+    let found = processor::extract_links(
+        &convert::link_fields(&fields),
+        &convert::link_options(&config.options.links),
+    );
+    Ok(Reply::json(
+        200,
+        &Links {
+            links: convert::links(found),
+        },
+    ))
 }
 
 #[derive(Serialize)]
@@ -502,21 +422,14 @@ struct KeywordAnswer {
 
 /// `POST /v1/keyword`: the keyword of a location (`text/plain`), with the
 /// meeting it asks for under the configured defaults; `null` when none.
-fn keyword(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
-    if let Err(reply) = no_query(query) {
-        return reply;
-    }
-    if let Err(reply) = check_media(request, &["text/plain"]) {
-        return reply;
-    }
-    let body = match read_body(request, config.max_body_bytes) {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
+fn keyword(config: &Config, request: &IncomingRequest, query: &str) -> Answer {
+    params(query, &[])?;
+    check_media(request, &["text/plain"])?;
+    let body = read_body(request, config.max_body_bytes)?;
     let defaults = &config.options.keyword_defaults;
     let defaults = wit::KeywordDefaults {
-        webex: meeting_type(defaults.webex),
-        meet: meeting_type(defaults.meet),
+        webex: convert::meeting_type(defaults.webex),
+        meet: convert::meeting_type(defaults.meet),
     };
     let keyword = processor::detect_keyword(&body, defaults).map(|k| Keyword {
         text: k.text,
@@ -525,22 +438,10 @@ fn keyword(config: &Config, request: &IncomingRequest, query: &str) -> Reply {
             wit::KeywordService::Meet => "meet",
             wit::KeywordService::Spark => "spark",
         },
-        meeting_type: match k.meeting_type {
-            wit::MeetingType::PersonalRoom => model::MeetingType::PersonalRoom,
-            wit::MeetingType::Space => model::MeetingType::Space,
-            wit::MeetingType::OneTime => model::MeetingType::OneTime,
-        },
+        meeting_type: convert::from_meeting_type(k.meeting_type),
         offset: k.offset,
     });
-    Reply::json(200, &KeywordAnswer { keyword })
-}
-
-fn meeting_type(t: model::MeetingType) -> wit::MeetingType {
-    match t {
-        model::MeetingType::PersonalRoom => wit::MeetingType::PersonalRoom,
-        model::MeetingType::Space => wit::MeetingType::Space,
-        model::MeetingType::OneTime => wit::MeetingType::OneTime,
-    }
+    Ok(Reply::json(200, &KeywordAnswer { keyword }))
 }
 
 /// Write `reply` to the host. Always an `Ok` response, 4xx and 5xx too:

@@ -360,6 +360,23 @@ pub struct MeetingList {
 
 // ---- requests ---------------------------------------------------------------
 
+/// The pages of a text that is one `events.list` page (or a single event)
+/// or a JSON array of them, as `hcal process --events` and the gateway take
+/// it: each page's text, for the core to parse.
+///
+/// ```
+/// let pages = hcal_core::model::pages(r#"[{"items": []}, {"items": [], "nextSyncToken": "t"}]"#).unwrap();
+/// assert_eq!(pages, [r#"{"items": []}"#, r#"{"items": [], "nextSyncToken": "t"}"#]);
+/// assert_eq!(hcal_core::model::pages("{oops").unwrap(), ["{oops"]); // the core's to judge
+/// ```
+pub fn pages(text: &str) -> Result<Vec<String>, serde_json::Error> {
+    if !text.trim_start().starts_with('[') {
+        return Ok(vec![text.to_string()]);
+    }
+    let pages: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)?;
+    Ok(pages.into_iter().map(|p| p.get().to_string()).collect())
+}
+
 /// What `@webex` and `@meet` mean without a modifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

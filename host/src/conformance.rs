@@ -18,7 +18,7 @@ use base64::Engine as _;
 use hcal_core::model::{OrgKey, ProcessRequest, Sealed};
 use serde_json::{Value, json};
 
-use crate::runtime::{CallError, Runtime, describe_core_error};
+use crate::runtime::{CallError, Runtime, core_error_code, describe_core_error};
 
 /// One case of the suite.
 #[derive(Debug, Clone)]
@@ -172,18 +172,9 @@ pub fn answer(runtime: &Runtime, case: &Case) -> Result<Value, CallError> {
             }
             Ok(value)
         }
-        Err(CallError::Core(e)) => {
-            use crate::runtime::hcal::core::types::Error::*;
-            let kind = match &e {
-                MalformedJson(_) => "malformed-json",
-                InvalidField(_) => "invalid-field",
-                InvalidRequest(_) => "invalid-request",
-                InvalidKey(_) => "invalid-key",
-                OpenFailed(_) => "open-failed",
-                LimitExceeded(_) => "limit-exceeded",
-            };
-            Ok(json!({ "error": { "kind": kind, "message": describe_core_error(&e) } }))
-        }
+        Err(CallError::Core(e)) => Ok(json!({
+            "error": { "kind": core_error_code(&e), "message": describe_core_error(&e) }
+        })),
         Err(other) => Err(other),
     }
 }

@@ -23,13 +23,7 @@ use hcal::conformance::{Case, differences, open_sealed};
 use serde_json::{Value, json};
 
 fn gateway_wasm() -> PathBuf {
-    let path = common::workspace().join("target/gateway/hcal_gateway.wasm");
-    assert!(
-        path.exists(),
-        "{} is missing: run `make gateway` (or `make test`) first",
-        path.display()
-    );
-    path
+    tool("target/gateway/hcal_gateway.wasm")
 }
 
 fn tool(path: &str) -> PathBuf {

@@ -52,12 +52,8 @@ fn read_pages(path: &Path) -> anyhow::Result<Vec<String>> {
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
     };
-    if text.trim_start().starts_with('[') {
-        let pages: Vec<&serde_json::value::RawValue> = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a JSON array of pages", path.display()))?;
-        return Ok(pages.into_iter().map(|p| p.get().to_string()).collect());
-    }
-    Ok(vec![text])
+    hcal_core::model::pages(&text)
+        .with_context(|| format!("{} is not a JSON array of pages", path.display()))
 }
 
 /// A full sync of the window from Google: the pages as Google sent them,

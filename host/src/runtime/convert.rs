@@ -30,7 +30,7 @@ pub fn describe_core_error(e: &wit::Error) -> String {
     }
 }
 
-fn meeting_type(t: model::MeetingType) -> wit::MeetingType {
+pub(super) fn meeting_type(t: model::MeetingType) -> wit::MeetingType {
     match t {
         model::MeetingType::PersonalRoom => wit::MeetingType::PersonalRoom,
         model::MeetingType::Space => wit::MeetingType::Space,
@@ -38,7 +38,7 @@ fn meeting_type(t: model::MeetingType) -> wit::MeetingType {
     }
 }
 
-fn from_meeting_type(t: wit::MeetingType) -> model::MeetingType {
+pub(super) fn from_meeting_type(t: wit::MeetingType) -> model::MeetingType {
     match t {
         wit::MeetingType::PersonalRoom => model::MeetingType::PersonalRoom,
         wit::MeetingType::Space => model::MeetingType::Space,
@@ -46,7 +46,7 @@ fn from_meeting_type(t: wit::MeetingType) -> model::MeetingType {
     }
 }
 
-pub(super) fn link_source(s: model::LinkSource) -> wit::LinkSource {
+fn link_source(s: model::LinkSource) -> wit::LinkSource {
     match s {
         model::LinkSource::ConferenceData => wit::LinkSource::ConferenceData,
         model::LinkSource::EventUrl => wit::LinkSource::EventUrl,
@@ -55,13 +55,47 @@ pub(super) fn link_source(s: model::LinkSource) -> wit::LinkSource {
     }
 }
 
-pub(super) fn from_link_source(s: wit::LinkSource) -> model::LinkSource {
+fn from_link_source(s: wit::LinkSource) -> model::LinkSource {
     match s {
         wit::LinkSource::ConferenceData => model::LinkSource::ConferenceData,
         wit::LinkSource::EventUrl => model::LinkSource::EventUrl,
         wit::LinkSource::Location => model::LinkSource::Location,
         wit::LinkSource::Description => model::LinkSource::Description,
     }
+}
+
+/// The kind of a core error as the golden files and the gateway name it
+/// (`malformed-json`, ...): the WIT case's name.
+pub fn core_error_code(e: &wit::Error) -> &'static str {
+    match e {
+        wit::Error::MalformedJson(_) => "malformed-json",
+        wit::Error::InvalidField(_) => "invalid-field",
+        wit::Error::InvalidRequest(_) => "invalid-request",
+        wit::Error::InvalidKey(_) => "invalid-key",
+        wit::Error::OpenFailed(_) => "open-failed",
+        wit::Error::LimitExceeded(_) => "limit-exceeded",
+    }
+}
+
+pub(super) fn link_fields(fields: &[(model::LinkSource, String)]) -> Vec<wit::LinkField> {
+    fields
+        .iter()
+        .map(|(source, text)| wit::LinkField {
+            source: link_source(*source),
+            text: text.clone(),
+        })
+        .collect()
+}
+
+pub(super) fn links(found: Vec<wit::Link>) -> Vec<model::JoinLink> {
+    found
+        .into_iter()
+        .map(|l| model::JoinLink {
+            uri: l.uri,
+            service: l.service,
+            source: from_link_source(l.source),
+        })
+        .collect()
 }
 
 pub(super) fn link_options(o: &model::LinkOptions) -> wit::LinkOptions {

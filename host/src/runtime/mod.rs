@@ -20,7 +20,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-pub use convert::describe_core_error;
+pub use convert::{core_error_code, describe_core_error};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "core" });
 
@@ -518,29 +518,14 @@ impl Runtime {
         fields: &[(model::LinkSource, String)],
         options: &model::LinkOptions,
     ) -> Result<Vec<model::JoinLink>, CallError> {
-        let fields: Vec<wit::LinkField> = fields
-            .iter()
-            .map(|(source, text)| wit::LinkField {
-                source: convert::link_source(*source),
-                text: text.clone(),
-            })
-            .collect();
+        let fields = convert::link_fields(fields);
         let options = convert::link_options(options);
         self.call(|core, store| {
             core.hcal_core_processor()
                 .call_extract_links(store, &fields, &options)
                 .map(Ok)
         })
-        .map(|links| {
-            links
-                .into_iter()
-                .map(|l| model::JoinLink {
-                    uri: l.uri,
-                    service: l.service,
-                    source: convert::from_link_source(l.source),
-                })
-                .collect()
-        })
+        .map(convert::links)
     }
 
     /// The services `extract_links` recognises: `(id, display name)`.
