@@ -52,12 +52,13 @@ pub fn retry_delay(attempts: u32) -> i64 {
 }
 
 /// Why activation failed, in an admin's words.
-fn reason(error: &GoogleError) -> String {
+fn reason(google: &Google, error: &GoogleError) -> String {
     match error {
         GoogleError::Auth {
             error, description, ..
         } if error == "unauthorized_client" => format!(
-            "delegation not granted: allow the service account's client ID for hcal's scopes in the Google Admin console ({description})"
+            "delegation not granted: in the Google Admin console (Security > API controls > Domain-wide delegation), allow {} ({description})",
+            google.delegation()
         ),
         GoogleError::Auth { description, .. } if description.contains("Invalid email") => {
             "no such Google user in the domain".to_string()
@@ -91,11 +92,11 @@ pub async fn activate<S: Store + ?Sized>(
 }
 
 async fn check(google: &Google, email: &str) -> Result<(), String> {
-    google.token(email).await.map_err(|e| reason(&e))?;
+    google.token(email).await.map_err(|e| reason(google, &e))?;
     google
         .setting(email, "timezone")
         .await
-        .map_err(|e| reason(&e))?;
+        .map_err(|e| reason(google, &e))?;
     let now = jiff::Timestamp::now();
     let start = now + jiff::SignedDuration::from_hours(24 * 365);
     let end = start + jiff::SignedDuration::from_mins(15);
@@ -109,12 +110,12 @@ async fn check(google: &Google, email: &str) -> Result<(), String> {
     let created = google
         .insert_event(email, "primary", &probe)
         .await
-        .map_err(|e| format!("{} (creating a test event)", reason(&e)))?;
+        .map_err(|e| format!("{} (creating a test event)", reason(google, &e)))?;
     let id = created["id"].as_str().unwrap_or_default();
     google
         .delete_event(email, "primary", id, None)
         .await
-        .map_err(|e| format!("{} (deleting the test event {id})", reason(&e)))?;
+        .map_err(|e| format!("{} (deleting the test event {id})", reason(google, &e)))?;
     Ok(())
 }
 

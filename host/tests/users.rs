@@ -64,7 +64,21 @@ async fn activation_succeeds_or_says_why_not() {
     emulator.set_delegated_scopes(&[CALENDAR_SCOPE]);
     let bob = activate(&store, &google, "bob@example.com").await.unwrap();
     assert_eq!(bob.state, UserState::Error);
-    assert!(bob.reason.unwrap().starts_with("delegation not granted"));
+    let reason = bob.reason.unwrap();
+    assert!(reason.starts_with("delegation not granted"), "{reason}");
+    // The admin is told which entry to fix, and what to paste into it.
+    let key = emulator.key_file().unwrap();
+    let client_id = key["client_id"]
+        .as_str()
+        .expect("the key file has a client_id");
+    assert!(
+        reason.contains(&format!("client ID {client_id}")),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("https://www.googleapis.com/auth/calendar,https://www.googleapis.com/auth/gmail.settings.basic"),
+        "{reason}"
+    );
 
     // Fixed in the Admin console; the retry picks it up when due (and only then).
     emulator.set_delegated_scopes(&[CALENDAR_SCOPE, hcal::google::GMAIL_SETTINGS_SCOPE]);

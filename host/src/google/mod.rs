@@ -303,6 +303,25 @@ impl Google {
         &self.key.client_email
     }
 
+    /// What the Admin console's domain-wide delegation entry must say, for
+    /// an error an admin acts on: the client ID (the entry's name there)
+    /// and the full scope URLs to paste.
+    ///
+    /// ```text
+    /// client ID 1049... (hcal@project.iam.gserviceaccount.com) with the scopes https://www.googleapis.com/auth/calendar,https://www.googleapis.com/auth/gmail.settings.basic
+    /// ```
+    pub fn delegation(&self) -> String {
+        let id =
+            self.key.client_id.as_deref().unwrap_or(
+                "(the key file has no client_id: see the service account's details page)",
+            );
+        format!(
+            "client ID {id} ({}) with the scopes {}",
+            self.key.client_email,
+            self.settings.scopes.join(",")
+        )
+    }
+
     /// HTTP requests sent so far (token requests and retries included).
     pub fn requests_sent(&self) -> u64 {
         self.http.requests_sent()
