@@ -91,6 +91,7 @@ pub fn bench_settings(worker_id: String) -> ServeSettings {
         auth: None,
         worker_id,
         lease: Duration::from_secs(15),
+        metrics: Default::default(),
     }
 }
 

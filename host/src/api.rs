@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use hcal_core::model::Window;
 
+use crate::api_input::{Body, Params};
 use crate::auth::Caller;
 use crate::serve::{Service, now};
 use crate::store::UserState;
@@ -61,10 +62,9 @@ pub(crate) fn router(service: Shared) -> Router {
             service.clone(),
             require_caller,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .route("/push", post(push))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(api)
@@ -72,7 +72,14 @@ pub(crate) fn router(service: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             service.clone(),
             identify_caller,
-        ))
+        ));
+    // `/metrics` has its own token, not a caller's: outside `identify_caller`.
+    let routes = match service.settings.metrics.listen {
+        Some(_) => routes,
+        None => routes.route("/metrics", get(metrics)),
+    };
+    routes
+        .layer(axum::middleware::from_fn(crate::api_input::json_errors))
         // Outermost: no handler, not even the caller's check, reads an
         // unbounded or endless body.
         .layer(axum::middleware::from_fn(crate::listen::bounded_body))
@@ -228,7 +235,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn api_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn api_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> ApiError {
     ApiError {
         status,
         code,
@@ -243,7 +254,30 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
 /// What a route answers: its response, or the error as JSON.
 type Reply = Result<Response, ApiError>;
 
-async fn metrics(State(service): State<Shared>) -> Response {
+/// `/metrics` alone, for its own listener (`serve.metrics_listen`).
+pub(crate) fn metrics_router(service: Shared) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(crate::listen::bounded_body))
+        .with_state(service)
+}
+
+async fn metrics(State(service): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(token) = &service.settings.metrics.token
+        && !crate::auth::bearer(&headers)
+            .is_some_and(|given| crate::auth::same_secret(token, given))
+    {
+        let mut refused = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "/metrics needs Authorization: Bearer with the metrics token (serve.metrics_token or HCAL_METRICS_TOKEN)",
+        );
+        refused.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return refused;
+    }
     let m = &service.metrics;
     let users = service.store.users().unwrap_or_default();
     let (component_calls, component_time) = service.runtime.usage();
@@ -396,7 +430,7 @@ struct NewUser {
 async fn add_user(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Json(body): Json<NewUser>,
+    Body(body): Body<NewUser>,
 ) -> Reply {
     admin_only(&caller)?;
     Ok(Json(add_and_activate(&service, &body.email).await?).into_response())
@@ -555,7 +589,7 @@ async fn meetings(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(email): Path<String>,
-    Query(query): Query<WindowQuery>,
+    Params(query): Params<WindowQuery>,
 ) -> Reply {
     admin_only(&caller)?;
     list_response(&service, &email, query)
@@ -564,28 +598,79 @@ async fn meetings(
 async fn my_meetings(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<WindowQuery>,
+    Params(query): Params<WindowQuery>,
 ) -> Reply {
     list_response(&service, &signed_in(&caller)?.email, query)
 }
 
 /// One meeting, opened.
-fn meeting_response(service: &Service, email: &str, key: &str) -> Reply {
+fn opened_meeting(
+    service: &Service,
+    email: &str,
+    key: &str,
+) -> Result<hcal_core::model::Meeting, ApiError> {
     let stored = stored_meeting(service, email, key)?;
     let kms = service.kms();
     let key_for = |url: &str| kms.key(url).ok();
-    match crate::meetings::open_stored(&service.runtime, &stored, &key_for) {
-        Ok(meeting) => Ok(Json(meeting).into_response()),
-        Err(e @ crate::meetings::OpenError::Corrupt { .. }) => Err(api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "store",
-            e.to_string(),
-        )),
-        Err(e) => Err(api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "open",
-            e.to_string(),
-        )),
+    crate::meetings::open_stored(&service.runtime, &stored, &key_for).map_err(|e| match e {
+        crate::meetings::OpenError::Corrupt { .. } => {
+            api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string())
+        }
+        e => api_error(StatusCode::INTERNAL_SERVER_ERROR, "open", e.to_string()),
+    })
+}
+
+/// A meeting's entity tag: a digest of what the caller is shown, so it
+/// changes exactly when the meeting (time, answers, link, ...) does.
+fn meeting_etag(meeting: &hcal_core::model::Meeting) -> String {
+    use base64::Engine;
+    let json = serde_json::to_vec(meeting).unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &json);
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..18]);
+    format!("\"{tag}\"")
+}
+
+/// One meeting, opened, with its `ETag` (for `If-Match` on RSVP).
+fn meeting_response(service: &Service, email: &str, key: &str) -> Reply {
+    let meeting = opened_meeting(service, email, key)?;
+    let etag = meeting_etag(&meeting);
+    Ok(([(axum::http::header::ETAG, etag)], Json(meeting)).into_response())
+}
+
+/// `If-Match` (RFC 9110 13.1.1): the answer is written only if the meeting
+/// is still what the caller read; `*` matches any meeting that exists.
+fn check_if_match(
+    service: &Service,
+    headers: &HeaderMap,
+    email: &str,
+    key: &str,
+) -> Result<(), ApiError> {
+    let Some(wanted) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(());
+    };
+    let wanted = wanted.to_str().map_err(|_| {
+        api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "If-Match must be an entity tag from the meeting's ETag, or *",
+        )
+    })?;
+    let current = meeting_etag(&opened_meeting(service, email, key)?);
+    // Weak tags never match under If-Match (strong comparison).
+    let matches = wanted
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == current);
+    if matches {
+        Ok(())
+    } else {
+        Err(api_error(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            format!(
+                "the meeting changed since it was read (its ETag is now {current}); read it again and answer again"
+            ),
+        ))
     }
 }
 
@@ -619,9 +704,11 @@ async fn rsvp(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path((email, key)): Path<(String, String)>,
-    Json(body): Json<Rsvp>,
+    headers: HeaderMap,
+    Body(body): Body<Rsvp>,
 ) -> Reply {
     admin_only(&caller)?;
+    check_if_match(&service, &headers, &email, &key)?;
     answer(&service, &email, &key, &body.response, body.seen_start).await
 }
 
@@ -629,9 +716,11 @@ async fn my_rsvp(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(key): Path<String>,
-    Json(body): Json<Rsvp>,
+    headers: HeaderMap,
+    Body(body): Body<Rsvp>,
 ) -> Reply {
     let me = signed_in(&caller)?;
+    check_if_match(&service, &headers, &me.email, &key)?;
     answer(&service, &me.email, &key, &body.response, body.seen_start).await
 }
 
@@ -747,7 +836,7 @@ async fn room_availability(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(room): Path<String>,
-    Query(query): Query<WindowQuery>,
+    Params(query): Params<WindowQuery>,
 ) -> Response {
     if let Err(e) = allow(caller.may_read_room(&room), "this room") {
         return e.into_response();
@@ -935,7 +1024,7 @@ fn event_stream(service: &Service, audience: Audience) -> Response {
 async fn stream(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Query(query): Query<StreamQuery>,
+    Params(query): Params<StreamQuery>,
 ) -> Reply {
     admin_only(&caller)?;
     let target = query.target.map(|t| t.to_ascii_lowercase());
@@ -1070,7 +1159,7 @@ struct NewDevice {
 async fn add_device(
     State(service): State<Shared>,
     Extension(caller): Extension<Caller>,
-    Json(body): Json<NewDevice>,
+    Body(body): Body<NewDevice>,
 ) -> Reply {
     admin_only(&caller)?;
     let (device, token) =

@@ -168,7 +168,7 @@ pub fn identify(
 }
 
 /// The `Authorization: Bearer` credential (the scheme in any case, RFC 7235).
-fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get("authorization")?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -141,6 +141,10 @@ pub struct ServeConfig {
     pub worker_id: Option<String>,
     /// How long a worker's lease on its users lasts unrenewed.
     pub lease_seconds: u64,
+    /// Serve `/metrics` on this address only, not on `listen`.
+    pub metrics_listen: Option<String>,
+    /// `/metrics` needs `Authorization: Bearer` with this; `HCAL_METRICS_TOKEN` wins.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -156,6 +160,8 @@ impl Default for ServeConfig {
             sync_concurrency: 8,
             worker_id: None,
             lease_seconds: 15,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -392,6 +398,13 @@ impl Config {
             return Err(format!(
                 "serve.listen {:?} is not an address like 127.0.0.1:8080",
                 config.serve.listen
+            ));
+        }
+        if let Some(at) = &config.serve.metrics_listen
+            && at.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(format!(
+                "serve.metrics_listen {at:?} is not an address like 127.0.0.1:9100"
             ));
         }
         if !(3..=3600).contains(&config.serve.lease_seconds) {

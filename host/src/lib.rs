@@ -23,6 +23,7 @@
 //! - [`render`]: the human-readable agenda the demo prints.
 
 pub mod api;
+mod api_input;
 pub mod auth;
 pub mod config;
 pub mod conformance;

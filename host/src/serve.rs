@@ -59,6 +59,19 @@ pub struct ServeSettings {
     /// A worker's lease on its users lasts this long unrenewed (renewed
     /// every third of it): a dead worker's users move within two periods.
     pub lease: Duration,
+    /// Who reaches `/metrics`, and where.
+    pub metrics: MetricsAccess,
+}
+
+/// Where `/metrics` is served and who may read it. The default (neither
+/// set) is the main listener, open to anyone who reaches it.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// Serve `/metrics` on this address only (a port the public never
+    /// reaches); the main listener then answers 404 for it.
+    pub listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer` with this token.
+    pub token: Option<String>,
 }
 
 /// `HOST-PID`: unique among the workers of one store.
@@ -338,7 +351,25 @@ impl Service {
         let leases = tokio::spawn(lease_keeper(self.clone()));
         let feed = tokio::spawn(feed(self.clone()));
         let app = crate::api::router(self.clone());
+        let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+        let metrics = match self.settings.metrics.listen {
+            Some(at) => {
+                let listener = tokio::net::TcpListener::bind(at)
+                    .await
+                    .map_err(|e| ServeError::Bind(at, e))?;
+                let app = crate::api::metrics_router(self.clone());
+                Some(tokio::spawn(crate::listen::serve(
+                    listener,
+                    app,
+                    shutdown.clone(),
+                )))
+            }
+            None => None,
+        };
         let served = crate::listen::serve(listener, app, shutdown).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         worker.abort();
         poller.abort();
         scheduler.abort();

@@ -199,5 +199,19 @@ pub(super) fn serve_settings(
             .clone()
             .unwrap_or_else(hcal::serve::default_worker_id),
         lease: std::time::Duration::from_secs(config.serve.lease_seconds),
+        metrics: hcal::serve::MetricsAccess {
+            listen: config
+                .serve
+                .metrics_listen
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .context("serve.metrics_listen")?,
+            token: std::env::var("HCAL_METRICS_TOKEN")
+                .ok()
+                .or_else(|| config.serve.metrics_token.clone())
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+        },
     })
 }

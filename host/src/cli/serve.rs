@@ -15,6 +15,7 @@ use super::args::{GoogleArgs, serve_settings};
   GOOGLE_APPLICATION_CREDENTIALS  the service-account key file, when neither --google-key nor google.key_file names one
   HCAL_WEBEX_TOKEN           the Webex access token; else webex.access_token
   HCAL_API_TOKEN             a service token for the API (added to api.tokens)
+  HCAL_METRICS_TOKEN         the bearer token /metrics asks for; else serve.metrics_token (none: open)
   HCAL_OAUTH_CLIENT_SECRET   the sign-in client's secret (with auth.client_id)
   HCAL_STORE_URL             the store (a postgres:// URL or a SQLite file)
   HCAL_COMPONENT, HCAL_CACHE_DIR  the core component and its compiled cache
