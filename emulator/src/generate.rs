@@ -117,9 +117,10 @@ mod tests {
             "user0011@example.com"
         );
         assert_eq!(seed.domain.rooms.len(), demo.domain.rooms.len());
+        assert_eq!(seed.domain.webex.bot_tokens, demo.domain.webex.bot_tokens);
         assert_eq!(
-            seed.domain.webex.access_tokens,
-            demo.domain.webex.access_tokens
+            seed.domain.webex.service_apps.len(),
+            demo.domain.webex.service_apps.len()
         );
         assert_eq!(
             seed.domain.oauth_clients.len(),

@@ -156,9 +156,77 @@ impl Emulator {
         format!("{}/v1", self.base_url())
     }
 
-    /// A bot token the emulated Webex accepts (the seed's first).
+    /// An access token the emulated Webex accepts for everything hcal
+    /// does: the first Service App's newest one (a bot's when there is no
+    /// Service App).
     pub fn webex_token(&self) -> Option<String> {
-        self.shared.lock().webex.tokens.iter().next().cloned()
+        let state = self.shared.lock();
+        let now = state.now().as_second();
+        let apps: Vec<&str> = state
+            .webex
+            .service_apps
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        let live = |g: &webex::Grant| g.expires_at.is_none_or(|at| now < at);
+        state
+            .webex
+            .tokens
+            .iter()
+            .filter(|(_, g)| live(g) && apps.first() == Some(&g.who.as_str()))
+            .max_by_key(|(_, g)| g.expires_at)
+            .or_else(|| {
+                state
+                    .webex
+                    .tokens
+                    .iter()
+                    .find(|(_, g)| g.who == "webex-bot")
+            })
+            .map(|(token, _)| token.clone())
+    }
+
+    /// A bot token (the spaces scopes only), if the seed has one.
+    pub fn webex_bot_token(&self) -> Option<String> {
+        let state = self.shared.lock();
+        state
+            .webex
+            .tokens
+            .iter()
+            .find(|(_, g)| g.who == "webex-bot")
+            .map(|(token, _)| token.clone())
+    }
+
+    /// The first Service App's `(client_id, client_secret, refresh_token)`.
+    pub fn webex_service_app(&self) -> Option<(String, String, String)> {
+        let state = self.shared.lock();
+        state.webex.service_apps.first().map(|a| {
+            (
+                a.client_id.clone(),
+                a.client_secret.clone(),
+                a.refresh_token.clone(),
+            )
+        })
+    }
+
+    /// How long the Service Apps' access tokens last from now on
+    /// (Webex: 14 days); tokens already issued keep their expiry.
+    pub fn set_webex_token_lifetime(&self, lifetime: std::time::Duration) {
+        self.shared.lock().webex.token_seconds = lifetime.as_secs() as i64;
+    }
+
+    /// Revoke every Service App access token issued so far (the next call
+    /// with one is `401`); refresh tokens stay good.
+    pub fn revoke_webex_tokens(&self) {
+        self.shared
+            .lock()
+            .webex
+            .tokens
+            .retain(|_, g| g.expires_at.is_none());
+    }
+
+    /// Access tokens the Service Apps renewed at `/v1/access_token` so far.
+    pub fn webex_token_refreshes(&self) -> u64 {
+        self.shared.lock().webex.refreshes
     }
 
     /// The spaces, memberships and meetings made on the emulated Webex so far.

@@ -7,7 +7,7 @@
 //!   "users": [{"email","name","time_zone","locale","admin"}],
 //!   "rooms": [{"email","name","capacity","time_zone"}],
 //!   "acl": [{"calendar","role","scope":{"type","value"}}],
-//!   "webex": {"site", "access_tokens": [..], "without_personal_room": [..]},
+//!   "webex": {"site", "bot_tokens": [..], "service_apps": [{"name", "client_id", "client_secret", "refresh_token", "access_token", "scopes"}], "without_personal_room": [..]},
 //!   "oauth_clients": [{"client_id","client_secret","redirect_uris":[..],"name"}]}`
 //!   (OAuth clients for OpenID Connect sign-in; `name` is what the account
 //!   chooser says the user continues to, `hcal` if absent);

@@ -134,6 +134,7 @@ fn route_id(method: &Method, path: &str) -> String {
         ("PUT", "/gmail/v1/users/{userId}/settings/vacation") => {
             "gmail.users.settings.updateVacation"
         }
+        ("POST", "/v1/access_token") => "webex.accessToken",
         ("GET", "/v1/meetingPreferences/personalMeetingRoom") => "webex.personalMeetingRoom.get",
         ("GET", "/v1/rooms") => "webex.rooms.list",
         ("POST", "/v1/rooms") => "webex.rooms.create",

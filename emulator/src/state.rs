@@ -196,7 +196,7 @@ impl State {
             injected: BTreeMap::new(),
             audit: Vec::new(),
             clock_offset: 0,
-            webex: crate::webex::WebexState::from_seed(&domain.webex),
+            webex: crate::webex::WebexState::from_seed(&domain.webex, Timestamp::now().as_second()),
             oidc: crate::oidc::Oidc::new(
                 domain
                     .oauth_clients

@@ -1,8 +1,12 @@
 //! The Webex REST API endpoints hcal's meeting provider uses, under `/v1/`
 //! as at `https://webexapis.com/v1`: Personal Rooms, spaces (rooms and
-//! memberships, with their meeting info) and one-time meetings. Bearer tokens
-//! are the bot tokens of the seed; errors come in Webex's envelope
-//! (`{"message", "errors": [{"description"}], "trackingId"}`).
+//! memberships, with their meeting info) and one-time meetings, and the
+//! token endpoint (`/v1/access_token`) a Service App renews its token at.
+//! Each call needs its scope, as Webex's do: a bot token has the spaces
+//! scopes only, so reading another user's Personal Room or scheduling for a
+//! `hostEmail` is refused with Webex's 403; a Service App's token carries the
+//! admin scopes Control Hub granted, and expires. Errors come in Webex's
+//! envelope (`{"message", "errors": [{"description"}], "trackingId"}`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -28,39 +32,120 @@ pub struct WebexSeed {
     /// The Webex site, e.g. `example.webex.com`.
     #[serde(default = "default_site")]
     pub site: String,
-    /// Bot or integration tokens the API accepts.
+    /// Bot tokens: the spaces scopes only, as a bot has. They cannot read
+    /// another user's Personal Room nor schedule for a `hostEmail`.
+    #[serde(default, alias = "access_tokens")]
+    pub bot_tokens: Vec<String>,
+    /// Service Apps a Control Hub admin authorised: their access tokens
+    /// carry the scopes granted, expire, and are renewed with the refresh
+    /// token at `POST /v1/access_token`.
     #[serde(default)]
-    pub access_tokens: Vec<String>,
+    pub service_apps: Vec<ServiceAppSeed>,
     /// Users without a Personal Room.
     #[serde(default)]
     pub without_personal_room: Vec<String>,
+}
+
+/// A Service App as Control Hub authorised it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceAppSeed {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    /// The access token the authorisation gave (valid for `token_seconds`).
+    pub access_token: String,
+    pub scopes: Vec<String>,
+}
+
+/// What a bot token may do: spaces, not meetings for others.
+pub const BOT_SCOPES: [&str; 4] = [
+    "spark:rooms_read",
+    "spark:rooms_write",
+    "spark:memberships_read",
+    "spark:memberships_write",
+];
+
+/// Webex's answer when a token lacks a scope the call needs (403).
+pub const MISSING_SCOPES: &str = "The server understood the request, but refused to fulfill it because the access token is missing required scopes or the user is missing required roles or licenses.";
+
+/// An access token and what it may do.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Who acts (the audit log's user): `webex-bot` or the app's name.
+    pub who: String,
+    pub scopes: BTreeSet<String>,
+    /// Unix seconds on the emulator's clock; bots' tokens do not expire.
+    pub expires_at: Option<i64>,
 }
 
 fn default_site() -> String {
     "example.webex.com".into()
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WebexState {
     pub site: String,
-    pub tokens: BTreeSet<String>,
+    pub tokens: BTreeMap<String, Grant>,
+    pub service_apps: Vec<ServiceAppSeed>,
+    /// How long an access token from `/v1/access_token` lasts (Webex: 14 days).
+    pub token_seconds: i64,
+    /// Refreshes granted so far.
+    pub refreshes: u64,
     pub without_personal_room: BTreeSet<String>,
     pub rooms: BTreeMap<String, Value>,
     pub memberships: BTreeMap<String, Value>,
     pub meetings: BTreeMap<String, Value>,
 }
 
-impl WebexState {
-    pub fn from_seed(seed: &WebexSeed) -> WebexState {
+impl Default for WebexState {
+    fn default() -> Self {
         WebexState {
+            site: default_site(),
+            tokens: BTreeMap::new(),
+            service_apps: Vec::new(),
+            token_seconds: 14 * 86_400,
+            refreshes: 0,
+            without_personal_room: BTreeSet::new(),
+            rooms: BTreeMap::new(),
+            memberships: BTreeMap::new(),
+            meetings: BTreeMap::new(),
+        }
+    }
+}
+
+impl WebexState {
+    pub fn from_seed(seed: &WebexSeed, now: i64) -> WebexState {
+        let mut state = WebexState {
             site: seed.site.clone(),
-            tokens: seed.access_tokens.iter().cloned().collect(),
+            service_apps: seed.service_apps.clone(),
             without_personal_room: seed
                 .without_personal_room
                 .iter()
                 .map(|e| e.to_ascii_lowercase())
                 .collect(),
             ..WebexState::default()
+        };
+        for token in &seed.bot_tokens {
+            let grant = Grant {
+                who: "webex-bot".into(),
+                scopes: BOT_SCOPES.iter().map(|s| s.to_string()).collect(),
+                expires_at: None,
+            };
+            state.tokens.insert(token.clone(), grant);
+        }
+        for app in &seed.service_apps {
+            let grant = state.app_grant(app, now);
+            state.tokens.insert(app.access_token.clone(), grant);
+        }
+        state
+    }
+
+    fn app_grant(&self, app: &ServiceAppSeed, now: i64) -> Grant {
+        Grant {
+            who: app.name.clone(),
+            scopes: app.scopes.iter().cloned().collect(),
+            expires_at: Some(now + self.token_seconds),
         }
     }
 }
@@ -109,6 +194,7 @@ impl IntoResponse for WebexError {
 
 pub fn routes() -> axum::Router<Arc<Shared>> {
     axum::Router::new()
+        .route("/v1/access_token", axum::routing::post(access_token))
         .route(
             "/v1/meetingPreferences/personalMeetingRoom",
             get(personal_room),
@@ -131,9 +217,9 @@ pub fn routes() -> axum::Router<Arc<Shared>> {
         )
 }
 
-/// Authenticate with a bot token, act under the lock, answer (the audit log
-/// records the caller as `webex-bot`).
-fn webex_call<F>(shared: &Shared, headers: &HeaderMap, act: F) -> Response
+/// Authenticate, check the token has `scope`, act under the lock, answer
+/// (the audit log records who acted: `webex-bot` or the Service App).
+fn webex_call<F>(shared: &Shared, headers: &HeaderMap, scope: &str, act: F) -> Response
 where
     F: FnOnce(&mut State) -> Result<Response, WebexError>,
 {
@@ -142,22 +228,102 @@ where
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let mut response = if !state.webex.tokens.contains(token.trim()) {
-        WebexError::new(
+        .unwrap_or("")
+        .trim();
+    let now = state.now().as_second();
+    let grant = state
+        .webex
+        .tokens
+        .get(token)
+        .filter(|g| g.expires_at.is_none_or(|at| now < at))
+        .cloned();
+    let mut response = match grant {
+        None => WebexError::new(
             401,
             "The request requires a valid access token set in the Authorization request header.",
         )
-        .into_response()
-    } else {
-        match act(&mut state) {
+        .into_response(),
+        Some(grant) if !grant.scopes.contains(scope) => {
+            WebexError::new(403, MISSING_SCOPES).into_response()
+        }
+        Some(_) => match act(&mut state) {
             Ok(response) => response,
             Err(error) => error.into_response(),
-        }
+        },
     };
+    let who = grant_name(&state, token);
+    response.extensions_mut().insert(AuditUser(who));
+    response
+}
+
+fn grant_name(state: &State, token: &str) -> String {
+    state
+        .webex
+        .tokens
+        .get(token)
+        .map_or_else(|| "webex-unknown".to_string(), |g| g.who.clone())
+}
+
+/// `POST /v1/access_token` (form-encoded), `grant_type=refresh_token` with
+/// `client_id`, `client_secret` and `refresh_token`: a new access token for
+/// the Service App, valid for `token_seconds`; the refresh token stays.
+/// Errors come in Webex's envelope, the OAuth error in the message.
+async fn access_token(AxumState(shared): AxumState<Arc<Shared>>, body: String) -> Response {
+    let form = crate::auth::serde_urlencoded_pairs(&body).unwrap_or_default();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let refused = |error: &str, description: &str| {
+        WebexError::new(
+            400,
+            format!("POST failed: HTTP/1.1 400 Bad Request (error = '({error}) {description}')"),
+        )
+        .into_response()
+    };
+    if field("grant_type") != "refresh_token" {
+        return refused(
+            "unsupported_grant_type",
+            "The grant_type must be refresh_token or authorization_code.",
+        );
+    }
+    let mut state = shared.lock();
+    let Some(app) = state
+        .webex
+        .service_apps
+        .iter()
+        .find(|a| a.client_id == field("client_id"))
+        .cloned()
+    else {
+        return refused("invalid_client", "The client_id is not one Webex knows.");
+    };
+    if app.client_secret != field("client_secret") {
+        return refused("invalid_client", "The client_secret is wrong.");
+    }
+    if app.refresh_token != field("refresh_token") {
+        return refused("invalid_grant", "Refresh token provided is invalid.");
+    }
+    let now = state.now().as_second();
+    let token = format!(
+        "{:032x}",
+        u128::from(state.random()) << 64 | u128::from(state.random())
+    );
+    let grant = state.webex.app_grant(&app, now);
+    state.webex.tokens.insert(token.clone(), grant);
+    state.webex.refreshes += 1;
+    let mut response = Json(json!({
+        "access_token": token,
+        "expires_in": state.webex.token_seconds,
+        "refresh_token": app.refresh_token,
+        "refresh_token_expires_in": 90 * 86_400,
+        "token_type": "Bearer",
+    }))
+    .into_response();
     response
         .extensions_mut()
-        .insert(AuditUser("webex-bot".into()));
+        .insert(AuditUser(app.name.clone()));
     response
 }
 
@@ -228,23 +394,29 @@ async fn personal_room(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
-        let email = query_value(&params, "userEmail")
-            .ok_or_else(|| WebexError::new(400, "userEmail is required for a bot or integration"))?
-            .to_ascii_lowercase();
-        let user = state
-            .users
-            .get(&email)
-            .ok_or_else(|| WebexError::not_found(&format!("no Webex user {email}")))?;
-        if state.webex.without_personal_room.contains(&email) {
-            return Err(WebexError::not_found(&format!(
-                "{email} has no Personal Room"
-            )));
-        }
-        let local = email.split('@').next().unwrap_or("");
-        let site = &state.webex.site;
-        let name = user.name.clone().unwrap_or_else(|| email.clone());
-        Ok(Json(json!({
+    webex_call(
+        &shared,
+        &headers,
+        "meeting:admin_preferences_read",
+        |state| {
+            let email = query_value(&params, "userEmail")
+                .ok_or_else(|| {
+                    WebexError::new(400, "userEmail is required for a bot or integration")
+                })?
+                .to_ascii_lowercase();
+            let user = state
+                .users
+                .get(&email)
+                .ok_or_else(|| WebexError::not_found(&format!("no Webex user {email}")))?;
+            if state.webex.without_personal_room.contains(&email) {
+                return Err(WebexError::not_found(&format!(
+                    "{email} has no Personal Room"
+                )));
+            }
+            let local = email.split('@').next().unwrap_or("");
+            let site = &state.webex.site;
+            let name = user.name.clone().unwrap_or_else(|| email.clone());
+            Ok(Json(json!({
             "topic": format!("{name}'s Personal Room"),
             "hostPin": "4711",
             "personalMeetingRoomLink": format!("https://{site}/meet/{local}"),
@@ -255,7 +427,8 @@ async fn personal_room(
             "telephony": { "accessCode": stable_number(&email), "callInNumbers": call_in_numbers() },
         }))
         .into_response())
-    })
+        },
+    )
 }
 
 async fn create_room(
@@ -263,7 +436,7 @@ async fn create_room(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:rooms_write", |state| {
         let request = body_object(&body)?;
         let title = request["title"]
             .as_str()
@@ -282,7 +455,7 @@ async fn create_room(
 }
 
 async fn list_rooms(AxumState(shared): AxumState<Arc<Shared>>, headers: HeaderMap) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:rooms_read", |state| {
         let items: Vec<&Value> = state.webex.rooms.values().collect();
         Ok(Json(json!({ "items": items })).into_response())
     })
@@ -293,7 +466,7 @@ async fn get_room(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:rooms_read", |state| {
         let room = state
             .webex
             .rooms
@@ -308,7 +481,7 @@ async fn delete_room(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:rooms_write", |state| {
         state
             .webex
             .rooms
@@ -327,7 +500,7 @@ async fn meeting_info(
     Path(room_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:rooms_read", |state| {
         if !state.webex.rooms.contains_key(&room_id) {
             return Err(WebexError::not_found("room"));
         }
@@ -351,7 +524,7 @@ async fn create_membership(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:memberships_write", |state| {
         let request = body_object(&body)?;
         let room_id = request["roomId"]
             .as_str()
@@ -386,7 +559,7 @@ async fn list_memberships(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:memberships_read", |state| {
         let room = query_value(&params, "roomId");
         let items: Vec<&Value> = state
             .webex
@@ -403,7 +576,7 @@ async fn delete_membership(
     Path(membership_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "spark:memberships_write", |state| {
         state
             .webex
             .memberships
@@ -443,7 +616,7 @@ async fn create_meeting(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "meeting:admin_schedule_write", |state| {
         let request = body_object(&body)?;
         meeting_fields(&request, false)?;
         let id = format!(
@@ -486,7 +659,7 @@ async fn get_meeting(
     Path(meeting_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "meeting:admin_schedule_read", |state| {
         let meeting = state
             .webex
             .meetings
@@ -502,7 +675,7 @@ async fn update_meeting(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "meeting:admin_schedule_write", |state| {
         let request = body_object(&body)?;
         meeting_fields(&request, true)?;
         let meeting = state
@@ -524,7 +697,7 @@ async fn delete_meeting(
     Path(meeting_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    webex_call(&shared, &headers, |state| {
+    webex_call(&shared, &headers, "meeting:admin_schedule_write", |state| {
         state
             .webex
             .meetings

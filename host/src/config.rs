@@ -236,8 +236,12 @@ pub struct KmsConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct WebexConfig {
     pub base_url: String,
-    /// A bot or integration token; `HCAL_WEBEX_TOKEN` wins over it.
+    /// A fixed access token (an admin integration's, for a trial);
+    /// `HCAL_WEBEX_TOKEN` wins over it. A Service App is better: it renews
+    /// its own.
     pub access_token: Option<String>,
+    /// A Webex Service App authorised in Control Hub.
+    pub service_app: Option<ServiceAppConfig>,
     pub personal_room_ttl_seconds: u64,
     pub timeout_seconds: u64,
     pub max_attempts: u32,
@@ -248,6 +252,7 @@ impl Default for WebexConfig {
         WebexConfig {
             base_url: "https://webexapis.com/v1".into(),
             access_token: None,
+            service_app: None,
             personal_room_ttl_seconds: 3600,
             timeout_seconds: 30,
             max_attempts: 6,
@@ -255,16 +260,72 @@ impl Default for WebexConfig {
     }
 }
 
+/// `[webex.service_app]`: the client ID here, the secrets preferably from
+/// the environment (`HCAL_WEBEX_CLIENT_SECRET`, `HCAL_WEBEX_REFRESH_TOKEN`,
+/// which win over the file).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceAppConfig {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// An environment variable's value, or the file's, trimmed; `None` when
+/// neither has one.
+fn secret(variable: &str, file: Option<&String>) -> Option<String> {
+    std::env::var(variable)
+        .ok()
+        .or_else(|| file.cloned())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 impl WebexConfig {
+    /// What is missing for the Webex credentials this section asks for,
+    /// each with where it comes from (empty: all there).
+    pub fn missing(&self) -> Vec<String> {
+        match &self.service_app {
+            Some(app) => {
+                let mut missing = Vec::new();
+                if app.client_id.trim().is_empty() {
+                    missing.push("the Webex Service App's client ID: webex.service_app.client_id".to_string());
+                }
+                if secret("HCAL_WEBEX_CLIENT_SECRET", app.client_secret.as_ref()).is_none() {
+                    missing.push("the Webex Service App's client secret: HCAL_WEBEX_CLIENT_SECRET or webex.service_app.client_secret".to_string());
+                }
+                if secret("HCAL_WEBEX_REFRESH_TOKEN", app.refresh_token.as_ref()).is_none() {
+                    missing.push("the Webex Service App's refresh token: HCAL_WEBEX_REFRESH_TOKEN or webex.service_app.refresh_token".to_string());
+                }
+                missing
+            }
+            None if secret("HCAL_WEBEX_TOKEN", self.access_token.as_ref()).is_none() => vec![
+                "the Webex credentials: a Service App (webex.service_app.client_id, HCAL_WEBEX_CLIENT_SECRET, HCAL_WEBEX_REFRESH_TOKEN) or a token (HCAL_WEBEX_TOKEN or webex.access_token)".to_string(),
+            ],
+            None => Vec::new(),
+        }
+    }
+
     /// The client settings this section asks for (the token from
-    /// `HCAL_WEBEX_TOKEN` or the file; empty when neither has one).
+    /// `HCAL_WEBEX_TOKEN` or the file, empty when neither has one; the
+    /// Service App's secrets from the environment or the file).
     pub fn settings(&self) -> crate::provider::webex::WebexSettings {
-        let token = std::env::var("HCAL_WEBEX_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-            .or_else(|| self.access_token.clone())
-            .unwrap_or_default();
+        // A Service App fetches its own token; a fixed one is for without.
+        let token = match self.service_app {
+            Some(_) => String::new(),
+            None => secret("HCAL_WEBEX_TOKEN", self.access_token.as_ref()).unwrap_or_default(),
+        };
         let mut settings = crate::provider::webex::WebexSettings::new(token);
+        settings.service_app =
+            self.service_app
+                .as_ref()
+                .map(|app| crate::provider::webex::ServiceApp {
+                    client_id: app.client_id.trim().to_string(),
+                    client_secret: secret("HCAL_WEBEX_CLIENT_SECRET", app.client_secret.as_ref())
+                        .unwrap_or_default(),
+                    refresh_token: secret("HCAL_WEBEX_REFRESH_TOKEN", app.refresh_token.as_ref())
+                        .unwrap_or_default(),
+                });
         settings.base_url = self.base_url.clone();
         settings.personal_room_ttl = std::time::Duration::from_secs(self.personal_room_ttl_seconds);
         settings.timeout = std::time::Duration::from_secs(self.timeout_seconds);

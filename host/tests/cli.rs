@@ -295,8 +295,19 @@ fn enrich_writes_join_details_once() {
     let webex_url = emulator.webex_url();
     let store = tmp("enrich-ledger.db");
     let _ = std::fs::remove_file(&store);
-    let run = |token: &str| {
-        Command::new(env!("CARGO_BIN_EXE_hcal"))
+    // The demo's configuration (its Service App), and the same without
+    // the Service App, for a fixed token.
+    let demo_config = common::workspace().join("fixtures/demo/hcal.toml");
+    let text = std::fs::read_to_string(&demo_config).unwrap();
+    let start = text.find("[webex.service_app]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let token_config = tmp("enrich-token.toml");
+    std::fs::write(&token_config, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let run = |config: &std::path::Path, env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hcal"));
+        command
+            .arg("--config")
+            .arg(config)
             .args([
                 "enrich",
                 "--google-url",
@@ -319,11 +330,16 @@ fn enrich_writes_join_details_once() {
                 "HCAL_CACHE_DIR",
                 common::workspace().join("target/hcal-test-cache"),
             )
-            .env("HCAL_WEBEX_TOKEN", token)
-            .output()
-            .unwrap()
+            .env_remove("HCAL_WEBEX_TOKEN")
+            .env_remove("HCAL_WEBEX_CLIENT_SECRET")
+            .env_remove("HCAL_WEBEX_REFRESH_TOKEN");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().unwrap()
     };
-    let first = run("demo-webex-bot-token");
+    // Through the Service App: its token fetched with the refresh token.
+    let first = run(&demo_config, &[]);
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(
         first.status.success(),
@@ -334,26 +350,61 @@ fn enrich_writes_join_details_once() {
         text.contains("3 enriched, 2 made with the provider"),
         "{text}"
     );
-    let second = run("demo-webex-bot-token");
+    assert!(emulator.webex_token_refreshes() >= 1);
+    let second = run(&demo_config, &[]);
     let text = String::from_utf8_lossy(&second.stdout);
     assert!(
         text.contains("0 enriched, 0 made with the provider, 2 kept in step"),
         "{text}"
     );
 
-    // A wrong token: the run completes, the provider's refusal is named per event.
+    // Refusals: the run completes, the provider's refusal is named per event.
     emulator.change_event("alice@example.com", serde_json::json!({
         "id": "newspace1", "summary": "New", "location": "@meet",
         "start": { "dateTime": "2026-12-03T10:00:00Z" }, "end": { "dateTime": "2026-12-03T11:00:00Z" },
         "attendees": [{ "email": "alice@example.com" }, { "email": "bob@example.com" }],
     })).unwrap();
-    let refused = run("wrong-token");
+    emulator.change_event("alice@example.com", serde_json::json!({
+        "id": "newmeeting1", "summary": "New meeting", "location": "@webex:onetime",
+        "start": { "dateTime": "2026-12-03T12:00:00Z" }, "end": { "dateTime": "2026-12-03T13:00:00Z" },
+        "attendees": [{ "email": "alice@example.com" }, { "email": "bob@example.com" }],
+    })).unwrap();
+    // A wrong fixed token: 401.
+    let refused = run(&token_config, &[("HCAL_WEBEX_TOKEN", "wrong-token")]);
     let text = String::from_utf8_lossy(&refused.stdout);
     assert!(
         text.contains("deferred newspace1") && text.contains("401"),
         "{text}"
     );
     assert!(!text.contains("wrong-token"));
+    // A bot token: spaces work, but a meeting for alice as host is refused
+    // with the scope it lacks and what to use instead.
+    let bot = emulator.webex_bot_token().unwrap();
+    let refused = run(&token_config, &[("HCAL_WEBEX_TOKEN", &bot)]);
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        text.contains("deferred newmeeting1")
+            && text.contains("403")
+            && text.contains("meeting:admin_schedule_write")
+            && text.contains("Service App"),
+        "{text}"
+    );
+    assert!(!text.contains(&bot));
+    // The Service App with a wrong refresh token: the renewal's refusal,
+    // naming the client ID and not the secret.
+    let refused = run(
+        &demo_config,
+        &[("HCAL_WEBEX_REFRESH_TOKEN", "not-the-refresh-token")],
+    );
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        text.contains("deferred newspace1")
+            && text.contains("renew")
+            && text.contains("Cdemo0hcal0service0app")
+            && text.contains("invalid_grant"),
+        "{text}"
+    );
+    assert!(!text.contains("not-the-refresh-token") && !text.contains("demo-service-app-secret"));
 }
 
 /// `hcal demo --once`: one full cycle over the in-process emulator, a summary, exit 0.
@@ -673,6 +724,8 @@ fn serve_names_every_missing_secret_in_one_message() {
         .env_remove("HCAL_MASTER_KEY")
         .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env_remove("HCAL_WEBEX_TOKEN")
+        .env_remove("HCAL_WEBEX_CLIENT_SECRET")
+        .env_remove("HCAL_WEBEX_REFRESH_TOKEN")
         .env_remove("HCAL_API_TOKEN")
         .env_remove("HCAL_OAUTH_CLIENT_SECRET")
         .env("HCAL_COMPONENT", common::component_path())

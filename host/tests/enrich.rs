@@ -706,3 +706,131 @@ async fn the_provider_client_caches_rooms_and_names_a_bad_token() {
         .collect();
     assert_eq!(statuses, vec![200, 503, 429]);
 }
+
+fn service_app_client(emulator: &Emulator) -> Webex {
+    let (client_id, client_secret, refresh_token) = emulator.webex_service_app().unwrap();
+    let mut settings = WebexSettings::new("");
+    settings.base_url = emulator.webex_url();
+    settings.retry = retry();
+    settings.service_app = Some(hcal::provider::webex::ServiceApp {
+        client_id,
+        client_secret,
+        refresh_token,
+    });
+    Webex::new(settings).unwrap()
+}
+
+/// Webex calls refused with 401 so far.
+fn refused(emulator: &Emulator) -> usize {
+    emulator
+        .audit()
+        .iter()
+        .filter(|e| e.route.starts_with("webex.") && e.status == 401)
+        .count()
+}
+
+/// A Service App's token: fetched once for many calls at once, renewed
+/// before it runs out (no call is refused for it), and again when Webex
+/// revokes it early (one 401, then the call succeeds).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_app_renews_its_token_before_it_expires_and_on_401() {
+    let emulator = emulator_with(Vec::new()).await;
+    emulator.set_webex_token_lifetime(Duration::from_secs(2));
+    let webex = service_app_client(&emulator);
+    let spec = hcal::provider::SpaceSpec {
+        existing_id: None,
+        title: "Renewal".into(),
+        members: vec!["alice@example.com".into()],
+    };
+    let at_once = futures_util::future::join_all((0..8).map(|_| webex.ensure_space(&spec))).await;
+    assert!(at_once.iter().all(Result::is_ok), "{at_once:?}");
+    assert_eq!(
+        emulator.webex_token_refreshes(),
+        1,
+        "one renewal for eight calls"
+    );
+    assert_eq!(webex.token_refreshes(), 1);
+
+    // Past half its life: renewed before Webex would refuse it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    webex.ensure_space(&spec).await.unwrap();
+    assert_eq!(emulator.webex_token_refreshes(), 2);
+    assert_eq!(refused(&emulator), 0, "no call waited for a 401");
+
+    // Revoked early: one 401, renewed, asked again.
+    emulator.revoke_webex_tokens();
+    webex.ensure_space(&spec).await.unwrap();
+    assert_eq!(emulator.webex_token_refreshes(), 3);
+    assert_eq!(refused(&emulator), 1);
+
+    // A wrong refresh token: the renewal's refusal, by client ID, no secret.
+    let (client_id, client_secret, _) = emulator.webex_service_app().unwrap();
+    let mut settings = WebexSettings::new("");
+    settings.base_url = emulator.webex_url();
+    settings.retry = retry();
+    settings.service_app = Some(hcal::provider::webex::ServiceApp {
+        client_id: client_id.clone(),
+        client_secret: client_secret.clone(),
+        refresh_token: "not-it".into(),
+    });
+    let error = Webex::new(settings)
+        .unwrap()
+        .ensure_space(&spec)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&client_id) && error.contains("invalid_grant"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&client_secret) && !error.contains("not-it"),
+        "{error}"
+    );
+}
+
+/// A bot token has the spaces scopes only, as on Webex: another user's
+/// Personal Room and a meeting for another host are refused (403) with the
+/// scope named; its spaces work.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bot_token_cannot_act_for_other_users() {
+    let emulator = emulator_with(Vec::new()).await;
+    let bot = webex_with_token(&emulator, &emulator.webex_bot_token().unwrap());
+    match bot.personal_room("alice@example.com").await {
+        Err(hcal::provider::ProviderError::MissingScope { scope, message, .. }) => {
+            assert_eq!(scope, "meeting:admin_preferences_read");
+            assert!(message.contains("missing required scopes"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let meeting = hcal::provider::MeetingSpec {
+        existing_id: None,
+        title: "Planning".into(),
+        start: "2026-12-03T10:00:00Z".into(),
+        end: "2026-12-03T11:00:00Z".into(),
+        time_zone: None,
+        host_email: "alice@example.com".into(),
+        invitees: vec!["bob@example.com".into()],
+    };
+    let error = bot.ensure_meeting(&meeting).await.unwrap_err();
+    assert_eq!(error.status(), Some(403));
+    assert!(
+        error.to_string().contains("meeting:admin_schedule_write"),
+        "{error}"
+    );
+    let spec = hcal::provider::SpaceSpec {
+        existing_id: None,
+        title: "Bots may".into(),
+        members: vec!["alice@example.com".into()],
+    };
+    bot.ensure_space(&spec).await.unwrap();
+    // The Service App's token may do all three.
+    let app = service_app_client(&emulator);
+    assert!(
+        app.personal_room("alice@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    app.ensure_meeting(&meeting).await.unwrap();
+}

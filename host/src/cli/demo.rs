@@ -65,8 +65,9 @@ async fn demo_parts(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow:
     let key = hcal::google::ServiceAccountKey::parse(&emulator.key_file()?.to_string())
         .map_err(|e| anyhow::anyhow!("the emulator's key file: {e}"))?;
     let google = Google::new(google_settings, key)?;
-    let mut webex_settings =
-        hcal::provider::webex::WebexSettings::new(emulator.webex_token().unwrap_or_default());
+    // As in production: the Service App of hcal.toml, its token fetched
+    // with the refresh token and renewed as it runs out.
+    let mut webex_settings = config.webex.settings();
     webex_settings.base_url = emulator.webex_url();
     Ok(DemoParts {
         webex: Webex::new(webex_settings)?,

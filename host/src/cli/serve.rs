@@ -13,7 +13,8 @@ use super::args::{GoogleArgs, serve_settings};
 #[command(after_help = "Environment:
   HCAL_MASTER_KEY            the master key (base64 of 32 bytes); else kms.master_key_file
   GOOGLE_APPLICATION_CREDENTIALS  the service-account key file, when neither --google-key nor google.key_file names one
-  HCAL_WEBEX_TOKEN           the Webex access token; else webex.access_token
+  HCAL_WEBEX_CLIENT_SECRET, HCAL_WEBEX_REFRESH_TOKEN  the Webex Service App's secrets (webex.service_app)
+  HCAL_WEBEX_TOKEN           a fixed Webex access token instead; else webex.access_token
   HCAL_API_TOKEN             a service token for the API (added to api.tokens)
   HCAL_METRICS_TOKEN         the bearer token /metrics asks for; else serve.metrics_token (none: open)
   HCAL_OAUTH_CLIENT_SECRET   the sign-in client's secret (with auth.client_id)
@@ -56,10 +57,8 @@ fn missing_secrets(config: &Config, args: &ServeArgs) -> Vec<String> {
             "the Google service-account key: {e} (or --google-key)"
         ));
     }
-    // The meeting provider's token.
-    if config.webex.settings().access_token.trim().is_empty() {
-        missing.push("the Webex access token: HCAL_WEBEX_TOKEN or webex.access_token".to_string());
-    }
+    // The meeting provider's credentials.
+    missing.extend(config.webex.missing());
     // A way in: service tokens or sign-in; and sign-in's secret.
     let signs_in = config
         .auth

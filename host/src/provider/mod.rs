@@ -78,14 +78,33 @@ pub trait MeetingProvider: Send + Sync {
 /// What went wrong with the provider.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("no Webex access token: set webex.access_token in hcal.toml or HCAL_WEBEX_TOKEN")]
+    #[error(
+        "no Webex credentials: set webex.service_app (client_id, with HCAL_WEBEX_CLIENT_SECRET and HCAL_WEBEX_REFRESH_TOKEN), or HCAL_WEBEX_TOKEN"
+    )]
     NoToken,
     /// 401: the token is wrong, expired or revoked.
-    #[error("{operation}: Webex refused the access token (401): {message}; create a new bot token")]
+    #[error(
+        "{operation}: Webex refused the access token (401): {message}; a fixed token (HCAL_WEBEX_TOKEN) must be replaced by hand: a Service App (webex.service_app) renews its own"
+    )]
     Unauthorized {
         operation: &'static str,
         message: String,
     },
+    /// 403 for a scope the token lacks: a bot token, or an app authorised
+    /// without the admin scopes.
+    #[error(
+        "{operation}: Webex refused: the token lacks {scope} (403: {message}); a bot token cannot act for other users: authorise a Service App in Control Hub with hcal's scopes (docs/deployment.md) and set webex.service_app"
+    )]
+    MissingScope {
+        operation: &'static str,
+        scope: &'static str,
+        message: String,
+    },
+    /// The Service App's refresh was refused.
+    #[error(
+        "Webex refused to renew the Service App's access token (client ID {client_id}): {message}; check webex.service_app.client_id, HCAL_WEBEX_CLIENT_SECRET and HCAL_WEBEX_REFRESH_TOKEN, or authorise the app again in Control Hub if the refresh token expired"
+    )]
+    Renewal { client_id: String, message: String },
     #[error("{operation}: HTTP {status}: {message}{}", tracking(tracking_id))]
     Api {
         operation: &'static str,
@@ -136,6 +155,7 @@ impl ProviderError {
         match self {
             ProviderError::Api { status, .. } => Some(*status),
             ProviderError::Unauthorized { .. } => Some(401),
+            ProviderError::MissingScope { .. } => Some(403),
             ProviderError::RetriesExhausted { last, .. } => last.status(),
             _ => None,
         }
