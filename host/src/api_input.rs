@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn errors_name_no_rust_type() {
-        let e = parse::<Rsvp>(b"[1]").unwrap_err();
+        let e = parse::<Rsvp>(b"\"accepted\"").unwrap_err();
         assert_eq!(e.code(), "invalid");
         assert!(
             e.message().contains("expected an object"),

@@ -215,3 +215,19 @@ pub(super) fn serve_settings(
         },
     })
 }
+
+/// An error and its causes on one line (reqwest's own message is only
+/// "error sending request"; the cause says refused, DNS, certificate).
+pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -10,6 +10,7 @@ mod conformance;
 #[cfg(feature = "demo")]
 mod demo;
 mod devices;
+mod doctor;
 mod enrich;
 mod keys;
 mod process;
@@ -19,6 +20,7 @@ mod users;
 
 use conformance::ConformanceArgs;
 use devices::DevicesArgs;
+use doctor::DoctorArgs;
 use enrich::EnrichArgs;
 use keys::KeysArgs;
 use process::{FetchArgs, ProcessArgs};
@@ -66,6 +68,8 @@ enum Command {
     Conformance(ConformanceArgs),
     /// Back the SQLite store up while hcal runs, restore a backup, check a file.
     Store(StoreArgs),
+    /// Check the configuration against Google, Webex and the store, step by step, and say what to fix.
+    Doctor(DoctorArgs),
 }
 
 /// Logs go to stderr; `HCAL_LOG` (or `RUST_LOG`) picks what, in
@@ -137,5 +141,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devices(args) => devices::devices(&config, args),
         Command::Conformance(args) => conformance::conformance(&cli, &config, args),
         Command::Store(args) => store::store(&config, args),
+        Command::Doctor(args) => doctor::doctor(&config, args),
     }
 }
