@@ -92,6 +92,7 @@ pub fn bench_settings(worker_id: String) -> ServeSettings {
         worker_id,
         lease: Duration::from_secs(15),
         metrics: Default::default(),
+        tls: None,
     }
 }
 

@@ -145,6 +145,25 @@ pub struct ServeConfig {
     pub metrics_listen: Option<String>,
     /// `/metrics` needs `Authorization: Bearer` with this; `HCAL_METRICS_TOKEN` wins.
     pub metrics_token: Option<String>,
+    /// Serve HTTPS itself (without a reverse proxy).
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[serve.tls]`: PEM files, read again when they change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first (e.g. certbot's `fullchain.pem`).
+    pub cert_file: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1; e.g. `privkey.pem`).
+    pub key_file: PathBuf,
+    /// How often the files are checked for a renewal (default 60).
+    #[serde(default = "default_reload_seconds")]
+    pub reload_seconds: u64,
+}
+
+fn default_reload_seconds() -> u64 {
+    60
 }
 
 impl Default for ServeConfig {
@@ -162,6 +181,7 @@ impl Default for ServeConfig {
             lease_seconds: 15,
             metrics_listen: None,
             metrics_token: None,
+            tls: None,
         }
     }
 }

@@ -44,5 +44,6 @@ pub mod runtime;
 pub mod serve;
 pub mod store;
 pub mod sync;
+pub mod tls;
 pub mod users;
 pub mod web;

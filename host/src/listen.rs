@@ -77,11 +77,13 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-/// Serve `app` on `listener` until `shutdown`, with the limits above; then
-/// stop accepting and give requests in flight 5 s to finish.
+/// Serve `app` on `listener` until `shutdown`, with the limits above, over
+/// TLS when `tls` is given (the handshake within [`HEADER_TIMEOUT`] too);
+/// then stop accepting and give requests in flight 5 s to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -116,10 +118,23 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let Some(tls) = &tls else {
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                // A client that went away or broke the protocol: nothing to do.
+                let _ = connection.await;
+                drop(permit);
+            });
+            continue;
+        };
+        let (tls, http, watcher) = (tls.clone(), http.clone(), graceful.watcher());
         tokio::spawn(async move {
-            // A client that went away or broke the protocol: nothing to do.
-            let _ = connection.await;
+            // A handshake that stalls holds a connection as a slow head would.
+            if let Ok(Ok(stream)) = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                let _ = watcher
+                    .watch(http.serve_connection(TokioIo::new(stream), service))
+                    .await;
+            }
             drop(permit);
         });
     }

@@ -61,6 +61,8 @@ pub struct ServeSettings {
     pub lease: Duration,
     /// Who reaches `/metrics`, and where.
     pub metrics: MetricsAccess,
+    /// Serve HTTPS with these files (`None`: HTTP, e.g. behind a proxy).
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// Where `/metrics` is served and who may read it. The default (neither
@@ -123,7 +125,7 @@ pub struct Service {
     pub options: Options,
     pub settings: ServeSettings,
     pub metrics: Metrics,
-    /// `http://ADDRESS` once bound.
+    /// `http://ADDRESS` (or `https://`) once bound.
     bound: std::sync::OnceLock<String>,
     pub(crate) buttons: tokio::sync::broadcast::Sender<DeliveredButton>,
     /// Presence changes (out of office on or off), as the API shows them.
@@ -157,6 +159,8 @@ pub struct Service {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
     #[error(
@@ -330,13 +334,18 @@ impl Service {
         bound: tokio::sync::oneshot::Sender<SocketAddr>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
+        let tls = match &self.settings.tls {
+            Some(files) => Some(crate::tls::acceptor(files)?),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(self.settings.listen)
             .await
             .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
         let address = listener
             .local_addr()
             .map_err(|e| ServeError::Bind(self.settings.listen, e))?;
-        let _ = self.bound.set(format!("http://{address}"));
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let _ = self.bound.set(format!("{scheme}://{address}"));
         let _ = bound.send(address);
         // A worker restarted under its old name (`serve.worker_id`) takes
         // back what it claimed in its last life: unanswered join buttons go
@@ -361,12 +370,13 @@ impl Service {
                 Some(tokio::spawn(crate::listen::serve(
                     listener,
                     app,
+                    None,
                     shutdown.clone(),
                 )))
             }
             None => None,
         };
-        let served = crate::listen::serve(listener, app, shutdown).await;
+        let served = crate::listen::serve(listener, app, tls, shutdown).await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
         }

@@ -144,7 +144,7 @@ fn everything_right_is_all_ok() {
         assert_eq!(verdict(&text, name), "ok", "{name}: {text}");
     }
     // Nothing to check without them: said, not failed.
-    for name in ["org keys", "public URL", "sign-in"] {
+    for name in ["org keys", "TLS", "public URL", "sign-in"] {
         assert_eq!(verdict(&text, name), "skip", "{name}: {text}");
     }
     assert!(text.contains("nothing to fix"), "{text}");
@@ -250,6 +250,24 @@ fn each_fault_is_named_with_its_fix() {
         line.starts_with("  FAIL") && fix.contains("--google-url"),
         "{text}"
     );
+
+    // TLS files that do not belong together.
+    let tls = common::workspace().join("host/tests/data/tls");
+    let config = std::fs::read_to_string(setup.dir.join("hcal.toml")).unwrap();
+    let with_tls = format!(
+        "[serve.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n{config}",
+        tls.join("a.pem").display(),
+        tls.join("b.key").display()
+    );
+    std::fs::write(setup.dir.join("hcal.toml"), with_tls).unwrap();
+    let (status, text) = setup.run(&[]);
+    assert_eq!(status, Some(1));
+    let (line, fix) = step(&text, "TLS");
+    assert!(
+        line.contains("does not belong") && fix.contains("full chain"),
+        "{text}"
+    );
+    std::fs::write(setup.dir.join("hcal.toml"), config).unwrap();
 
     // A public URL Google cannot push to: http, then nothing there.
     let (_, text) = setup.run(&["--public-url", "http://hcal.example.com"]);

@@ -213,6 +213,11 @@ pub(super) fn serve_settings(
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty()),
         },
+        tls: config.serve.tls.as_ref().map(|tls| hcal::tls::TlsFiles {
+            cert_file: tls.cert_file.clone(),
+            key_file: tls.key_file.clone(),
+            reload_every: std::time::Duration::from_secs(tls.reload_seconds.max(1)),
+        }),
     })
 }
 

@@ -219,6 +219,32 @@ async fn checks(config: &Config, args: &DoctorArgs) -> Vec<&'static str> {
     // Webex: the credentials, then every scope.
     webex_checks(&mut report, config, args, user.as_deref()).await;
 
+    // HTTPS served by hcal itself.
+    report.say(
+        "TLS",
+        match &config.serve.tls {
+            None => Skip("serve.tls is not set: HTTP (behind a reverse proxy that holds the certificate)".into()),
+            Some(tls) => {
+                let files = hcal::tls::TlsFiles {
+                    cert_file: tls.cert_file.clone(),
+                    key_file: tls.key_file.clone(),
+                    reload_every: Duration::from_secs(tls.reload_seconds),
+                };
+                match hcal::tls::check(&files) {
+                    Ok(n) => Fine(format!(
+                        "{} ({n} certificate{}) and its key load and match",
+                        tls.cert_file.display(),
+                        if n == 1 { "" } else { "s" }
+                    )),
+                    Err(e) => fail(
+                        e.to_string(),
+                        "point serve.tls.cert_file at the full chain (leaf first) and key_file at its private key, both PEM and readable by hcal's user",
+                    ),
+                }
+            }
+        },
+    );
+
     // Where Google pushes to.
     let public = args
         .public_url

@@ -203,6 +203,7 @@ pub fn serve_settings(api_token: &str) -> hcal::serve::ServeSettings {
         worker_id: hcal::serve::default_worker_id(),
         lease: std::time::Duration::from_secs(15),
         metrics: Default::default(),
+        tls: None,
     }
 }
 
