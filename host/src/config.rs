@@ -563,14 +563,14 @@ mod tests {
 
     #[test]
     fn the_readme_snippet_is_a_valid_config() {
-        let readme = include_str!("../../docs/reference.md");
+        let readme = include_str!("../../docs/configuration.md");
         let start = readme
             .find("```toml\n[core]")
-            .expect("docs/reference.md has the config snippet")
+            .expect("docs/configuration.md has the config snippet")
             + "```toml\n".len();
         let snippet = &readme[start..start + readme[start..].find("```").unwrap()];
-        let config =
-            Config::parse(snippet).unwrap_or_else(|e| panic!("docs/reference.md's hcal.toml: {e}"));
+        let config = Config::parse(snippet)
+            .unwrap_or_else(|e| panic!("docs/configuration.md's hcal.toml: {e}"));
         assert_eq!(config.core.max_instances, 1000);
         assert_eq!(config.profiles.len(), 1);
     }
