@@ -78,7 +78,7 @@ demo-offline: guest
 	./target/debug/hcal --config fixtures/demo/hcal.toml process \
 	  --events fixtures/demo/events.json --user alice@example.com \
 	  --from 2026-11-30T00:00:00Z --to 2026-12-07T00:00:00Z --now 2026-11-30T08:00:00Z \
-	  --format agenda
+	  --format agenda --time-zone Europe/Berlin
 
 # The store's tests run on SQLite and on a throwaway PostgreSQL (a cluster
 # under target/pg on a port of its own, started as the postgres user;

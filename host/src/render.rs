@@ -29,26 +29,93 @@ fn response_name(response: Response) -> &'static str {
     }
 }
 
-/// A plain-text agenda: one block per meeting, then what the service would do.
-pub fn agenda(list: &MeetingList) -> String {
+/// A time of the list (RFC 3339, or a date for all-day) in `zone`.
+fn local(text: &str, zone: &jiff::tz::TimeZone) -> Option<jiff::ZonedDateTime> {
+    text.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.to_zoned_datetime(zone.clone()))
+}
+
+/// `Mon 30 Nov 08:55` in `zone`, or the text as it is when it is not a time.
+fn moment(text: &str, zone: &jiff::tz::TimeZone) -> String {
+    local(text, zone).map_or_else(
+        || text.to_string(),
+        |z| z.strftime("%a %-d %b %H:%M").to_string(),
+    )
+}
+
+/// A meeting's title by its key or event id, as the list shows it.
+fn title_of<'l>(list: &'l MeetingList, key: &str) -> Option<&'l str> {
+    list.meetings
+        .iter()
+        .find(|m| m.key == key || m.event_id == key)
+        .map(|m| m.title.as_ref().map(show).unwrap_or("(no title)"))
+}
+
+/// The event `key` as a reader knows it: its title and start, else its id.
+fn event_name(list: &MeetingList, key: &str, zone: &jiff::tz::TimeZone) -> String {
+    let meeting = list
+        .meetings
+        .iter()
+        .find(|m| m.key == key || m.event_id == key);
+    match (meeting, title_of(list, key)) {
+        (Some(m), Some(title)) if !m.all_day => format!("{} {title}", moment(&m.start, zone)),
+        (_, Some(title)) => title.to_string(),
+        _ => format!("event {key}"),
+    }
+}
+
+/// A plain-text agenda in `zone` (the user's): the meetings day by day,
+/// each with its times of day; then presence, birthdays, join buttons, and
+/// what the service would do, each named by its event's title.
+///
+/// ```
+/// # use hcal_core::model::{MeetingList, Window};
+/// let list = MeetingList {
+///     user: "alice@example.com".into(),
+///     window: Window { from: "2026-11-30T00:00:00Z".into(), to: "2026-12-07T00:00:00Z".into() },
+///     meetings: vec![], join_buttons: vec![], enrichments: vec![], provisioning: vec![],
+///     errors: vec![], sync: Default::default(), presence: vec![], birthdays: vec![],
+/// };
+/// let zone = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+/// let text = hcal::render::agenda(&list, &zone);
+/// assert!(text.starts_with("alice@example.com — Mon 30 Nov 01:00 to Mon 7 Dec 01:00 (Europe/Berlin) — no meetings"));
+/// ```
+pub fn agenda(list: &MeetingList, zone: &jiff::tz::TimeZone) -> String {
     let mut out = String::new();
+    let count = match list.meetings.len() {
+        0 => "no meetings".to_string(),
+        1 => "1 meeting".to_string(),
+        n => format!("{n} meetings"),
+    };
     let _ = writeln!(
         out,
-        "{} — {} to {} — {} meeting{}",
+        "{} — {} to {} ({}) — {count}",
         list.user,
-        list.window.from,
-        list.window.to,
-        list.meetings.len(),
-        if list.meetings.len() == 1 { "" } else { "s" }
+        moment(&list.window.from, zone),
+        moment(&list.window.to, zone),
+        zone.iana_name().unwrap_or("UTC"),
     );
+    let mut day = None;
     for m in &list.meetings {
-        let title = m.title.as_ref().map(show).unwrap_or("(no title)");
-        let when = if m.all_day {
-            format!("{} (all day)", m.start)
-        } else {
-            format!("{} → {}", m.start, m.end)
+        let start = local(&m.start, zone);
+        let this_day = match &start {
+            Some(z) => z.date(),
+            None => m.start.parse::<jiff::civil::Date>().unwrap_or_default(),
         };
-        let _ = writeln!(out, "\n  {when}");
+        if day != Some(this_day) {
+            let _ = writeln!(out, "\n{}", this_day.strftime("%A %-d %B %Y"));
+            day = Some(this_day);
+        }
+        let title = m.title.as_ref().map(show).unwrap_or("(no title)");
+        let when = match (start, local(&m.end, zone)) {
+            _ if m.all_day => "all day    ".to_string(),
+            (Some(s), Some(e)) if s.date() == e.date() => {
+                format!("{}–{}", s.strftime("%H:%M"), e.strftime("%H:%M"))
+            }
+            (Some(s), Some(e)) => format!("{}–{}", s.strftime("%H:%M"), e.strftime("%a %H:%M")),
+            _ => format!("{} → {}", m.start, m.end),
+        };
         let mut flags = Vec::new();
         if let Some(k) = &m.keyword {
             flags.push(k.clone());
@@ -64,7 +131,7 @@ pub fn agenda(list: &MeetingList) -> String {
         } else {
             format!("  [{}]", flags.join(", "))
         };
-        let _ = writeln!(out, "  {title}{flags}");
+        let _ = writeln!(out, "  {when}  {title}{flags}");
         if let Some(location) = &m.location {
             let _ = writeln!(out, "    where: {}", show(location));
         }
@@ -125,7 +192,7 @@ pub fn agenda(list: &MeetingList) -> String {
             let when = if p.all_day {
                 format!("{} to {} (all day)", p.start, p.end)
             } else {
-                format!("{} → {}", p.start, p.end)
+                format!("{} to {}", moment(&p.start, zone), moment(&p.end, zone))
             };
             let what = match &p.kind {
                 PresenceKind::OutOfOffice { message, .. } => match message {
@@ -162,11 +229,11 @@ pub fn agenda(list: &MeetingList) -> String {
         let _ = writeln!(out, "\nJoin buttons ({}):", list.join_buttons.len());
         for b in &list.join_buttons {
             let targets: Vec<&str> = b.targets.iter().map(show).collect();
+            let title = title_of(list, &b.meeting_key).unwrap_or(&b.meeting_key);
             let _ = writeln!(
                 out,
-                "  {}  {} → {}",
-                b.at,
-                b.meeting_key,
+                "  {}  {title} → {}",
+                moment(&b.at, zone),
                 targets.join(", ")
             );
         }
@@ -192,7 +259,11 @@ pub fn agenda(list: &MeetingList) -> String {
                 .get("hcalJoinUrl")
                 .map(String::as_str)
                 .unwrap_or("?");
-            let _ = writeln!(out, "  {}  {keyword} → {url}", e.event_id);
+            let _ = writeln!(
+                out,
+                "  {}: {keyword} → {url}",
+                event_name(list, &e.event_id, zone)
+            );
         }
     }
     let (to_keep, to_make): (Vec<_>, Vec<_>) = list.provisioning.iter().partition(|p| p.enriched);
@@ -210,15 +281,11 @@ pub fn agenda(list: &MeetingList) -> String {
                 MeetingType::Space => "space",
                 MeetingType::OneTime => "one-time meeting",
             };
-            let existing = p
-                .existing_id
-                .as_deref()
-                .map(|id| format!(" ({id})"))
-                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}  a {what}{existing} for {}",
-                p.event_id, p.organizer
+                "  {}: a {what} for {}",
+                event_name(list, &p.event_id, zone),
+                p.organizer
             );
         }
     }
@@ -229,7 +296,7 @@ pub fn agenda(list: &MeetingList) -> String {
             list.errors.len()
         );
         for e in &list.errors {
-            let id = e.event_id.as_deref().unwrap_or("?");
+            let id = e.event_id.as_deref().unwrap_or("an event without an id");
             let field = e
                 .error
                 .field

@@ -154,6 +154,44 @@ fn prints_a_readable_agenda() {
         text.contains("Buttons") && text.contains("Join buttons (2):"),
         "{text}"
     );
+
+    // The demo week in alice's zone: days, times of day without offsets,
+    // join buttons and the service's work named by title, in the same zone.
+    let demo = common::workspace().join("fixtures/demo/hcal.toml");
+    let out = process(
+        &common::workspace().join("fixtures/demo/events.json"),
+        &[
+            "--format",
+            "agenda",
+            "--time-zone",
+            "Europe/Berlin",
+            "--config",
+            demo.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "(Europe/Berlin) — 10 meetings",
+        "Monday 30 November 2026\n  09:00–09:15  Team standup",
+        "  16:00–16:30  Sync with the New York office",
+        "  all day      Team offsite (Lisbon)",
+        "  Mon 30 Nov 08:55  Team standup → alice@example.com",
+        "  Mon 30 Nov 14:00 1:1 Alice / Dan: @webex → https://example.webex.com/meet/alice",
+        "  Fri 4 Dec 16:00 Sprint retro: a one-time meeting for alice@example.com",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    // No instant with its offset on a meeting's line.
+    assert!(
+        !text.contains("+01:00") && !text.contains("-05:00"),
+        "{text}"
+    );
+    let wrong = process(
+        &common::workspace().join("fixtures/demo/events.json"),
+        &["--format", "agenda", "--time-zone", "Europe/Berlinn"],
+    );
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--time-zone \"Europe/Berlinn\""));
 }
 
 #[test]

@@ -92,6 +92,17 @@ pub(super) struct ListArgs {
     /// `fetch` asks Google when it is not given.
     #[arg(long)]
     pub(super) locale: Option<String>,
+    /// The time zone the agenda shows times in (IANA, e.g. Europe/Berlin);
+    /// default: `fetch` asks Google for the user's, `process` uses this machine's.
+    #[arg(long, value_name = "ZONE")]
+    pub(super) time_zone: Option<String>,
+}
+
+/// `--time-zone` as a zone, or the error that names it.
+pub(super) fn time_zone(name: &str) -> anyhow::Result<jiff::tz::TimeZone> {
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        anyhow::anyhow!("--time-zone {name:?} is not an IANA time zone such as Europe/Berlin")
+    })
 }
 
 #[derive(Deserialize)]

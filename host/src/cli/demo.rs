@@ -54,6 +54,17 @@ struct DemoParts {
     master: hcal::kms::MasterKey,
 }
 
+/// The user's time zone from their Calendar settings (UTC when unknown):
+/// the agenda's times are theirs.
+pub(super) async fn user_zone(google: &Google, user: &str) -> jiff::tz::TimeZone {
+    google
+        .setting(user, "timezone")
+        .await
+        .ok()
+        .and_then(|name| jiff::tz::TimeZone::get(&name).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
 /// The emulator serves the demo organisation with its week moved to the
 /// week of `now`, so its keyword meetings still lie ahead whatever the date.
 async fn demo_parts(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::Result<DemoParts> {
@@ -166,7 +177,8 @@ async fn demo_live(cli: &Cli, config: &Config, duration: Option<u64>) -> anyhow:
         let key_for = |url: &str| kms.key(url).ok();
         let list = hcal::meetings::meeting_list(&service.runtime, user, &week, &stored, &key_for)?;
         println!("\n== {user}'s demo week, opened from the store");
-        print!("{}", hcal::render::agenda(&list));
+        let zone = user_zone(&service.google, user).await;
+        print!("{}", hcal::render::agenda(&list, &zone));
         if let Some(presence) = presence_in_words(store.as_ref(), user) {
             println!("  presence: {presence}");
         }
@@ -514,7 +526,8 @@ async fn demo_once(cli: &Cli, config: &Config, now: jiff::Timestamp) -> anyhow::
         let key_for = |url: &str| kms.key(url).ok();
         let list = hcal::meetings::meeting_list(&runtime, &user, &week, &stored, &key_for)?;
         println!("\n== {user}'s coming week, opened from the store");
-        print!("{}", hcal::render::agenda(&list));
+        let zone = user_zone(&google, &user).await;
+        print!("{}", hcal::render::agenda(&list, &zone));
     }
 
     let users = store.users()?;

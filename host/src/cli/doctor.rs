@@ -110,7 +110,7 @@ async fn checks(config: &Config, args: &DoctorArgs) -> Vec<&'static str> {
             }),
             Err(e) => fail(
                 e.to_string(),
-                "make one with `head -c 32 /dev/urandom | base64 > /etc/hcal/master.key` (mode 0600), \
+                "make one with `openssl rand -base64 32 > /etc/hcal/master.key` (mode 0600), \
                  set kms.master_key_file to it or HCAL_MASTER_KEY to its content; keep a copy apart \
                  from the store's backups (docs/deployment.md)",
             ),

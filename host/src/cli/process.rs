@@ -35,14 +35,33 @@ pub(super) struct FetchArgs {
 /// `hcal process`: the meeting list of the pages in `--events`.
 pub(super) fn process(cli: &Cli, config: &Config, args: &ProcessArgs) -> anyhow::Result<()> {
     let pages = read_pages(&args.events)?;
-    print_meeting_list(cli, config, &pages, &args.list, args.list.locale.clone())
+    let zone = match &args.list.time_zone {
+        Some(name) => super::args::time_zone(name)?,
+        None => jiff::tz::TimeZone::system(),
+    };
+    print_meeting_list(
+        cli,
+        config,
+        &pages,
+        &args.list,
+        args.list.locale.clone(),
+        &zone,
+    )
 }
 
 /// `hcal fetch`: the meeting list of the pages fetched from Google.
 pub(super) fn fetch(cli: &Cli, config: &Config, args: &FetchArgs) -> anyhow::Result<()> {
-    let (pages, locale) = fetch_pages(config, args)?;
+    // A wrong --time-zone is refused before anything is fetched.
+    let given = args
+        .list
+        .time_zone
+        .as_deref()
+        .map(super::args::time_zone)
+        .transpose()?;
+    let (pages, locale, zone) = fetch_pages(config, args)?;
     let locale = args.list.locale.clone().or(locale);
-    print_meeting_list(cli, config, &pages, &args.list, locale)
+    let zone = given.or(zone).unwrap_or_else(jiff::tz::TimeZone::system);
+    print_meeting_list(cli, config, &pages, &args.list, locale, &zone)
 }
 
 /// The pages in a file: one `events.list` response, or an array of them.
@@ -57,8 +76,10 @@ fn read_pages(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// A full sync of the window from Google: the pages as Google sent them,
-/// and the user's Calendar locale.
-fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>, Option<String>)> {
+/// and the user's Calendar locale and time zone.
+type Fetched = (Vec<String>, Option<String>, Option<jiff::tz::TimeZone>);
+
+fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<Fetched> {
     let google = args.google.client(config)?;
     let (from, to, _) = window(&args.list)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -103,7 +124,15 @@ fn fetch_pages(config: &Config, args: &FetchArgs) -> anyhow::Result<(Vec<String>
             None
         }
     };
-    Ok((pages.into_iter().map(|page| page.raw).collect(), locale))
+    let zone = runtime
+        .block_on(google.setting(user, "timezone"))
+        .ok()
+        .and_then(|name| jiff::tz::TimeZone::get(&name).ok());
+    Ok((
+        pages.into_iter().map(|page| page.raw).collect(),
+        locale,
+        zone,
+    ))
 }
 
 fn print_meeting_list(
@@ -112,6 +141,7 @@ fn print_meeting_list(
     pages: &[String],
     args: &ListArgs,
     locale: Option<String>,
+    zone: &jiff::tz::TimeZone,
 ) -> anyhow::Result<()> {
     let (from, to, now) = window(args)?;
     let request = ProcessRequest {
@@ -137,7 +167,7 @@ fn print_meeting_list(
     let list = runtime.process_isolating_traps(pages, &request)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
-        Format::Agenda => print!("{}", hcal::render::agenda(&list)),
+        Format::Agenda => print!("{}", hcal::render::agenda(&list, zone)),
     }
     Ok(())
 }

@@ -113,9 +113,14 @@ pub(super) fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> anyhow::Res
     if args.stop_channels {
         service.stop_channels_on_exit();
     }
+    let scheme = if config.serve.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     io.block_on(run_service(service, |address| {
         eprintln!(
-            "hcal: serving on http://{address} (store {}); Ctrl-C or SIGTERM stops",
+            "hcal: serving on {scheme}://{address} (store {}); Ctrl-C or SIGTERM stops",
             hcal::store::shown(&path)
         );
     }))
