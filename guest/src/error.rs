@@ -42,10 +42,38 @@ impl CoreError {
 }
 
 /// serde_json appends " at line L column C"; the position has its own fields.
+/// It also names the Rust type it wanted (`expected struct WirePage`), which
+/// says nothing to whoever wrote the JSON: that is `an object`.
 fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
+    let message = match message.rfind(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        out.push_str("an object");
+        rest = &rest[at + "struct ".len()..];
+        let name = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        rest = &rest[name..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_no_rust_type() {
+        assert_eq!(
+            super::strip_position(
+                "invalid type: integer `1`, expected struct WirePage at line 1 column 1"
+            ),
+            "invalid type: integer `1`, expected an object"
+        );
     }
 }
 

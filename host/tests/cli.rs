@@ -983,3 +983,39 @@ fn the_store_is_backed_up_while_in_use_and_restored() {
         text(&check)
     );
 }
+
+/// Errors name the flag the user typed, never an internal type or field.
+#[test]
+fn errors_name_the_flag() {
+    let events = common::workspace().join("fixtures/demo/events.json");
+    for (flag, value) in [
+        ("--from", "yesterday"),
+        ("--to", "soon"),
+        ("--now", "now-ish"),
+    ] {
+        let out = hcal(&[
+            "process",
+            "--events",
+            events.to_str().unwrap(),
+            "--user",
+            "alice@example.com",
+            flag,
+            value,
+        ]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("{flag} \"{value}\"")), "{stderr}");
+        assert!(
+            !stderr.contains("window.") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+    }
+    let page = tmp("array-of-numbers.json");
+    std::fs::write(&page, "[1, 2]").unwrap();
+    let out = process(&page, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("expected an object") && !stderr.contains("struct"),
+        "{stderr}"
+    );
+}

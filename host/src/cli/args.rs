@@ -140,9 +140,9 @@ pub(super) fn rfc3339_offset(now: jiff::Timestamp, days: i64) -> String {
 /// `--now` as given (default: the current time), and as an instant.
 pub(super) fn parse_now(now: Option<&str>) -> anyhow::Result<(String, jiff::Timestamp)> {
     let text = now.map_or_else(|| jiff::Timestamp::now().to_string(), str::to_string);
-    let at = text
-        .parse()
-        .with_context(|| format!("--now {text:?} is not an RFC 3339 time"))?;
+    let at = text.parse().map_err(|_| {
+        anyhow::anyhow!("--now {text:?} is not an RFC 3339 time such as 2026-12-01T08:00:00Z")
+    })?;
     Ok((text, at))
 }
 
@@ -157,6 +157,12 @@ pub(super) fn window(args: &ListArgs) -> anyhow::Result<(String, String, String)
         .to
         .clone()
         .unwrap_or_else(|| rfc3339_offset(now_ts, 31));
+    // Named by their flags here, not by the core's field names.
+    for (flag, value) in [("--from", &from), ("--to", &to)] {
+        if value.parse::<jiff::Timestamp>().is_err() {
+            anyhow::bail!("{flag} {value:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z");
+        }
+    }
     Ok((from, to, now))
 }
 

@@ -24,7 +24,10 @@ enum DevicesAction {
     /// Every device token: its id, room and when it was issued.
     List,
     /// Revoke a device token by its id (from `hcal devices list`).
-    Revoke { id: String },
+    Revoke {
+        /// The token's id, as `hcal devices list` shows it (not the token).
+        id: String,
+    },
 }
 
 pub(super) fn devices(config: &Config, args: &DevicesArgs) -> anyhow::Result<()> {

@@ -22,30 +22,38 @@ pub(super) struct UsersArgs {
 enum UsersAction {
     /// Add users as pending (and activate them with --activate).
     Add {
-        #[arg(required = true)]
+        /// The users' e-mail addresses.
+        #[arg(required = true, value_name = "EMAIL")]
         emails: Vec<String>,
+        /// Also run the activation checks now (else they stay pending).
         #[arg(long)]
         activate: bool,
     },
     /// Run the activation checks (token, settings, a test event) for users.
     Activate {
-        #[arg(required = true)]
+        /// The users' e-mail addresses.
+        #[arg(required = true, value_name = "EMAIL")]
         emails: Vec<String>,
     },
     /// Activate again the users in error whose retry time has come.
     Retry,
     /// Stop serving users and purge what is stored for them.
     Deactivate {
-        #[arg(required = true)]
+        /// The users' e-mail addresses.
+        #[arg(required = true, value_name = "EMAIL")]
         emails: Vec<String>,
     },
     /// Every user and their state.
     List {
+        /// As JSON (one array of users), for scripts.
         #[arg(long)]
         json: bool,
     },
     /// One user's state and, in error, why.
-    Status { email: String },
+    Status {
+        /// The user's e-mail address.
+        email: String,
+    },
 }
 
 /// `hcal users ...`: the store, and Google for the activation checks.
