@@ -64,19 +64,6 @@ fn strip_position(message: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn messages_name_no_rust_type() {
-        assert_eq!(
-            super::strip_position(
-                "invalid type: integer `1`, expected struct WirePage at line 1 column 1"
-            ),
-            "invalid type: integer `1`, expected an object"
-        );
-    }
-}
-
 /// A per-event error under construction.
 pub(crate) fn event_error(
     event_id: Option<&str>,
@@ -91,5 +78,18 @@ pub(crate) fn event_error(
             field: field.map(str::to_string),
             message: message.into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_no_rust_type() {
+        assert_eq!(
+            super::strip_position(
+                "invalid type: integer `1`, expected struct WirePage at line 1 column 1"
+            ),
+            "invalid type: integer `1`, expected an object"
+        );
     }
 }
