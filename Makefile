@@ -3,7 +3,7 @@ CARGO ?= cargo
 GUEST_WASM := target/wasm32-wasip2/guest/hcal_core.wasm
 GATEWAY_WASM := target/gateway/hcal_gateway.wasm
 
-.PHONY: deploy-check setup guest gateway gateway-demo build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop browser-setup browser-test web-test browser-demo browser-bench lint bench clean
+.PHONY: deploy-check setup guest gateway gateway-demo build demo demo-once demo-cli demo-offline test chaos fuzz-setup fuzz fuzz-smoke interop schemathesis browser-setup browser-test web-test browser-demo browser-bench lint bench clean
 
 # The wasm target is not installed by rust-toolchain.toml here (RUSTUP_AUTO_INSTALL=0).
 setup:
@@ -94,6 +94,7 @@ test: guest gateway
 	  scripts/test-postgres.sh stop; exit $$status
 	$(CARGO) test --workspace --doc
 	$(MAKE) interop
+	$(MAKE) schemathesis
 	$(MAKE) browser-test
 	$(MAKE) web-test
 	$(MAKE) fuzz-smoke
@@ -151,6 +152,19 @@ interop:
 	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check --retries 5 --timeout 60 \
 	  -r emulator/interop/requirements.txt
 	emulator/interop/run.sh $(PYVENV)/bin/python target/debug/hcal-emulator
+
+# schemathesis (pinned in host/tests/schemathesis/requirements.txt) against
+# the live service, `hcal demo`: every check on every operation of the
+# OpenAPI document it serves, as a room device, a signed-in person and a
+# service token, a fixed seed (scripts/schemathesis.sh; ST_MAX_EXAMPLES,
+# ST_SEED). Its reports and the service's log are in target/schemathesis/.
+STVENV := target/schemathesis-venv
+schemathesis: guest
+	$(CARGO) build -p hcal
+	@test -x $(STVENV)/bin/python || python3 -m venv $(STVENV)
+	$(STVENV)/bin/pip install --quiet --disable-pip-version-check --retries 5 --timeout 60 \
+	  -r host/tests/schemathesis/requirements.txt
+	scripts/schemathesis.sh $(STVENV)/bin/schemathesis target/debug/hcal
 
 # The core in JavaScript (browser/): the component `make guest` built,
 # transpiled by jco into ES modules, with a small JS API; tested in Node and

@@ -371,50 +371,9 @@ async fn push(State(service): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The OpenAPI 3.1 document, built from the route table of [`crate::openapi`].
 async fn openapi() -> Json<Value> {
-    Json(json!({
-        "openapi": "3.0.3",
-        "info": { "title": "hcal", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": {
-            "bearer": { "type": "http", "scheme": "bearer", "description": "A service token ([api] tokens: full access) or a room device's token (its room only)" },
-            "session": { "type": "apiKey", "in": "cookie", "name": "hcal_session", "description": "A signed-in person (/auth/login): their own meetings; admins everything. Changes need X-CSRF-Token from GET /api/v1/me" }
-        } },
-        "security": [{ "bearer": [] }, { "session": [] }],
-        "paths": {
-            "/healthz": { "get": { "summary": "Liveness", "security": [] } },
-            "/readyz": { "get": { "summary": "Readiness: the store answers, the component runs, Google's Calendar API answers (200, or 503 naming what does not)", "security": [] } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "security": [] } },
-            "/push": { "post": { "summary": "Google Calendar push notifications", "security": [] } },
-            "/api/v1/users": {
-                "get": { "summary": "Users and their activation state" },
-                "post": { "summary": "Add and activate a user ({\"email\"})" }
-            },
-            "/api/v1/users/{email}": {
-                "get": { "summary": "One user's activation state" },
-                "delete": { "summary": "Deactivate: channels stopped, stored data purged" }
-            },
-            "/api/v1/users/{email}/meetings": { "get": { "summary": "Meetings in a window (from, to: RFC 3339; sealed=true for the sealed form)" } },
-            "/api/v1/users/{email}/meetings/{key}": { "get": { "summary": "One meeting" } },
-            "/api/v1/users/{email}/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\": \"accepted\"|\"declined\"|\"tentative\"})" } },
-            "/api/v1/users/{email}/presence": { "get": { "summary": "Presence: out of office (Calendar or the Gmail responder), do not disturb (focus time) or available, the working location, and when it next changes" } },
-            "/api/v1/rooms/{email}/availability": { "get": { "summary": "A room's busy and free blocks (freeBusy) in a window (from, to)" } },
-            "/api/v1/me": { "get": { "summary": "The signed-in person: e-mail, admin, activation state, csrf_token", "security": [{ "session": [] }] } },
-            "/api/v1/me/meetings": { "get": { "summary": "My meetings in a window (from, to)", "security": [{ "session": [] }] } },
-            "/api/v1/me/meetings/{key}": { "get": { "summary": "One of my meetings", "security": [{ "session": [] }] } },
-            "/api/v1/me/meetings/{key}/rsvp": { "post": { "summary": "Answer an invitation ({\"response\", \"seen_start\"}; X-CSRF-Token)", "security": [{ "session": [] }] } },
-            "/api/v1/me/presence": { "get": { "summary": "My presence", "security": [{ "session": [] }] } },
-            "/api/v1/me/stream": { "get": { "summary": "Server-sent events for me: join_button, presence, meetings (my list changed)", "security": [{ "session": [] }] } },
-            "/api/v1/device": { "get": { "summary": "The room this device token is for", "security": [{ "bearer": [] }] } },
-            "/api/v1/device/meetings": { "get": { "summary": "The room's coming meetings: times and join link", "security": [{ "bearer": [] }] } },
-            "/api/v1/device/stream": { "get": { "summary": "Server-sent join_button events for the room", "security": [{ "bearer": [] }] } },
-            "/api/v1/devices": {
-                "get": { "summary": "Room device tokens (admins)" },
-                "post": { "summary": "Issue a device token for a room ({\"room\"}); the token is in the answer, once" }
-            },
-            "/api/v1/devices/{id}": { "delete": { "summary": "Revoke a device token" } },
-            "/api/v1/stream": { "get": { "summary": "(admins) Server-sent join_button events as buttons fire and presence events as people go out of office, into focus time, or come back (target=EMAIL: one invitee, room device or user)" } }
-        }
-    }))
+    Json(crate::openapi::document())
 }
 
 async fn list_users(State(service): State<Shared>, Extension(caller): Extension<Caller>) -> Reply {
@@ -448,6 +407,20 @@ pub(crate) async fn add_and_activate(
             StatusCode::BAD_REQUEST,
             "invalid",
             format!("{email:?} is not an e-mail address"),
+        ));
+    }
+    // Only the organisation's people: anyone else would be stored in
+    // error and retried for good (Google knows no such user here).
+    let domains = &service.options.org_domains;
+    let domain = email.rsplit('@').next().unwrap_or("");
+    if !domains.is_empty() && !domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!(
+                "{email} is not in the organisation ({}): only its users can be served",
+                domains.join(", ")
+            ),
         ));
     }
     let user = crate::users::activate(service.store.as_ref(), &service.google, &email).await?;
@@ -561,6 +534,14 @@ fn stored_list(
             "from and to must be RFC 3339 times",
         ));
     };
+    // As for a room's availability: an empty window is the caller's mistake.
+    if to <= from {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "to must be after from",
+        ));
+    }
     let stored = service.store.meetings(email, from, to)?;
     if sealed {
         let meetings: Vec<Value> = stored
@@ -648,19 +629,18 @@ fn check_if_match(
     let Some(wanted) = headers.get(axum::http::header::IF_MATCH) else {
         return Ok(());
     };
-    let wanted = wanted.to_str().map_err(|_| {
+    let invalid = || {
         api_error(
             StatusCode::BAD_REQUEST,
             "invalid",
             "If-Match must be an entity tag from the meeting's ETag, or *",
         )
-    })?;
+    };
+    let wanted = wanted.to_str().map_err(|_| invalid())?;
+    let wanted = entity_tags(wanted).ok_or_else(invalid)?;
     let current = meeting_etag(&opened_meeting(service, email, key)?);
     // Weak tags never match under If-Match (strong comparison).
-    let matches = wanted
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == current);
+    let matches = wanted.iter().any(|tag| *tag == "*" || *tag == current);
     if matches {
         Ok(())
     } else {
@@ -671,6 +651,39 @@ fn check_if_match(
                 "the meeting changed since it was read (its ETag is now {current}); read it again and answer again"
             ),
         ))
+    }
+}
+
+/// `If-Match` as RFC 9110 writes it: `*`, or a list of entity tags
+/// (`"..."`, `W/"..."`) separated by commas, empty elements ignored (an
+/// empty list matches nothing); `None` when it is neither.
+pub(crate) fn entity_tags(value: &str) -> Option<Vec<&str>> {
+    let blank = [' ', '\t'];
+    let mut rest = value.trim_matches(blank);
+    if rest == "*" {
+        return Some(vec!["*"]);
+    }
+    let mut tags = Vec::new();
+    loop {
+        rest = rest.trim_start_matches(blank);
+        if rest.is_empty() {
+            return Some(tags);
+        }
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after;
+            continue;
+        }
+        let quoted = rest.strip_prefix("W/").unwrap_or(rest).strip_prefix('"')?;
+        let end = quoted.find('"')?;
+        if !quoted[..end].bytes().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let tag = rest.len() - quoted.len() + end + 1;
+        tags.push(&rest[..tag]);
+        rest = rest[tag..].trim_start_matches(blank);
+        if !rest.is_empty() {
+            rest = rest.strip_prefix(',')?;
+        }
     }
 }
 
@@ -696,8 +709,31 @@ struct Rsvp {
     response: String,
     /// The meeting's start as the caller saw it (Unix seconds): when Google
     /// now has another, the answer is not written and the caller is told.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     seen_start: Option<i64>,
+}
+
+/// The Unix seconds a time can have (jiff's range, years -9999 to 9999).
+pub(crate) const SEEN_START_MIN: i64 = -377_705_023_201;
+pub(crate) const SEEN_START_MAX: i64 = 253_402_207_200;
+
+/// A JSON number without a fraction, `1.0` as well as `1` (JSON Schema's
+/// `integer`, what the OpenAPI document says), a time's Unix seconds.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) if (SEEN_START_MIN..=SEEN_START_MAX).contains(&i) => Ok(Some(i)),
+        (None, Some(f))
+            if f.fract() == 0.0 && (SEEN_START_MIN as f64..=SEEN_START_MAX as f64).contains(&f) =>
+        {
+            Ok(Some(f as i64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "seen_start must be a whole number of Unix seconds in years -9999 to 9999, not {n}"
+        ))),
+    }
 }
 
 async fn rsvp(
@@ -854,6 +890,12 @@ async fn room_availability(
             "from and to must be RFC 3339 times",
         );
     };
+    // Google refuses an empty window (a 502 here otherwise), and gets the
+    // times as hcal read them, in one spelling.
+    if end <= start {
+        return error(StatusCode::BAD_REQUEST, "invalid", "to must be after from");
+    }
+    let (from, to) = (start.to_string(), end.to_string());
     let asker = service
         .store
         .users()
@@ -1027,7 +1069,17 @@ async fn stream(
     Params(query): Params<StreamQuery>,
 ) -> Reply {
     admin_only(&caller)?;
-    let target = query.target.map(|t| t.to_ascii_lowercase());
+    let target = query.target.map(|t| t.trim().to_ascii_lowercase());
+    // A target that is no address matches nothing: an endless empty stream.
+    if let Some(target) = &target
+        && !crate::users::is_address(target)
+    {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("target {target:?} is not an e-mail address"),
+        ));
+    }
     Ok(event_stream(&service, Audience::All(target)))
 }
 
@@ -1163,8 +1215,16 @@ async fn add_device(
 ) -> Reply {
     admin_only(&caller)?;
     let (device, token) =
-        crate::auth::new_device(service.store.as_ref(), &body.room, now().as_second())
-            .map_err(|e| api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+        crate::auth::new_device(service.store.as_ref(), &body.room, now().as_second()).map_err(
+            |e| match e {
+                // The caller's: a room that is not an address.
+                crate::auth::AuthError::NotAnAddress(_) => {
+                    api_error(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+                }
+                // The service's: the store, or no randomness.
+                e => api_error(StatusCode::INTERNAL_SERVER_ERROR, "store", e.to_string()),
+            },
+        )?;
     tracing::info!(room = %device.room, id = %device.id, "device token issued");
     Ok((
         StatusCode::CREATED,

@@ -36,6 +36,7 @@ pub mod listen;
 pub mod logs;
 pub mod meetings;
 pub mod notify;
+pub mod openapi;
 pub mod pace;
 pub mod presence;
 pub mod provider;

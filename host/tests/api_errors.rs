@@ -161,6 +161,49 @@ async fn every_refusal_is_json() {
     assert_eq!((status, code.as_str()), (400, "invalid"), "{message}");
     assert!(message.contains("query string"), "{message}");
 
+    // Someone outside the organisation is refused, not stored in error.
+    let (status, code, message) = refusal(
+        service
+            .request("POST", users)
+            .json(&json!({ "email": "stranger@elsewhere.test" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid"), "{message}");
+    assert!(message.contains("example.com"), "{message}");
+    let listed: Value = service
+        .request("GET", users)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!listed.to_string().contains("stranger"), "{listed}");
+
+    // An empty or reversed window (for an activated user).
+    let activated = service
+        .request("POST", users)
+        .json(&json!({ "email": ALICE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(activated.status().as_u16(), 200);
+    let (status, code, message) = refusal(
+        service
+            .request(
+                "GET",
+                "/api/v1/users/alice@example.com/meetings?from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z",
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid"), "{message}");
+
     // No such route; a route that does not take the method (with Allow).
     let (status, code, message) = refusal(
         service
