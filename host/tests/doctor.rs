@@ -75,9 +75,10 @@ impl Setup {
         if !extra.contains(&"--google-url") {
             command.args(["--google-url", self.emulator.base_url()]);
         }
+        if !extra.contains(&"--google-key") {
+            command.arg("--google-key").arg(self.dir.join("key.json"));
+        }
         command
-            .arg("--google-key")
-            .arg(self.dir.join("key.json"))
             .args(["--webex-url", &self.emulator.webex_url()])
             .arg("--store")
             .arg(store)
@@ -250,6 +251,25 @@ fn each_fault_is_named_with_its_fix() {
         line.starts_with("  FAIL") && fix.contains("--google-url"),
         "{text}"
     );
+    assert_eq!(verdict(&text, "Gmail"), "FAIL", "{text}");
+
+    // A key file that is not a service-account key: named, nothing echoed.
+    let bad_key = setup.dir.join("not-a-key.json");
+    std::fs::write(
+        &bad_key,
+        r#"{"type": "service_account", "private_key": "SECRET-NOT-PEM"}"#,
+    )
+    .unwrap();
+    let (status, text) = setup.run(&["--google-key", bad_key.to_str().unwrap()]);
+    assert_eq!(status, Some(1));
+    let (line, fix) = step(&text, "Google key");
+    assert!(
+        line.starts_with("  FAIL") && line.contains("not-a-key.json"),
+        "{text}"
+    );
+    assert!(fix.contains("JSON key"), "{text}");
+    assert!(!text.contains("SECRET-NOT-PEM"), "{text}");
+    assert_eq!(verdict(&text, "delegation"), "skip", "{text}");
 
     // TLS files that do not belong together.
     let tls = common::workspace().join("host/tests/data/tls");
