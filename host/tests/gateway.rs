@@ -47,12 +47,16 @@ struct Gateway {
     child: Child,
     base: String,
     log: PathBuf,
+    /// The host's own temporary directory (jco transpiles the component
+    /// into one and leaves it when killed): removed with the host.
+    tmp: PathBuf,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -94,6 +98,8 @@ impl Gateway {
         let dir = common::workspace().join("target/gateway-test");
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("{host:?}-{port}.log"));
+        let tmp = dir.join(format!("tmp-{port}"));
+        std::fs::create_dir_all(&tmp).unwrap();
         let mut command = match host {
             Host::WasmtimeServe => {
                 let mut c = Command::new(tool("target/tools/bin/wasmtime"));
@@ -122,6 +128,7 @@ impl Gateway {
         let output = std::fs::File::create(&log).unwrap();
         command
             .env("HCAL_GATEWAY_CONFIG", config)
+            .env("TMPDIR", &tmp)
             .env_remove("HCAL_GATEWAY_KEY")
             .stdin(Stdio::null())
             .stdout(output.try_clone().unwrap())
@@ -133,6 +140,7 @@ impl Gateway {
             child: command.spawn().unwrap(),
             base: format!("http://127.0.0.1:{port}"),
             log,
+            tmp,
         }
     }
 
