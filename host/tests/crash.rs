@@ -55,6 +55,15 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
     let receiver = Receiver::start().await;
     let config = common::process::config(&dir, &emulator, &receiver.url, &Default::default());
     let store_arg = path.to_str().unwrap();
+    // This meeting's deliveries only: the demo week is this week on some
+    // days, and its own meetings' buttons may fall due during the test.
+    let ours = || {
+        receiver
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.key.starts_with("crashmeet1/"))
+            .collect::<Vec<_>>()
+    };
 
     // Edge 1: killed while the receiver has the request and has not answered.
     receiver.hold.store(true, Ordering::Relaxed);
@@ -62,12 +71,12 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
     eventually(
         "the button reaching the webhook",
         Duration::from_secs(60),
-        || !receiver.deliveries().is_empty(),
+        || !ours().is_empty(),
     )
     .await;
     first.kill();
     receiver.hold.store(false, Ordering::Relaxed);
-    let key = receiver.deliveries()[0].key.clone();
+    let key = ours()[0].key.clone();
     assert!(key.starts_with("crashmeet1/"), "{key}");
     assert!(
         !delivered(&store, "crashmeet1"),
@@ -78,10 +87,10 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
     eventually(
         "the button delivered again after the restart",
         Duration::from_secs(30),
-        || receiver.deliveries().len() >= 2 && delivered(&store, "crashmeet1"),
+        || ours().len() >= 2 && delivered(&store, "crashmeet1"),
     )
     .await;
-    let keys: Vec<String> = receiver.deliveries().into_iter().map(|d| d.key).collect();
+    let keys: Vec<String> = ours().into_iter().map(|d| d.key).collect();
     assert_eq!(
         keys,
         vec![key.clone(), key.clone()],
@@ -100,11 +109,7 @@ async fn a_join_button_survives_a_kill_at_either_edge_of_its_delivery() {
         .await
         .unwrap();
     assert_eq!(synced.status().as_u16(), 200);
-    assert_eq!(
-        receiver.deliveries().len(),
-        2,
-        "a recorded delivery is not made again"
-    );
+    assert_eq!(ours().len(), 2, "a recorded delivery is not made again");
     drop(third);
     let _ = std::fs::remove_dir_all(&dir);
 }
