@@ -175,25 +175,14 @@ impl Emulator {
             .iter()
             .filter(|(_, g)| live(g) && apps.first() == Some(&g.who.as_str()))
             .max_by_key(|(_, g)| g.expires_at)
-            .or_else(|| {
-                state
-                    .webex
-                    .tokens
-                    .iter()
-                    .find(|(_, g)| g.who == "webex-bot")
-            })
-            .map(|(token, _)| token.clone())
+            .map(|(token, _)| token)
+            .or_else(|| state.webex.bot_token())
+            .cloned()
     }
 
     /// A bot token (the spaces scopes only), if the seed has one.
     pub fn webex_bot_token(&self) -> Option<String> {
-        let state = self.shared.lock();
-        state
-            .webex
-            .tokens
-            .iter()
-            .find(|(_, g)| g.who == "webex-bot")
-            .map(|(token, _)| token.clone())
+        self.shared.lock().webex.bot_token().cloned()
     }
 
     /// The first Service App's `(client_id, client_secret, refresh_token)`.

@@ -141,6 +141,14 @@ impl WebexState {
         state
     }
 
+    /// A bot token, if the seed has one.
+    pub fn bot_token(&self) -> Option<&String> {
+        self.tokens
+            .iter()
+            .find(|(_, g)| g.who == "webex-bot")
+            .map(|(token, _)| token)
+    }
+
     fn app_grant(&self, app: &ServiceAppSeed, now: i64) -> Grant {
         Grant {
             who: app.name.clone(),
@@ -237,6 +245,9 @@ where
         .get(token)
         .filter(|g| g.expires_at.is_none_or(|at| now < at))
         .cloned();
+    let who = grant
+        .as_ref()
+        .map_or_else(|| "webex-unknown".to_string(), |g| g.who.clone());
     let mut response = match grant {
         None => WebexError::new(
             401,
@@ -251,17 +262,8 @@ where
             Err(error) => error.into_response(),
         },
     };
-    let who = grant_name(&state, token);
     response.extensions_mut().insert(AuditUser(who));
     response
-}
-
-fn grant_name(state: &State, token: &str) -> String {
-    state
-        .webex
-        .tokens
-        .get(token)
-        .map_or_else(|| "webex-unknown".to_string(), |g| g.who.clone())
 }
 
 /// `POST /v1/access_token` (form-encoded), `grant_type=refresh_token` with

@@ -42,26 +42,13 @@ impl CoreError {
 }
 
 /// serde_json appends " at line L column C"; the position has its own fields.
-/// It also names the Rust type it wanted (`expected struct WirePage`), which
-/// says nothing to whoever wrote the JSON: that is `an object`.
+/// Nor does the message name the Rust type serde wanted.
 fn strip_position(message: &str) -> String {
     let message = match message.rfind(" at line ") {
         Some(at) => &message[..at],
         None => message,
     };
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("struct ") {
-        out.push_str(&rest[..at]);
-        out.push_str("an object");
-        rest = &rest[at + "struct ".len()..];
-        let name = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        rest = &rest[name..];
-    }
-    out.push_str(rest);
-    out
+    crate::model::without_rust_types(message)
 }
 
 /// A per-event error under construction.

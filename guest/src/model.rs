@@ -377,6 +377,32 @@ pub fn pages(text: &str) -> Result<Vec<String>, serde_json::Error> {
     Ok(pages.into_iter().map(|p| p.get().to_string()).collect())
 }
 
+/// A serde message in the words of whoever wrote the JSON: serde names the
+/// Rust type it wanted (`expected struct WirePage`), which is `an object`
+/// to them. Used for the core's JSON errors and the host API's alike.
+///
+/// ```
+/// assert_eq!(
+///     hcal_core::model::without_rust_types("invalid type: integer `1`, expected struct WirePage"),
+///     "invalid type: integer `1`, expected an object"
+/// );
+/// ```
+pub fn without_rust_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        out.push_str("an object");
+        rest = &rest[at + "struct ".len()..];
+        let name = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        rest = &rest[name..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// What `@webex` and `@meet` mean without a modifier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

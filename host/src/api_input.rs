@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
+use hcal_core::model::without_rust_types;
+
 use crate::api::{ApiError, api_error};
 
 /// A JSON request body (`Content-Type: application/json`).
@@ -54,7 +56,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "invalid",
             format!(
                 "the body does not have the fields this route takes: {}",
-                plain(&e.to_string())
+                without_rust_types(&e.to_string())
             ),
         ),
         _ => api_error(
@@ -81,24 +83,6 @@ fn is_json(headers: &HeaderMap) -> bool {
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
-/// serde's words without the Rust type they name: `expected struct Rsvp`
-/// is `expected an object`.
-fn plain(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("struct ") {
-        out.push_str(&rest[..at]);
-        out.push_str("an object");
-        rest = &rest[at + "struct ".len()..];
-        let name = rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(rest.len());
-        rest = &rest[name..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// The query string, as `T`.
 pub(crate) struct Params<T>(pub T);
 
@@ -116,7 +100,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
                 api_error(
                     StatusCode::BAD_REQUEST,
                     "invalid",
-                    format!("the query string: {}", plain(detail)),
+                    format!("the query string: {}", without_rust_types(detail)),
                 )
             })
     }
@@ -161,7 +145,7 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
             code_for(status),
             status.canonical_reason().unwrap_or("refused").to_string(),
         ),
-        _ => (code_for(status), plain(&text)),
+        _ => (code_for(status), without_rust_types(&text)),
     };
     let mut reply = api_error(status, code, message).into_response();
     if let Some(allow) = parts.headers.get(header::ALLOW) {

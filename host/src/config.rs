@@ -166,6 +166,14 @@ fn default_reload_seconds() -> u64 {
     60
 }
 
+impl ServeConfig {
+    /// The token `/metrics` asks for: `HCAL_METRICS_TOKEN`, else
+    /// `metrics_token`; `None`: open.
+    pub fn metrics_token(&self) -> Option<String> {
+        secret("HCAL_METRICS_TOKEN", self.metrics_token.as_ref())
+    }
+}
+
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
@@ -198,11 +206,7 @@ impl ApiConfig {
     /// The configured tokens and `HCAL_API_TOKEN`.
     pub fn tokens(&self) -> Vec<String> {
         let mut tokens = self.tokens.clone();
-        if let Ok(token) = std::env::var("HCAL_API_TOKEN")
-            && !token.trim().is_empty()
-        {
-            tokens.push(token.trim().to_string());
-        }
+        tokens.extend(secret("HCAL_API_TOKEN", None));
         tokens
     }
 }

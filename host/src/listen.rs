@@ -118,22 +118,23 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        let Some(tls) = &tls else {
-            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-            tokio::spawn(async move {
-                // A client that went away or broke the protocol: nothing to do.
-                let _ = connection.await;
-                drop(permit);
-            });
-            continue;
-        };
+        // The watcher counts the connection in from here, handshake included.
         let (tls, http, watcher) = (tls.clone(), http.clone(), graceful.watcher());
         tokio::spawn(async move {
-            // A handshake that stalls holds a connection as a slow head would.
-            if let Ok(Ok(stream)) = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
-                let _ = watcher
-                    .watch(http.serve_connection(TokioIo::new(stream), service))
-                    .await;
+            // A client that went away or broke the protocol: nothing to do.
+            match tls {
+                None => {
+                    let io = TokioIo::new(stream);
+                    let _ = watcher.watch(http.serve_connection(io, service)).await;
+                }
+                // A handshake that stalls holds a connection as a slow head would.
+                Some(tls) => {
+                    let handshake = tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream));
+                    if let Ok(Ok(stream)) = handshake.await {
+                        let io = TokioIo::new(stream);
+                        let _ = watcher.watch(http.serve_connection(io, service)).await;
+                    }
+                }
             }
             drop(permit);
         });

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use hcal_core::model::{LinkSource, MeetingList, MeetingType, Place, PresenceKind, Response, Text};
+use hcal_core::model::{
+    LinkSource, Meeting, MeetingList, MeetingType, Place, PresenceKind, Response, Text,
+};
 
 fn show(text: &Text) -> &str {
     match text {
@@ -44,24 +46,24 @@ fn moment(text: &str, zone: &jiff::tz::TimeZone) -> String {
     )
 }
 
-/// A meeting's title by its key or event id, as the list shows it.
-fn title_of<'l>(list: &'l MeetingList, key: &str) -> Option<&'l str> {
+/// A meeting's title as the list shows it.
+fn title(meeting: &Meeting) -> &str {
+    meeting.title.as_ref().map(show).unwrap_or("(no title)")
+}
+
+/// The meeting whose key or event id is `key`.
+fn meeting<'l>(list: &'l MeetingList, key: &str) -> Option<&'l Meeting> {
     list.meetings
         .iter()
         .find(|m| m.key == key || m.event_id == key)
-        .map(|m| m.title.as_ref().map(show).unwrap_or("(no title)"))
 }
 
 /// The event `key` as a reader knows it: its title and start, else its id.
 fn event_name(list: &MeetingList, key: &str, zone: &jiff::tz::TimeZone) -> String {
-    let meeting = list
-        .meetings
-        .iter()
-        .find(|m| m.key == key || m.event_id == key);
-    match (meeting, title_of(list, key)) {
-        (Some(m), Some(title)) if !m.all_day => format!("{} {title}", moment(&m.start, zone)),
-        (_, Some(title)) => title.to_string(),
-        _ => format!("event {key}"),
+    match meeting(list, key) {
+        Some(m) if !m.all_day => format!("{} {}", moment(&m.start, zone), title(m)),
+        Some(m) => title(m).to_string(),
+        None => format!("event {key}"),
     }
 }
 
@@ -107,7 +109,7 @@ pub fn agenda(list: &MeetingList, zone: &jiff::tz::TimeZone) -> String {
             let _ = writeln!(out, "\n{}", this_day.strftime("%A %-d %B %Y"));
             day = Some(this_day);
         }
-        let title = m.title.as_ref().map(show).unwrap_or("(no title)");
+        let title = title(m);
         let when = match (start, local(&m.end, zone)) {
             _ if m.all_day => "all day    ".to_string(),
             (Some(s), Some(e)) if s.date() == e.date() => {
@@ -229,7 +231,7 @@ pub fn agenda(list: &MeetingList, zone: &jiff::tz::TimeZone) -> String {
         let _ = writeln!(out, "\nJoin buttons ({}):", list.join_buttons.len());
         for b in &list.join_buttons {
             let targets: Vec<&str> = b.targets.iter().map(show).collect();
-            let title = title_of(list, &b.meeting_key).unwrap_or(&b.meeting_key);
+            let title = meeting(list, &b.meeting_key).map_or(b.meeting_key.as_str(), title);
             let _ = writeln!(
                 out,
                 "  {}  {title} → {}",

@@ -224,11 +224,7 @@ pub(super) fn serve_settings(
                 .map(str::parse)
                 .transpose()
                 .context("serve.metrics_listen")?,
-            token: std::env::var("HCAL_METRICS_TOKEN")
-                .ok()
-                .or_else(|| config.serve.metrics_token.clone())
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty()),
+            token: config.serve.metrics_token(),
         },
         tls: config.serve.tls.as_ref().map(|tls| hcal::tls::TlsFiles {
             cert_file: tls.cert_file.clone(),

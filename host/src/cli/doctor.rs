@@ -466,15 +466,8 @@ async fn public_url(url: Option<&str>) -> Verdict {
             "Google delivers push notifications only to https URLs with a valid certificate: put hcal behind a reverse proxy with one, or give it serve.tls (docs/deployment.md)",
         );
     }
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
-        Ok(client) => client,
-        Err(e) => return fail(e.to_string(), "this is a bug; please report it"),
-    };
     let health = format!("{base}/healthz");
-    match client.get(&health).send().await {
+    match get(&health).await {
         Ok(response) if response.status().is_success() => {
             let body = response.text().await.unwrap_or_default();
             if body.trim() == "ok" {
@@ -493,13 +486,23 @@ async fn public_url(url: Option<&str>) -> Verdict {
             "the proxy does not pass requests to hcal: check its upstream (hcal's serve.listen)",
         ),
         Err(e) => fail(
-            format!(
-                "{health} did not answer from here: {}",
-                crate::cli::args::error_chain(&e)
-            ),
+            format!("{health} did not answer from here: {e}"),
             "check DNS, the certificate (a trusted CA, not self-signed) and that the proxy or hcal listens on 443",
         ),
     }
+}
+
+/// `GET url` as a doctor asks: within 10 s, the error with its causes.
+async fn get(url: &str) -> Result<reqwest::Response, String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| crate::cli::args::error_chain(&e))?;
+    client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| crate::cli::args::error_chain(&e))
 }
 
 /// Sign-in: its secret, and the issuer's discovery document.
@@ -520,18 +523,7 @@ async fn sign_in(config: &Config) -> Verdict {
         "{}/.well-known/openid-configuration",
         settings.issuer.trim_end_matches('/')
     );
-    let answer = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string());
-    let answer = match answer {
-        Ok(client) => client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| crate::cli::args::error_chain(&e)),
-        Err(e) => Err(e),
-    };
+    let answer = get(&url).await;
     match answer {
         Ok(r) if r.status().is_success() => Fine(format!(
             "client {} at {}",
