@@ -204,17 +204,8 @@ impl Sealer {
             for (t, m) in tag.iter_mut().zip(mask.iter()) {
                 *t ^= m;
             }
-            let mut jwe =
-                String::with_capacity(HEADER_B64.len() + 42 + plaintext.len().div_ceil(3) * 4);
-            jwe.push_str(HEADER_B64);
-            jwe.push_str("..");
-            B64.encode_string(iv, &mut jwe);
-            jwe.push('.');
-            B64.encode_string(&*ciphertext, &mut jwe);
-            jwe.push('.');
-            B64.encode_string(tag, &mut jwe);
             sealed.push(Sealed {
-                jwe,
+                jwe: compact_jwe(iv, ciphertext, &tag),
                 key_url: self.key_url.clone(),
             });
         }
@@ -287,6 +278,32 @@ impl Sealer {
         String::from_utf8(plaintext)
             .map_err(|_| CoreError::OpenFailed("the plaintext is not UTF-8".into()))
     }
+}
+
+/// `header..iv.ciphertext.tag`, base64url written straight into the one
+/// allocation the value needs: `encode_string` zeroes a 1 KiB buffer per
+/// call, three calls per value, which was 19 MB of memset for a page.
+fn compact_jwe(iv: &[u8; 12], ciphertext: &[u8], tag: &[u8]) -> String {
+    const IV_B64: usize = 16;
+    const TAG_B64: usize = 22;
+    let body = base64::encoded_len(ciphertext.len(), false).expect("a wasm32 value's base64 fits");
+    let start = HEADER_B64.len() + 2;
+    let len = start + IV_B64 + 1 + body + 1 + TAG_B64;
+    let mut jwe = Vec::with_capacity(len);
+    jwe.extend_from_slice(HEADER_B64.as_bytes());
+    // The separators are the bytes the encodings do not overwrite.
+    jwe.resize(len, b'.');
+    let encode = |input: &[u8], at: usize, width: usize, jwe: &mut [u8]| {
+        let written = B64
+            .encode_slice(input, &mut jwe[at..at + width])
+            .expect("sized for its base64");
+        debug_assert_eq!(written, width);
+    };
+    encode(iv, start, IV_B64, &mut jwe);
+    encode(ciphertext, start + IV_B64 + 1, body, &mut jwe);
+    encode(tag, len - TAG_B64, TAG_B64, &mut jwe);
+    // SAFETY: the header, the separators and base64url are all ASCII.
+    unsafe { String::from_utf8_unchecked(jwe) }
 }
 
 /// Seal one value.
