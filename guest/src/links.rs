@@ -1018,7 +1018,7 @@ pub fn extract(
         // Character references in plain text (`&#104;ttps://`, how some mail
         // gateways hide links from scanners) are read as what they stand for.
         let decoded;
-        let text = if text.contains("&#") {
+        let text = if has_character_reference(text) {
             decoded = html::decode_entities(text);
             decoded.as_ref()
         } else {
@@ -1075,6 +1075,21 @@ pub fn extract(
         }
     }
     rank(candidates, max)
+}
+
+/// Whether `text` holds `&#`. `str::contains` with a pattern is the standard
+/// library's Two-Way search, which in wasm32 (no SIMD path) cost 6% of a page
+/// for this one check; a byte search for `&` skips eight bytes at a time.
+fn has_character_reference(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = crate::bytes::find_byte(bytes, from, b'&') {
+        if bytes.get(at + 1) == Some(&b'#') {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Which meeting a URI is: everything before its query, fragment or SIP
@@ -1135,6 +1150,30 @@ pub fn is_webex(link: &JoinLink) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn character_references_are_found_where_contains_finds_them() {
+        for text in [
+            "",
+            "&",
+            "#",
+            "&#",
+            "#&",
+            "a&b&#104;",
+            "&&&&&&&&&#",
+            "&amp; then &#x68;",
+            "eight by&tes, &then# more&",
+            "no references at all in a long line of text",
+            "ends with &",
+            "é&#233;",
+        ] {
+            assert_eq!(
+                has_character_reference(text),
+                text.contains("&#"),
+                "{text:?}"
+            );
+        }
+    }
 
     fn find(text: &str) -> Vec<String> {
         let fields = [Field::new(LinkSource::Description, text)];
