@@ -1,5 +1,7 @@
 //! Runs the benchmark page through the component in a loop, for `perf record`
-//! (`HCAL_PERFMAP=1`) or a quick events/s figure.
+//! (`HCAL_PERFMAP=1`) or a quick events/s figure. `HCAL_ROUNDS=1 HCAL_BATCHES=1`
+//! under `valgrind --tool=callgrind` counts the instructions of a page, which
+//! a shared machine's noise does not move.
 fn main() {
     let page = vec![hcal_benches::realistic_page(250)];
     let mut request = hcal_benches::request();
@@ -15,8 +17,14 @@ fn main() {
     let runtime = hcal::runtime::Runtime::new(config).unwrap();
     runtime.process(&page, &request).unwrap();
     // The best of five batches: the machine is shared, noise only adds.
-    let rounds = 100;
-    let per_round = (0..5)
+    let setting = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = setting("HCAL_ROUNDS", 100).max(1);
+    let per_round = (0..setting("HCAL_BATCHES", 5).max(1))
         .map(|_| {
             let started = std::time::Instant::now();
             for _ in 0..rounds {
