@@ -369,6 +369,15 @@ struct WireId {
 /// Suffix that marks a Google resource (room) calendar.
 pub const RESOURCE_DOMAIN: &str = "@resource.calendar.google.com";
 
+/// A room's address, in any case; without lower-casing a copy of every
+/// attendee's address.
+fn is_resource(email: &str) -> bool {
+    let email = email.as_bytes();
+    email.len() >= RESOURCE_DOMAIN.len()
+        && email[email.len() - RESOURCE_DOMAIN.len()..]
+            .eq_ignore_ascii_case(RESOURCE_DOMAIN.as_bytes())
+}
+
 /// Read one `events.list` page, or a single event, of Google JSON.
 ///
 /// ```
@@ -521,7 +530,7 @@ fn finish_event(mut wire: WireEvent, item: Option<u32>) -> Result<Event, EventEr
                 "the attendee has no email".into(),
             )
         })?;
-        let resource = a.resource || email.to_ascii_lowercase().ends_with(RESOURCE_DOMAIN);
+        let resource = a.resource || is_resource(&email);
         attendees.push(Attendee {
             email,
             name: a.display_name,
@@ -579,6 +588,26 @@ fn finish_event(mut wire: WireEvent, item: Option<u32>) -> Result<Event, EventEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rooms_are_known_by_their_domain_in_any_case() {
+        for (email, room) in [
+            ("room-1@resource.calendar.google.com", true),
+            ("Room-1@Resource.Calendar.Google.COM", true),
+            ("@resource.calendar.google.com", true),
+            ("resource.calendar.google.com", false),
+            ("bob@example.com", false),
+            ("é@resource.calendar.google.co", false),
+            ("", false),
+        ] {
+            assert_eq!(is_resource(email), room, "{email}");
+            assert_eq!(
+                email.to_ascii_lowercase().ends_with(RESOURCE_DOMAIN),
+                room,
+                "{email}"
+            );
+        }
+    }
 
     #[test]
     fn a_single_event_is_a_page_of_one() {

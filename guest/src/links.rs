@@ -362,8 +362,7 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
     )
     .unwrap_or(after.len());
     let authority = &after[..host_end];
-    let authority = authority
-        .rsplit_once('@')
+    let authority = crate::bytes::rsplit_once_byte(authority, b'@')
         .map(|(_, h)| h)
         .unwrap_or(authority);
     let host = &authority[..find_byte(authority.as_bytes(), 0, b':').unwrap_or(authority.len())];
@@ -387,7 +386,7 @@ fn split_url(uri: &str) -> Option<Parts<'_>> {
 /// assert_eq!(classify("https://teams.microsoft.com/meet/123"), None); // no passcode
 /// ```
 pub fn classify(uri: &str) -> Option<&'static str> {
-    let scheme = uri.split(':').next().unwrap_or("");
+    let scheme = &uri[..crate::bytes::find_byte(uri.as_bytes(), 0, b':').unwrap_or(uri.len())];
     if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
         return valid_sip(uri).then_some("sip");
     }
@@ -422,8 +421,8 @@ pub fn classify(uri: &str) -> Option<&'static str> {
                 best = Some(index);
             }
         }
-        match key.split_once('.') {
-            Some((_, parent)) if !parent.is_empty() => key = parent,
+        match crate::bytes::find_byte(key.as_bytes(), 0, b'.') {
+            Some(dot) if dot + 1 < key.len() => key = &key[dot + 1..],
             _ => break,
         }
     }

@@ -594,7 +594,9 @@ impl<'r> Context<'r> {
             let Text::Plain(email) = &a.email else {
                 continue;
             };
-            let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            let domain = crate::bytes::rsplit_once_byte(email, b'@')
+                .map(|(_, d)| d)
+                .unwrap_or("");
             let ours = a.room
                 || self
                     .org_domains
