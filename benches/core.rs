@@ -57,10 +57,7 @@ fn benches(c: &mut Criterion) {
 
     // As the service stores it: title, location, agenda and e-mails sealed.
     let mut sealed = request.clone();
-    sealed.seal_with = Some(hcal_core::model::OrgKey {
-        key_url: "kms://bench/keys/1".into(),
-        key: vec![7; 32],
-    });
+    sealed.seal_with = Some(hcal_benches::seal_key());
     let mut group = c.benchmark_group("process_page_sealed");
     group.throughput(Throughput::Elements(EVENTS as u64));
     group.sample_size(30);

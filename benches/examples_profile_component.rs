@@ -4,27 +4,15 @@
 //! a shared machine's noise does not move.
 fn main() {
     let page = vec![hcal_benches::realistic_page(250)];
-    let mut request = hcal_benches::request();
     // HCAL_SEAL=1: seal the sensitive fields too, as the service stores them.
-    if std::env::var_os("HCAL_SEAL").is_some() {
-        request.seal_with = Some(hcal_core::model::OrgKey {
-            key_url: "kms://bench/keys/1".into(),
-            key: vec![7; 32],
-        });
-    }
+    let request = hcal_benches::request_from_env();
     let mut config = hcal::runtime::RuntimeConfig::new(hcal::runtime::default_component_path());
     config.cache_dir = Some(std::env::temp_dir().join("hcal-bench-cache"));
     let runtime = hcal::runtime::Runtime::new(config).unwrap();
     runtime.process(&page, &request).unwrap();
     // The best of five batches: the machine is shared, noise only adds.
-    let setting = |name: &str, default: u32| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let rounds = setting("HCAL_ROUNDS", 100).max(1);
-    let per_round = (0..setting("HCAL_BATCHES", 5).max(1))
+    let rounds = hcal_benches::count_from_env("HCAL_ROUNDS", 100);
+    let per_round = (0..hcal_benches::count_from_env("HCAL_BATCHES", 5))
         .map(|_| {
             let started = std::time::Instant::now();
             for _ in 0..rounds {

@@ -1,7 +1,7 @@
 //! Inputs for the benchmarks: a realistic `events.list` page, made the same
 //! way every time.
 
-use hcal_core::model::{JoinDetails, ProcessRequest, Profile, Window};
+use hcal_core::model::{JoinDetails, OrgKey, ProcessRequest, Profile, Window};
 use serde_json::json;
 
 /// A page of `events` meetings like a busy calendar's: ~2 KB HTML
@@ -47,6 +47,34 @@ pub fn realistic_page(events: usize) -> String {
         })
         .collect();
     json!({ "kind": "calendar#events", "timeZone": "Europe/Berlin", "items": items }).to_string()
+}
+
+/// The organisation key the sealed benchmarks seal with: 32 bytes of 7.
+pub fn seal_key() -> OrgKey {
+    OrgKey {
+        key_url: "kms://bench/keys/1".into(),
+        key: vec![7; 32],
+    }
+}
+
+/// A profiling loop's count from the environment: `$name`, at least 1, or
+/// `default`.
+pub fn count_from_env(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .max(1)
+}
+
+/// [`request`], sealing with [`seal_key`] when `HCAL_SEAL` is set (the
+/// profiling loops).
+pub fn request_from_env() -> ProcessRequest {
+    let mut request = request();
+    if std::env::var_os("HCAL_SEAL").is_some() {
+        request.seal_with = Some(seal_key());
+    }
+    request
 }
 
 /// Alice's request over December 2026, with her Personal Room.

@@ -57,20 +57,14 @@ pub fn find_byte(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
     find(bytes, from, |w| equal_to(w, byte), |b| b == byte)
 }
 
-/// The last `byte` (`memrchr`) of a short slice: an e-mail address or a URL's
-/// authority. A plain loop: the standard library's `memrchr` (behind
-/// `rsplit_once`) spends more aligning its words than such a slice takes,
-/// 2% of a page in the component.
-#[inline]
-pub fn rfind_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == byte)
-}
-
-/// `text` split at its last `byte`, without it (`rsplit_once` for an ASCII byte).
+/// `text` split at its last `byte`, without it (`rsplit_once` for an ASCII
+/// byte), for short text: an e-mail address or a URL's authority. A plain
+/// loop: the standard library's `memrchr` (behind `rsplit_once`) spends more
+/// aligning its words than such text takes, 2% of a page in the component.
 #[inline]
 pub fn rsplit_once_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
     debug_assert!(byte.is_ascii());
-    let at = rfind_byte(text.as_bytes(), byte)?;
+    let at = text.as_bytes().iter().rposition(|&b| b == byte)?;
     // An ASCII byte is always a character boundary.
     Some((&text[..at], &text[at + 1..]))
 }
