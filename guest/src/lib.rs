@@ -42,6 +42,8 @@ mod allocator;
 static ALLOCATOR: allocator::SizeClasses = allocator::SizeClasses::new();
 
 #[cfg(feature = "engine")]
+pub mod base64url;
+#[cfg(feature = "engine")]
 mod bytes;
 #[cfg(feature = "engine")]
 pub mod enrich;

@@ -187,3 +187,29 @@ fn core_errors_are_typed_not_traps() {
     );
     assert!(error.to_string().starts_with("malformed JSON"), "{error}");
 }
+
+/// The component's sealed values are exactly AES-256-GCM under the key, in
+/// canonical base64url: the component encodes with WebAssembly SIMD, twelve
+/// bytes at a time with a padded last group, so every length up to 300
+/// bytes (each remainder after each number of whole groups) and some long
+/// ones are opened here by `aes-gcm` natively, whose base64 decoder refuses
+/// a stray bit in a last character.
+#[test]
+fn sealed_values_of_every_length_open_natively() {
+    let runtime = Runtime::new(common::test_config()).unwrap();
+    let key = hcal_core::model::OrgKey {
+        key_url: "kms://kms.example.com/keys/lengths".into(),
+        key: (0..32).collect(),
+    };
+    let lengths = (0..=300).chain([1_000, 4_097, 9_999, 10_000]);
+    for len in lengths {
+        // Printable ASCII; the ciphertext the encoder sees is random bytes.
+        let text: String = (0..len)
+            .map(|i| char::from_u32(0x20 + (i * 7 + len) as u32 % 0x5f).unwrap())
+            .collect();
+        let sealed = runtime.seal(&text, &key).unwrap();
+        let opened = hcal_core::seal::open(&sealed, &key)
+            .unwrap_or_else(|e| panic!("length {len}: {e}: {}", sealed.jwe));
+        assert_eq!(opened, text, "length {len}");
+    }
+}
