@@ -1,7 +1,13 @@
-//! The pace of each user's syncs: at most one every [`SPACING`] (a burst of
-//! pushes, forged or not, is a bounded number of Google calls), and a sync
-//! that failed after its retries tried again on its own backoff (seconds,
-//! doubling, at most [`MAX_BACKOFF`]) rather than at the next poll.
+//! The pace of each user's syncs: on average at most one every [`SPACING`],
+//! with [`SLACK`] more straight away (a burst of pushes, forged or not, is a
+//! bounded number of Google calls), and a sync that failed after its retries
+//! tried again on its own backoff (seconds, doubling, at most
+//! [`MAX_BACKOFF`]) rather than at the next poll.
+//!
+//! The slack is for Google's echo: the join details hcal writes into an
+//! event come back as a push a moment after the sync that wrote them, and
+//! with no slack that push waited out the spacing (3 s of every
+//! enrichment's latency, and the last 3 s of the organisation's first sync).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -10,7 +16,11 @@
 //! let t0 = Instant::now();
 //! assert_eq!(pace.not_before("a", t0), None);
 //! pace.started("a", t0);
-//! // A push a second later waits for the spacing; it is kept, not lost.
+//! // A push a moment later is synced at once: the slack.
+//! let t1 = t0 + Duration::from_millis(200);
+//! assert_eq!(pace.not_before("a", t1), None);
+//! pace.started("a", t1);
+//! // The next waits for the spacing; it is kept, not lost.
 //! let at = pace.not_before("a", t0 + Duration::from_secs(1)).unwrap();
 //! pace.later("a", at, true);
 //! assert!(pace.due(t0 + Duration::from_secs(2)).is_empty());
@@ -20,16 +30,21 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Least time between two syncs of one user: at most 20 a minute.
+/// Average time between two syncs of one user: at most 20 a minute, plus
+/// the [`SLACK`].
 pub const SPACING: Duration = Duration::from_secs(3);
+/// Syncs of one user allowed at once beyond the spacing.
+pub const SLACK: u32 = 1;
 /// A failed sync is retried after 2 s, 4 s, 8 s ... at most this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Per-user sync timing for one worker.
 #[derive(Debug, Default)]
 pub struct Pace {
-    /// When each user's last sync started.
-    started: HashMap<String, Instant>,
+    /// When each user's syncs would have caught up with the spacing: a
+    /// sync may start [`SLACK`] spacings before it (the generic cell rate
+    /// algorithm, one instant per user).
+    caught_up: HashMap<String, Instant>,
     /// Syncs in a row that failed.
     failures: HashMap<String, u32>,
     /// Syncs due later, and whether a change asked for them.
@@ -39,13 +54,15 @@ pub struct Pace {
 impl Pace {
     /// `None`: `user` may be synced at `now`; else the instant it may.
     pub fn not_before(&self, user: &str, now: Instant) -> Option<Instant> {
-        let allowed = *self.started.get(user)? + SPACING;
+        let caught_up = *self.caught_up.get(user)?;
+        let allowed = caught_up.checked_sub(SPACING * SLACK).unwrap_or(now);
         (allowed > now).then_some(allowed)
     }
 
     /// A sync of `user` starts at `now` (one asked for later is answered).
     pub fn started(&mut self, user: &str, now: Instant) {
-        self.started.insert(user.to_string(), now);
+        let caught_up = self.caught_up.entry(user.to_string()).or_insert(now);
+        *caught_up = (*caught_up).max(now) + SPACING;
         self.later.remove(user);
     }
 
@@ -102,7 +119,7 @@ impl Pace {
     /// `true` when a change was still waiting to be synced (the caller passes
     /// it on to the user's new worker).
     pub fn forget(&mut self, user: &str) -> bool {
-        self.started.remove(user);
+        self.caught_up.remove(user);
         self.failures.remove(user);
         self.later.remove(user).is_some_and(|(_, changed)| changed)
     }
@@ -154,17 +171,51 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_is_one_sync_now_and_one_later() {
+    fn a_burst_is_two_syncs_now_and_one_later() {
         let mut pace = Pace::default();
         let t0 = Instant::now();
         pace.started("a", t0);
+        let mut now_syncs = 1;
         for ms in 1..2000 {
             let now = t0 + Duration::from_millis(ms);
-            if let Some(at) = pace.not_before("a", now) {
-                pace.later("a", at, true);
+            match pace.not_before("a", now) {
+                Some(at) => pace.later("a", at, true),
+                None => {
+                    pace.started("a", now);
+                    now_syncs += 1;
+                }
             }
         }
+        assert_eq!(now_syncs, 1 + SLACK, "the slack, at once");
         assert_eq!(pace.due(t0 + SPACING), vec![("a".to_string(), true)]);
         assert!(pace.due(t0 + SPACING * 2).is_empty());
+    }
+
+    #[test]
+    fn over_a_minute_a_user_is_synced_at_most_twenty_times_and_the_slack() {
+        let mut pace = Pace::default();
+        let t0 = Instant::now();
+        let mut syncs = 0;
+        for ms in (0..60_000).step_by(10) {
+            let now = t0 + Duration::from_millis(ms);
+            if pace.not_before("a", now).is_none() {
+                pace.started("a", now);
+                syncs += 1;
+            }
+        }
+        assert_eq!(syncs, 20 + SLACK);
+    }
+
+    #[test]
+    fn a_quiet_user_gets_the_slack_back() {
+        let mut pace = Pace::default();
+        let t0 = Instant::now();
+        pace.started("a", t0);
+        pace.started("a", t0);
+        assert!(pace.not_before("a", t0).is_some());
+        let later = t0 + SPACING * 2;
+        assert_eq!(pace.not_before("a", later), None);
+        pace.started("a", later);
+        assert_eq!(pace.not_before("a", later), None, "two spacings of quiet");
     }
 }
