@@ -707,13 +707,6 @@ async fn worker(service: Arc<Service>) {
     else {
         return;
     };
-    let enricher = Enricher::new(
-        &service.google,
-        &service.webex,
-        &service.runtime,
-        &service.options,
-        service.store.as_ref(),
-    );
     while let Some(first) = receiver.recv().await {
         // A burst of notifications for one user is one sync.
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -726,29 +719,59 @@ async fn worker(service: Arc<Service>) {
             .syncing
             .store(users.len() as u64, Ordering::Relaxed);
         service.metrics.queue_depth.store(0, Ordering::Relaxed);
-        // Users are independent: their Google round trips overlap.
-        futures_util::stream::iter(users)
-            .for_each_concurrent(service.settings.sync_concurrency.max(1), |user| {
-                let (service, enricher) = (&service, &enricher);
-                async move {
-                    let changed = service
-                        .changed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&user);
-                    if service.holds(&user) {
-                        service.paced_sync(enricher, &user, changed).await;
-                    } else if changed
-                        && let Err(error) = service.store.request_sync(&user, now().as_second())
-                    {
-                        // A change is passed on to the user's worker; a poll's
-                        // turn for a user handed away is that worker's to take.
-                        tracing::warn!(%user, %error, "cannot pass the sync on to its worker");
-                    }
-                    service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
-                }
-            })
-            .await;
+        // Users are independent: each sync is a task of its own, so their
+        // Google round trips overlap and their component calls and store
+        // writes run on every core. (Futures polled together in one task
+        // share its thread: the organisation's first sync used one core.)
+        let concurrency = service.settings.sync_concurrency.max(1);
+        let mut syncs = tokio::task::JoinSet::new();
+        for user in users {
+            while syncs.len() >= concurrency {
+                finished(&service, syncs.join_next().await);
+            }
+            let service = service.clone();
+            syncs.spawn(async move { service.sync_queued(&user).await });
+        }
+        while let Some(outcome) = syncs.join_next().await {
+            finished(&service, Some(outcome));
+        }
+    }
+}
+
+/// A sync task's end: a panic is logged and counted as that sync's end
+/// (its user is synced again at the next change or poll), not taken down
+/// with the worker.
+fn finished(service: &Service, outcome: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(error)) = outcome {
+        tracing::error!(%error, "a sync task failed");
+        service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Service {
+    /// Sync a user taken from the queue, if this worker holds them; a
+    /// change for a user another worker holds is passed on.
+    async fn sync_queued(&self, user: &str) {
+        let changed = self
+            .changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(user);
+        if self.holds(user) {
+            let enricher = Enricher::new(
+                &self.google,
+                &self.webex,
+                &self.runtime,
+                &self.options,
+                self.store.as_ref(),
+            );
+            self.paced_sync(&enricher, user, changed).await;
+        } else if changed && let Err(error) = self.store.request_sync(user, now().as_second()) {
+            // A change is passed on to the user's worker; a poll's turn for
+            // a user handed away is that worker's to take.
+            tracing::warn!(%user, %error, "cannot pass the sync on to its worker");
+        }
+        self.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
