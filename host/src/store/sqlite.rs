@@ -468,23 +468,26 @@ impl Store for SqliteStore {
                 params![email, event],
             )?;
         }
+        // Prepared once for the page's meetings (a user's first sync is
+        // ~55), not parsed again for each.
+        let mut insert_meeting = transaction.prepare_cached(
+            "INSERT INTO meetings (email, key, event_id, series_id, starts_at, ends_at, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (email, key) DO UPDATE SET event_id = ?3, series_id = ?4,
+                starts_at = ?5, ends_at = ?6, sealed = ?7",
+        )?;
         for meeting in &page.meetings {
-            transaction.execute(
-                "INSERT INTO meetings (email, key, event_id, series_id, starts_at, ends_at, sealed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (email, key) DO UPDATE SET event_id = ?3, series_id = ?4,
-                    starts_at = ?5, ends_at = ?6, sealed = ?7",
-                params![
-                    email,
-                    meeting.key,
-                    meeting.event_id,
-                    meeting.series_id,
-                    meeting.starts_at,
-                    meeting.ends_at,
-                    meeting.sealed_json
-                ],
-            )?;
+            insert_meeting.execute(params![
+                email,
+                meeting.key,
+                meeting.event_id,
+                meeting.series_id,
+                meeting.starts_at,
+                meeting.ends_at,
+                meeting.sealed_json
+            ])?;
         }
+        drop(insert_meeting);
         if let Some(buttons) = &page.join_buttons {
             transaction.execute(
                 // A claim in flight stays; a button given back for a retry
@@ -493,12 +496,18 @@ impl Store for SqliteStore {
                  AND (claimed_by IS NULL OR claim_expires <= ?2)",
                 params![email, now()],
             )?;
+            let mut insert_button = transaction.prepare_cached(
+                "INSERT INTO join_buttons (email, meeting_key, at, targets, ends_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (email, meeting_key, at) DO UPDATE SET ends_at = excluded.ends_at",
+            )?;
             for button in buttons {
-                transaction.execute(
-                    "INSERT INTO join_buttons (email, meeting_key, at, targets, ends_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (email, meeting_key, at) DO UPDATE SET ends_at = excluded.ends_at",
-                    params![email, button.meeting_key, button.at, button.targets_json, button.ends_at],
-                )?;
+                insert_button.execute(params![
+                    email,
+                    button.meeting_key,
+                    button.at,
+                    button.targets_json,
+                    button.ends_at
+                ])?;
             }
         }
         if let Some(blocks) = &page.presence_blocks {
