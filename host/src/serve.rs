@@ -773,9 +773,7 @@ impl Service {
         }
         self.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
     }
-}
 
-impl Service {
     /// Read a user's vacation responder and derive their presence again.
     pub(crate) async fn refresh_presence(&self, user: &str) {
         match crate::presence::responder(&self.google, user).await {
