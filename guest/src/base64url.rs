@@ -7,8 +7,8 @@
 //! With WebAssembly's 128-bit SIMD (on for the component, see
 //! `.cargo/config.toml`), twelve bytes become sixteen characters in about
 //! twenty vector instructions. Native builds use the `base64` crate; the
-//! runtime's tests check the component's characters against it for every
-//! length up to 300 bytes and beyond.
+//! runtime's tests open the component's values with it for every length up
+//! to 300 bytes and beyond.
 
 #[cfg(any(test, not(all(target_arch = "wasm32", target_feature = "simd128"))))]
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -113,6 +113,9 @@ mod simd {
 mod tests {
     use super::*;
 
+    /// Natively this checks `encoded_len` and the slice handling; the
+    /// component's SIMD path is checked by `host/tests/runtime.rs`
+    /// (`sealed_values_of_every_length_open_natively`).
     #[test]
     fn every_length_matches_the_base64_crate() {
         let input: Vec<u8> = (0..=255u8).cycle().take(300).collect();

@@ -726,14 +726,16 @@ async fn worker(service: Arc<Service>) {
         let concurrency = service.settings.sync_concurrency.max(1);
         let mut syncs = tokio::task::JoinSet::new();
         for user in users {
-            while syncs.len() >= concurrency {
-                finished(&service, syncs.join_next().await);
+            while syncs.len() >= concurrency
+                && let Some(outcome) = syncs.join_next().await
+            {
+                finished(&service, outcome);
             }
             let service = service.clone();
             syncs.spawn(async move { service.sync_queued(&user).await });
         }
         while let Some(outcome) = syncs.join_next().await {
-            finished(&service, Some(outcome));
+            finished(&service, outcome);
         }
     }
 }
@@ -741,8 +743,8 @@ async fn worker(service: Arc<Service>) {
 /// A sync task's end: a panic is logged and counted as that sync's end
 /// (its user is synced again at the next change or poll), not taken down
 /// with the worker.
-fn finished(service: &Service, outcome: Option<Result<(), tokio::task::JoinError>>) {
-    if let Some(Err(error)) = outcome {
+fn finished(service: &Service, outcome: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = outcome {
         tracing::error!(%error, "a sync task failed");
         service.metrics.syncing.fetch_sub(1, Ordering::Relaxed);
     }
