@@ -21,6 +21,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hcal_benches::scale::{Scale, peak_rss, seed, stored_meetings};
 use serde_json::json;
 
+/// The `hcal` binary's allocator (host/src/main.rs): the benchmark stands in
+/// for `hcal serve`, so it allocates as the service does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `cargo bench` passes `--bench`; under `cargo test` (criterion's test
 /// mode, each benchmark run once) a small organisation checks the scenario
 /// without taking minutes.
