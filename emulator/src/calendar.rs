@@ -184,8 +184,8 @@ pub async fn list(
         let role = state.require(&id, user, Role::Reader)?;
         let query = list_query(&params, true)?;
         let mut page = state.list_events(&id, &query)?;
-        page["accessRole"] = json!(role.as_str());
-        ok(page)
+        page.head["accessRole"] = json!(role.as_str());
+        Ok((Json(&page).into_response(), Changed::new()))
     })
 }
 

@@ -519,7 +519,11 @@ impl State {
     }
 
     /// `events.list`: one page, with `nextPageToken` or (last page) `nextSyncToken`.
-    pub fn list_events(&self, calendar_id: &str, query: &ListQuery) -> Result<Value, ApiError> {
+    pub fn list_events(
+        &self,
+        calendar_id: &str,
+        query: &ListQuery,
+    ) -> Result<EventsPage<'_>, ApiError> {
         let calendar = self
             .calendars
             .get(calendar_id)
@@ -625,11 +629,11 @@ impl State {
         }
         let total = items.len();
         let page_size = query.max_results.clamp(1, MAX_PAGE);
-        let page: Vec<Value> = items
+        let page: Vec<Cow<'_, Value>> = items
             .into_iter()
             .skip(offset)
             .take(page_size)
-            .map(|(_, _, body)| body.into_owned())
+            .map(|(_, _, body)| body)
             .collect();
         let updated = calendar
             .events
@@ -653,8 +657,10 @@ impl State {
         } else {
             response["nextSyncToken"] = json!(sync_token(calendar.epoch, snapshot));
         }
-        response["items"] = Value::Array(page);
-        Ok(response)
+        Ok(EventsPage {
+            head: response,
+            items: page,
+        })
     }
 
     /// `events.instances`: the occurrences of one series, exceptions applied.
@@ -788,6 +794,38 @@ impl State {
             }
         }
         merged
+    }
+}
+
+/// A page of `events.list`: the page's fields, and its events borrowed from
+/// the state. Serialised in place (under the state's lock) rather than
+/// copied into a `Value` first: a copy of every listed event, made and
+/// dropped per call, was 3% of the CPU of a 1,000-user sync (perf).
+#[derive(Debug)]
+pub struct EventsPage<'a> {
+    /// `kind`, `etag`, `nextPageToken` or `nextSyncToken`, ...: an object.
+    pub head: Value,
+    pub items: Vec<Cow<'a, Value>>,
+}
+
+impl serde::Serialize for EventsPage<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let head = self.head.as_object();
+        let mut map = serializer.serialize_map(None)?;
+        // In key order, as a `Value` with `items` inserted would be written.
+        let mut items_written = false;
+        for (key, value) in head.into_iter().flatten() {
+            if !items_written && key.as_str() > "items" {
+                map.serialize_entry("items", &self.items)?;
+                items_written = true;
+            }
+            map.serialize_entry(key, value)?;
+        }
+        if !items_written {
+            map.serialize_entry("items", &self.items)?;
+        }
+        map.end()
     }
 }
 
