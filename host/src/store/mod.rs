@@ -16,6 +16,7 @@
 //! assert_eq!(store.user("alice@example.com").unwrap().unwrap().state, UserState::Pending);
 //! ```
 
+mod checkpoint;
 mod postgres;
 mod sqlite;
 

@@ -1,10 +1,13 @@
-//! The SQLite store: one file, embedded (the default). WAL, foreign keys,
-//! secure delete; schema versions in `PRAGMA user_version`.
+//! The SQLite store: one file, embedded (the default). WAL (checkpointed
+//! on a thread of its own: `checkpoint.rs`), foreign keys, secure delete;
+//! schema versions in `PRAGMA user_version`.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 
 use super::{BUTTON_COLUMNS, FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 use super::{
@@ -176,6 +179,8 @@ fn read_only(path: &Path) -> Result<Connection, StoreError> {
 /// The SQLite store.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    /// WAL checkpoints on their own thread (none in memory).
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -192,7 +197,12 @@ impl SqliteStore {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        SqliteStore::prepare(connection, &path.display().to_string())
+        let mut store = SqliteStore::prepare(connection, &path.display().to_string())?;
+        store
+            .lock()
+            .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
+        store._checkpointer = Some(Checkpointer::start(path)?);
+        Ok(store)
     }
 
     /// A store in memory (tests, `hcal demo --once`).
@@ -231,6 +241,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            _checkpointer: None,
         })
     }
 

@@ -1,0 +1,138 @@
+//! SQLite's WAL checkpoints, off the writer's path.
+//!
+//! In WAL mode with `synchronous = NORMAL` a commit appends to the WAL and
+//! does not wait for the disk; the checkpoint, which copies the WAL back into
+//! the database file, is where SQLite waits for it (a sync of the WAL, then
+//! of the file). By default the commit that takes the WAL past 1,000 pages
+//! runs that checkpoint itself, under the store's lock, so every ~4 MB
+//! written one user's sync waited for two disk syncs while every other sync
+//! waited for the lock: the 1,000-user full sync spent about a fifth of its
+//! time there on a shared virtual disk (docs/performance.md).
+//!
+//! Here a thread with its own connection checkpoints every [`PERIOD`], in
+//! `PASSIVE` mode (it never waits for, nor blocks, the writer or readers).
+//! The writer's own automatic checkpoint stays as a backstop at
+//! [`BACKSTOP_PAGES`], should this thread fall behind or stop.
+
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// How often the WAL is copied back into the database file.
+pub const PERIOD: Duration = Duration::from_millis(250);
+
+/// WAL pages (4 KiB each) after which a commit checkpoints by itself, as
+/// SQLite does at 1,000 without this thread: 64 MiB.
+pub const BACKSTOP_PAGES: i64 = 16 * 1024;
+
+/// The checkpointing thread of one SQLite file; stopped (after a last
+/// checkpoint) when dropped.
+pub struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Start checkpointing the (WAL-mode) database at `path`.
+    pub fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let open = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection =
+            Connection::open_with_flags(path, flags).map_err(|e| open(e.to_string()))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("hcal-checkpoint".into())
+            .spawn(move || {
+                // Woken early only when the store is dropped (the sender goes).
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
+                    checkpoint(&connection);
+                }
+                checkpoint(&connection);
+            })
+            .map_err(|e| open(format!("cannot start its checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// One passive checkpoint. Busy (another checkpoint running) is not an
+/// error; anything else is logged, and the writer's backstop remains.
+fn checkpoint(connection: &Connection) {
+    let result = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    match result {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
+        Err(error) => {
+            tracing::warn!(%error, "SQLite WAL checkpoint failed; commits checkpoint by themselves meanwhile")
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread copies the WAL back while the writer never checkpoints
+    /// (its backstop is far away): the database file grows to hold the rows,
+    /// where without the thread it stays as created and the WAL holds them.
+    #[test]
+    fn the_thread_checkpoints_what_the_writer_wrote() {
+        let dir = std::env::temp_dir().join(format!(
+            "hcal-checkpoint-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer
+            .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)
+            .unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let file_bytes = || std::fs::metadata(&path).unwrap().len();
+        let checkpointer = Checkpointer::start(&path).unwrap();
+        std::thread::sleep(2 * PERIOD);
+        let before = file_bytes();
+        for _ in 0..50 {
+            writer
+                .execute("INSERT INTO t VALUES (randomblob(8000))", [])
+                .unwrap();
+        }
+        assert!(before < 50 * 8000, "{before} bytes before the inserts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file_bytes() < 50 * 8000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing was checkpointed: the file is {} bytes",
+                file_bytes()
+            );
+            std::thread::sleep(PERIOD / 5);
+        }
+        drop(checkpointer);
+        drop(writer);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
