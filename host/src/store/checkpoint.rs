@@ -38,8 +38,10 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Start checkpointing the (WAL-mode) database at `path`.
-    pub fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+    /// Start checkpointing the (WAL-mode) database at `path`; `None` when the
+    /// file cannot be written here (a read-only file or mount, where SQLite
+    /// opens it read-only and there is nothing to checkpoint).
+    pub fn start(path: &Path) -> Result<Option<Checkpointer>, StoreError> {
         let open = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
@@ -47,36 +49,51 @@ impl Checkpointer {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection =
             Connection::open_with_flags(path, flags).map_err(|e| open(e.to_string()))?;
+        if connection
+            .is_readonly("main")
+            .map_err(|e| open(e.to_string()))?
+        {
+            return Ok(None);
+        }
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("hcal-checkpoint".into())
             .spawn(move || {
+                let mut warned = false;
                 // Woken early only when the store is dropped (the sender goes).
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
-                    checkpoint(&connection);
+                    checkpoint(&connection, &mut warned);
                 }
-                checkpoint(&connection);
+                checkpoint(&connection, &mut warned);
             })
             .map_err(|e| open(format!("cannot start its checkpoint thread: {e}")))?;
-        Ok(Checkpointer {
+        Ok(Some(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),
-        })
+        }))
     }
 }
 
-/// One passive checkpoint. Busy (another checkpoint running) is not an
-/// error; anything else is logged, and the writer's backstop remains.
-fn checkpoint(connection: &Connection) {
+/// One passive checkpoint. One that cannot finish (another checkpoint, or a
+/// reader holding an old snapshot) is not an error: SQLite says so in the
+/// row, and the next period goes on from there. An error is logged once per
+/// store, not four times a second; the writer's backstop remains.
+fn checkpoint(connection: &Connection, warned: &mut bool) {
     let result = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         row.get::<_, i64>(0)
     });
     match result {
         Ok(_) => {}
+        // Only while another connection changes the schema.
         Err(rusqlite::Error::SqliteFailure(e, _))
             if e.code == rusqlite::ErrorCode::DatabaseBusy => {}
         Err(error) => {
-            tracing::warn!(%error, "SQLite WAL checkpoint failed; commits checkpoint by themselves meanwhile")
+            if !std::mem::replace(warned, true) {
+                tracing::warn!(
+                    %error,
+                    "SQLite WAL checkpoint failed; commits checkpoint by themselves meanwhile (said once)"
+                )
+            }
         }
     }
 }
@@ -94,17 +111,42 @@ impl Drop for Checkpointer {
 mod tests {
     use super::*;
 
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "hcal-checkpoint-{name}-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A file SQLite can only read (here by `mode=ro`, as on a read-only
+    /// mount) gets no thread, rather than one failing four times a second.
+    #[test]
+    fn a_read_only_file_gets_no_thread() {
+        let dir = scratch("ro");
+        let path = dir.join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        drop(writer);
+        let read_only = format!("file:{}?mode=ro", path.display());
+        assert!(
+            Checkpointer::start(Path::new(&read_only))
+                .unwrap()
+                .is_none()
+        );
+        assert!(Checkpointer::start(&path).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// The thread copies the WAL back while the writer never checkpoints
     /// (its backstop is far away): the database file grows to hold the rows,
     /// where without the thread it stays as created and the WAL holds them.
     #[test]
     fn the_thread_checkpoints_what_the_writer_wrote() {
-        let dir = std::env::temp_dir().join(format!(
-            "hcal-checkpoint-{}-{}",
-            std::process::id(),
-            jiff::Timestamp::now().as_nanosecond()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("rw");
         let path = dir.join("t.db");
         let writer = Connection::open(&path).unwrap();
         writer.pragma_update(None, "journal_mode", "WAL").unwrap();
@@ -113,7 +155,9 @@ mod tests {
             .unwrap();
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         let file_bytes = || std::fs::metadata(&path).unwrap().len();
-        let checkpointer = Checkpointer::start(&path).unwrap();
+        let checkpointer = Checkpointer::start(&path)
+            .unwrap()
+            .expect("a writable file");
         std::thread::sleep(2 * PERIOD);
         let before = file_bytes();
         for _ in 0..50 {

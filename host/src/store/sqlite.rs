@@ -201,7 +201,7 @@ impl SqliteStore {
         store
             .lock()
             .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
-        store._checkpointer = Some(Checkpointer::start(path)?);
+        store._checkpointer = Checkpointer::start(path)?;
         Ok(store)
     }
 
