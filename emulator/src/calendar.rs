@@ -35,7 +35,7 @@ const NOT_WITH_SYNC_TOKEN: [&str; 8] = [
 /// Default channel lifetime when the watch request names none (Google: a week).
 const CHANNEL_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
-fn ok(value: Value) -> Result<(Response, Changed), ApiError> {
+fn ok(value: impl serde::Serialize) -> Result<(Response, Changed), ApiError> {
     Ok((Json(value).into_response(), Changed::new()))
 }
 
@@ -185,7 +185,7 @@ pub async fn list(
         let query = list_query(&params, true)?;
         let mut page = state.list_events(&id, &query)?;
         page.head["accessRole"] = json!(role.as_str());
-        Ok((Json(&page).into_response(), Changed::new()))
+        ok(&page)
     })
 }
 

@@ -801,32 +801,12 @@ impl State {
 /// the state. Serialised in place (under the state's lock) rather than
 /// copied into a `Value` first: a copy of every listed event, made and
 /// dropped per call, was 3% of the CPU of a 1,000-user sync (perf).
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct EventsPage<'a> {
     /// `kind`, `etag`, `nextPageToken` or `nextSyncToken`, ...: an object.
+    #[serde(flatten)]
     pub head: Value,
     pub items: Vec<Cow<'a, Value>>,
-}
-
-impl serde::Serialize for EventsPage<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let head = self.head.as_object();
-        let mut map = serializer.serialize_map(None)?;
-        // In key order, as a `Value` with `items` inserted would be written.
-        let mut items_written = false;
-        for (key, value) in head.into_iter().flatten() {
-            if !items_written && key.as_str() > "items" {
-                map.serialize_entry("items", &self.items)?;
-                items_written = true;
-            }
-            map.serialize_entry(key, value)?;
-        }
-        if !items_written {
-            map.serialize_entry("items", &self.items)?;
-        }
-        map.end()
-    }
 }
 
 /// A deleted event as sync returns it: only what identifies it.

@@ -14,12 +14,11 @@
 //! The writer's own automatic checkpoint stays as a backstop at
 //! [`BACKSTOP_PAGES`], should this thread fall behind or stop.
 
-use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use super::StoreError;
 
@@ -38,23 +37,14 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Start checkpointing the (WAL-mode) database at `path`; `None` when the
-    /// file cannot be written here (a read-only file or mount, where SQLite
-    /// opens it read-only and there is nothing to checkpoint).
-    pub fn start(path: &Path) -> Result<Option<Checkpointer>, StoreError> {
-        let open = |message: String| StoreError::Open {
-            path: path.display().to_string(),
-            message,
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection =
-            Connection::open_with_flags(path, flags).map_err(|e| open(e.to_string()))?;
-        if connection
-            .is_readonly("main")
-            .map_err(|e| open(e.to_string()))?
-        {
+    /// Start checkpointing the (WAL-mode) database `connection` is open on;
+    /// `None` when SQLite opened it read-only (a read-only file or mount:
+    /// there is nothing to checkpoint).
+    pub fn start(connection: Connection) -> Result<Option<Checkpointer>, StoreError> {
+        if connection.is_readonly("main")? {
             return Ok(None);
         }
+        let path = connection.path().unwrap_or_default().to_owned();
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("hcal-checkpoint".into())
@@ -66,7 +56,10 @@ impl Checkpointer {
                 }
                 checkpoint(&connection, &mut warned);
             })
-            .map_err(|e| open(format!("cannot start its checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::Open {
+                path,
+                message: format!("cannot start its checkpoint thread: {e}"),
+            })?;
         Ok(Some(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),
@@ -111,33 +104,36 @@ impl Drop for Checkpointer {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> std::path::PathBuf {
+    /// A fresh WAL-mode file with one table, in a directory of its own,
+    /// and the connection that made it.
+    fn wal_file(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Connection) {
         let dir = std::env::temp_dir().join(format!(
             "hcal-checkpoint-{name}-{}-{}",
             std::process::id(),
             jiff::Timestamp::now().as_nanosecond()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let path = dir.join("t.db");
+        let writer = Connection::open(&path).unwrap();
+        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        (dir, path, writer)
     }
 
     /// A file SQLite can only read (here by `mode=ro`, as on a read-only
     /// mount) gets no thread, rather than one failing four times a second.
     #[test]
     fn a_read_only_file_gets_no_thread() {
-        let dir = scratch("ro");
-        let path = dir.join("t.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
-        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let (dir, path, writer) = wal_file("ro");
         drop(writer);
         let read_only = format!("file:{}?mode=ro", path.display());
+        let open = |path: &str| Connection::open(path).unwrap();
+        assert!(Checkpointer::start(open(&read_only)).unwrap().is_none());
         assert!(
-            Checkpointer::start(Path::new(&read_only))
+            Checkpointer::start(open(path.to_str().unwrap()))
                 .unwrap()
-                .is_none()
+                .is_some()
         );
-        assert!(Checkpointer::start(&path).unwrap().is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -146,16 +142,12 @@ mod tests {
     /// where without the thread it stays as created and the WAL holds them.
     #[test]
     fn the_thread_checkpoints_what_the_writer_wrote() {
-        let dir = scratch("rw");
-        let path = dir.join("t.db");
-        let writer = Connection::open(&path).unwrap();
-        writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+        let (dir, path, writer) = wal_file("rw");
         writer
             .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)
             .unwrap();
-        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         let file_bytes = || std::fs::metadata(&path).unwrap().len();
-        let checkpointer = Checkpointer::start(&path)
+        let checkpointer = Checkpointer::start(Connection::open(&path).unwrap())
             .unwrap()
             .expect("a writable file");
         std::thread::sleep(2 * PERIOD);

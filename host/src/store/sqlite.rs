@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 
@@ -163,15 +163,21 @@ const FREE_BUTTON: &str = "delivered_at IS NULL AND at <= ?1 AND (ends_at IS NUL
          OR (claimed_by IS NOT NULL AND claimed_by <> ?2
              AND claimed_by NOT IN (SELECT id FROM workers WHERE heartbeat_at > ?3)))";
 
+/// A connection to the SQLite file at `path`, a failure naming the file.
+fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    Connection::open_with_flags(path, flags).map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
 /// A read-only connection to an existing SQLite file (nothing created,
 /// migrated or written).
 fn read_only(path: &Path) -> Result<Connection, StoreError> {
-    let flags =
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags).map_err(|e| StoreError::Open {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let connection = connect(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(connection)
 }
@@ -193,15 +199,14 @@ impl SqliteStore {
                 message: format!("cannot create its directory: {e}"),
             })?;
         }
-        let connection = Connection::open(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let connection = connect(path, OpenFlags::default())?;
+        connection.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
         let mut store = SqliteStore::prepare(connection, &path.display().to_string())?;
-        store
-            .lock()
-            .pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
-        store._checkpointer = Checkpointer::start(path)?;
+        // Its own connection, opened once the schema is in place.
+        store._checkpointer = Checkpointer::start(connect(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?)?;
         Ok(store)
     }
 
