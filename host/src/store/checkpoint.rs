@@ -26,8 +26,18 @@ use super::StoreError;
 pub const PERIOD: Duration = Duration::from_millis(250);
 
 /// WAL pages (4 KiB each) after which a commit checkpoints by itself, as
-/// SQLite does at 1,000 without this thread: 64 MiB.
-pub const BACKSTOP_PAGES: i64 = 16 * 1024;
+/// SQLite does at 1,000 without this thread: 256 MiB.
+///
+/// A passive checkpoint never lets the WAL start over while the writer
+/// keeps writing (a restart needs every frame copied back when a write
+/// begins), so in a long burst, such as the full sync of many users, the WAL
+/// grows to this size, and each time it does the writer checkpoints under
+/// the store's lock: a sync of the WAL and of the file, and one more of the
+/// WAL's header when it restarts. At 64 MiB a 1,000-user full sync did so ~10
+/// times a store; at 256 MiB twice (docs/performance.md). The WAL file keeps
+/// its largest size, as SQLite reuses it: a `journal_size_limit` cutting it
+/// back at each restart made the 1% incremental sync twice as slow.
+pub const BACKSTOP_PAGES: i64 = 64 * 1024;
 
 /// The checkpointing thread of one SQLite file; stopped (after a last
 /// checkpoint) when dropped.
