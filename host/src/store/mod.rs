@@ -191,10 +191,19 @@ impl StoredMeeting {
             series_id: meeting.series_id.clone(),
             starts_at: instant(&meeting.start)?,
             ends_at: instant(&meeting.end)?,
-            sealed_json: serde_json::to_string(meeting)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            sealed_json: meeting_json(meeting)?,
         })
     }
+}
+
+/// A meeting's JSON, written into a buffer that fits a typical sealed row
+/// (~5 KB) from the start: serde_json grows its own from 128 bytes by
+/// doubling, copying each row six times.
+fn meeting_json(meeting: &hcal_core::model::Meeting) -> Result<String, StoreError> {
+    let mut out = Vec::with_capacity(8 << 10);
+    serde_json::to_writer(&mut out, meeting).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A join button: when, for which meeting, to whom (sealed as the core made it).

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, params};
 
 use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
 
@@ -163,6 +163,39 @@ const FREE_BUTTON: &str = "delivered_at IS NULL AND at <= ?1 AND (ends_at IS NUL
          OR (claimed_by IS NOT NULL AND claimed_by <> ?2
              AND claimed_by NOT IN (SELECT id FROM workers WHERE heartbeat_at > ?3)))";
 
+/// Statements run through the connection's cache of prepared statements
+/// rather than parsed again each time: parsing is most of a small
+/// statement's cost, and it happens under the store's one lock (a sync's
+/// `apply_page` alone ran five uncached statements; `docs/performance.md`).
+trait Cached {
+    fn execute_cached<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn query_row_cached<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Distinct statements the store runs: all of them stay prepared (rusqlite
+/// keeps 16 by default, fewer than one sync runs).
+const STATEMENT_CACHE: usize = 128;
+
 /// A connection to the SQLite file at `path`, a failure naming the file.
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     Connection::open_with_flags(path, flags).map_err(|e| StoreError::Open {
@@ -217,6 +250,7 @@ impl SqliteStore {
 
     fn prepare(mut connection: Connection, path: &str) -> Result<SqliteStore, StoreError> {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         connection.pragma_update(None, "journal_mode", "WAL")?;
         // With WAL, NORMAL never corrupts; a power cut may lose the last
         // commits, and as each carries its sync token, the next sync just
@@ -287,7 +321,7 @@ impl SqliteStore {
     /// migration, nothing written): `Ok(Err(findings))` when it fails.
     pub fn check_file(path: &Path) -> Result<Result<(), Vec<String>>, StoreError> {
         let connection = read_only(path)?;
-        let mut statement = connection.prepare("PRAGMA integrity_check")?;
+        let mut statement = connection.prepare_cached("PRAGMA integrity_check")?;
         let findings: Vec<String> = statement
             .query_map([], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
@@ -314,7 +348,7 @@ impl SqliteStore {
 
     pub fn integrity_check(&self) -> Result<Result<(), Vec<String>>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("PRAGMA integrity_check")?;
+        let mut statement = connection.prepare_cached("PRAGMA integrity_check")?;
         let findings: Vec<String> = statement
             .query_map([], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
@@ -390,7 +424,7 @@ impl Store for SqliteStore {
         }
         let email = lower(email);
         let at = now();
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO users (email, state, created_at, updated_at) VALUES (?1, 'pending', ?2, ?2)
              ON CONFLICT (email) DO NOTHING",
             params![email, at],
@@ -402,7 +436,7 @@ impl Store for SqliteStore {
         let email = lower(email);
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
                 params![email],
                 user_from,
@@ -412,8 +446,8 @@ impl Store for SqliteStore {
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
         let connection = self.lock();
-        let mut statement =
-            connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))?;
+        let mut statement = connection
+            .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))?;
         let rows = statement.query_map([], user_from)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -431,7 +465,7 @@ impl Store for SqliteStore {
         } else {
             "0"
         };
-        let changed = self.lock().execute(
+        let changed = self.lock().execute_cached(
             &format!(
                 "UPDATE users SET state = ?2, reason = ?3, attempts = {attempts}, next_attempt_at = ?4, updated_at = ?5
                  WHERE email = ?1"
@@ -448,16 +482,16 @@ impl Store for SqliteStore {
         let email = lower(email);
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
-        transaction.execute("DELETE FROM sync_state WHERE email = ?1", params![email])?;
-        transaction.execute("DELETE FROM channels WHERE email = ?1", params![email])?;
-        transaction.execute("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
-        transaction.execute("DELETE FROM presence WHERE email = ?1", params![email])?;
-        transaction.execute(
+        transaction.execute_cached("DELETE FROM meetings WHERE email = ?1", params![email])?;
+        transaction.execute_cached("DELETE FROM sync_state WHERE email = ?1", params![email])?;
+        transaction.execute_cached("DELETE FROM channels WHERE email = ?1", params![email])?;
+        transaction.execute_cached("DELETE FROM join_buttons WHERE email = ?1", params![email])?;
+        transaction.execute_cached("DELETE FROM presence WHERE email = ?1", params![email])?;
+        transaction.execute_cached(
             "DELETE FROM calendar_presence WHERE email = ?1",
             params![email],
         )?;
-        transaction.execute(
+        transaction.execute_cached(
             "DELETE FROM one_time_meetings WHERE email = ?1",
             params![email],
         )?;
@@ -470,7 +504,7 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let known: bool = transaction
-            .query_row(
+            .query_row_cached(
                 "SELECT 1 FROM users WHERE email = ?1",
                 params![email],
                 |_| Ok(true),
@@ -481,7 +515,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NoUser(email));
         }
         if page.replace_all {
-            transaction.execute("DELETE FROM meetings WHERE email = ?1", params![email])?;
+            transaction.execute_cached("DELETE FROM meetings WHERE email = ?1", params![email])?;
         }
         // A statement run for each row is prepared once (`prepare_cached`),
         // not parsed again per row: a user's first sync is ~55 meetings.
@@ -511,7 +545,7 @@ impl Store for SqliteStore {
         }
         drop(insert_meeting);
         if let Some(buttons) = &page.join_buttons {
-            transaction.execute(
+            transaction.execute_cached(
                 // A claim in flight stays; a button given back for a retry
                 // goes, and comes back only if its meeting still wants it.
                 "DELETE FROM join_buttons WHERE email = ?1 AND delivered_at IS NULL
@@ -533,14 +567,14 @@ impl Store for SqliteStore {
             }
         }
         if let Some(blocks) = &page.presence_blocks {
-            transaction.execute(
+            transaction.execute_cached(
                 "INSERT INTO calendar_presence (email, blocks) VALUES (?1, ?2)
                  ON CONFLICT (email) DO UPDATE SET blocks = ?2",
                 params![email, blocks],
             )?;
         }
         if let Some(token) = &page.next_sync_token {
-            transaction.execute(
+            transaction.execute_cached(
                 "INSERT INTO sync_state (email, calendar, sync_token) VALUES (?1, ?2, ?3)
                  ON CONFLICT (email, calendar) DO UPDATE SET sync_token = ?3",
                 params![email, calendar, token],
@@ -554,7 +588,7 @@ impl Store for SqliteStore {
         let email = lower(email);
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT sync_token FROM sync_state WHERE email = ?1 AND calendar = ?2",
                 params![email, calendar],
                 |row| row.get(0),
@@ -566,7 +600,7 @@ impl Store for SqliteStore {
     fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
                  WHERE email = ?1 AND key = ?2",
                 params![lower(email), key],
@@ -578,7 +612,7 @@ impl Store for SqliteStore {
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
         let email = lower(email);
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
              WHERE email = ?1 AND ends_at > ?2 AND starts_at < ?3 ORDER BY starts_at, key",
         )?;
@@ -587,7 +621,7 @@ impl Store for SqliteStore {
     }
 
     fn put_channel(&self, channel: &StoredChannel) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO channels (id, email, resource_id, token_sha256, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET resource_id = ?3, token_sha256 = ?4, expires_at = ?5",
             params![
@@ -604,7 +638,7 @@ impl Store for SqliteStore {
     fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT id, email, resource_id, token_sha256, expires_at FROM channels WHERE id = ?1",
                 params![id],
                 channel_from,
@@ -614,7 +648,7 @@ impl Store for SqliteStore {
 
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
              WHERE ?1 IS NULL OR email = ?1 ORDER BY email, id",
         )?;
@@ -624,7 +658,7 @@ impl Store for SqliteStore {
     }
 
     fn advance_channel(&self, id: &str, number: i64) -> Result<bool, StoreError> {
-        Ok(self.lock().execute(
+        Ok(self.lock().execute_cached(
             "UPDATE channels SET last_message = ?2
              WHERE id = ?1 AND (last_message IS NULL OR last_message < ?2)",
             params![id, number],
@@ -633,13 +667,13 @@ impl Store for SqliteStore {
 
     fn delete_channel(&self, id: &str) -> Result<(), StoreError> {
         self.lock()
-            .execute("DELETE FROM channels WHERE id = ?1", params![id])?;
+            .execute_cached("DELETE FROM channels WHERE id = ?1", params![id])?;
         Ok(())
     }
 
     fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(&format!(
+        let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE {FREE_BUTTON}
              ORDER BY at, email, meeting_key"
         ))?;
@@ -657,7 +691,7 @@ impl Store for SqliteStore {
         at: i64,
         claim: &Claim,
     ) -> Result<bool, StoreError> {
-        let changed = self.lock().execute(
+        let changed = self.lock().execute_cached(
             &format!(
                 "UPDATE join_buttons SET claimed_by = ?2, claim_expires = ?1 + ?4
                  WHERE email = ?5 AND meeting_key = ?6 AND at = ?7 AND {FREE_BUTTON}"
@@ -682,7 +716,7 @@ impl Store for SqliteStore {
         at: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "UPDATE join_buttons SET delivered_at = ?4 WHERE email = ?1 AND meeting_key = ?2 AND at = ?3",
             params![email, meeting_key, at, now],
         )?;
@@ -696,7 +730,7 @@ impl Store for SqliteStore {
         at: i64,
         claim: &Claim,
     ) -> Result<bool, StoreError> {
-        let changed = self.lock().execute(
+        let changed = self.lock().execute_cached(
             "UPDATE join_buttons SET claim_expires = ?5 + ?6
              WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND claimed_by = ?4
                AND delivered_at IS NULL AND claim_expires > ?5",
@@ -720,7 +754,7 @@ impl Store for SqliteStore {
         worker: &str,
         retry_at: i64,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "UPDATE join_buttons SET claimed_by = NULL, claim_expires = ?5
              WHERE email = ?1 AND meeting_key = ?2 AND at = ?3 AND claimed_by = ?4
                AND delivered_at IS NULL",
@@ -731,7 +765,7 @@ impl Store for SqliteStore {
 
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(&format!(
+        let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE email = ?1 ORDER BY at, meeting_key"
         ))?;
         let rows = statement.query_map(params![lower(email)], button_from)?;
@@ -744,7 +778,7 @@ impl Store for SqliteStore {
         sealed_json: &str,
         next_change: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO presence (email, sealed, updated_at, next_change) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (email) DO UPDATE SET sealed = ?2, updated_at = ?3, next_change = ?4",
             params![lower(email), sealed_json, now(), next_change],
@@ -753,7 +787,7 @@ impl Store for SqliteStore {
     }
 
     fn defer_presence(&self, email: &str, next_change: Option<i64>) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "UPDATE presence SET next_change = ?2 WHERE email = ?1",
             params![lower(email), next_change],
         )?;
@@ -763,7 +797,7 @@ impl Store for SqliteStore {
     fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT blocks FROM calendar_presence WHERE email = ?1",
                 params![lower(email)],
                 |row| row.get(0),
@@ -773,7 +807,7 @@ impl Store for SqliteStore {
 
     fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT p.email FROM presence p JOIN users u ON u.email = p.email
              WHERE p.next_change <= ?1 AND u.state = 'activated'
              ORDER BY p.next_change, p.email",
@@ -785,7 +819,7 @@ impl Store for SqliteStore {
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT sealed FROM presence WHERE email = ?1",
                 params![lower(email)],
                 |row| row.get(0),
@@ -794,7 +828,7 @@ impl Store for SqliteStore {
     }
 
     fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
-        let count: i64 = self.lock().query_row(
+        let count: i64 = self.lock().query_row_cached(
             "SELECT COUNT(*) FROM meetings WHERE email = ?1",
             params![lower(email)],
             |row| row.get(0),
@@ -804,7 +838,7 @@ impl Store for SqliteStore {
 
     fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = ?1 ORDER BY event_id",
         )?;
         let rows = statement
@@ -819,7 +853,7 @@ impl Store for SqliteStore {
         event_id: &str,
         meeting_id: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO one_time_meetings (email, event_id, meeting_id) VALUES (?1, ?2, ?3)
              ON CONFLICT (email, event_id) DO UPDATE SET meeting_id = excluded.meeting_id",
             params![lower(email), event_id, meeting_id],
@@ -828,7 +862,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_one_time_meeting(&self, email: &str, event_id: &str) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "DELETE FROM one_time_meetings WHERE email = ?1 AND event_id = ?2",
             params![lower(email), event_id],
         )?;
@@ -838,7 +872,7 @@ impl Store for SqliteStore {
     fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT space_id FROM pair_spaces WHERE pair_sha256 = ?1",
                 params![pair_sha256],
                 |row| row.get(0),
@@ -847,7 +881,7 @@ impl Store for SqliteStore {
     }
 
     fn put_pair_space(&self, pair_sha256: &str, space_id: &str) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO pair_spaces (pair_sha256, space_id) VALUES (?1, ?2)
              ON CONFLICT (pair_sha256) DO UPDATE SET space_id = excluded.space_id",
             params![pair_sha256, space_id],
@@ -859,9 +893,9 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         if key.active {
-            transaction.execute("UPDATE org_keys SET active = 0", [])?;
+            transaction.execute_cached("UPDATE org_keys SET active = 0", [])?;
         }
-        transaction.execute(
+        transaction.execute_cached(
             "INSERT INTO org_keys (key_url, wrapped, created_at, active) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (key_url) DO UPDATE SET wrapped = ?2, active = ?4",
             params![key.key_url, key.wrapped, key.created_at, key.active],
@@ -875,7 +909,7 @@ impl Store for SqliteStore {
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let stored: i64 =
-            transaction.query_row("SELECT COUNT(*) FROM org_keys", [], |row| row.get(0))?;
+            transaction.query_row_cached("SELECT COUNT(*) FROM org_keys", [], |row| row.get(0))?;
         if stored != keys.len() as i64 {
             return Err(StoreError::Corrupt(format!(
                 "{stored} org keys are stored and {} were re-wrapped: one was made meanwhile; stop every worker and run it again",
@@ -883,7 +917,7 @@ impl Store for SqliteStore {
             )));
         }
         for key in keys {
-            let changed = transaction.execute(
+            let changed = transaction.execute_cached(
                 "UPDATE org_keys SET wrapped = ?2 WHERE key_url = ?1",
                 params![key.key_url, key.wrapped],
             )?;
@@ -901,7 +935,7 @@ impl Store for SqliteStore {
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare("SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, rowid DESC")?;
+            .prepare_cached("SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, rowid DESC")?;
         let rows = statement.query_map([], |row| {
             Ok(WrappedKey {
                 key_url: row.get(0)?,
@@ -916,11 +950,11 @@ impl Store for SqliteStore {
     fn mark_synced(&self, email: &str, started: i64, finished: i64) -> Result<(), StoreError> {
         let email = lower(email);
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "UPDATE users SET last_synced_at = ?2 WHERE email = ?1",
             params![email, finished],
         )?;
-        connection.execute(
+        connection.execute_cached(
             "DELETE FROM sync_requests WHERE email = ?1 AND requested_at < ?2",
             params![email, started],
         )?;
@@ -929,7 +963,7 @@ impl Store for SqliteStore {
 
     fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(&format!(
+        let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE at >= ?1 ORDER BY at, email, meeting_key"
         ))?;
         let rows = statement.query_map(params![from], button_from)?;
@@ -938,11 +972,11 @@ impl Store for SqliteStore {
 
     fn put_sign_in(&self, sign_in: &SignIn) -> Result<(), StoreError> {
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "DELETE FROM sign_ins WHERE expires_at <= ?1",
             params![now()],
         )?;
-        connection.execute(
+        connection.execute_cached(
             "INSERT INTO sign_ins (state_sha256, verifier, nonce, return_to, expires_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -960,7 +994,7 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let found = transaction
-            .query_row(
+            .query_row_cached(
                 "SELECT state_sha256, verifier, nonce, return_to, expires_at FROM sign_ins
                  WHERE state_sha256 = ?1",
                 params![state_sha256],
@@ -975,7 +1009,7 @@ impl Store for SqliteStore {
                 },
             )
             .optional()?;
-        transaction.execute(
+        transaction.execute_cached(
             "DELETE FROM sign_ins WHERE state_sha256 = ?1",
             params![state_sha256],
         )?;
@@ -985,11 +1019,11 @@ impl Store for SqliteStore {
 
     fn put_session(&self, session: &Session) -> Result<(), StoreError> {
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "DELETE FROM sessions WHERE expires_at <= ?1",
             params![now()],
         )?;
-        connection.execute(
+        connection.execute_cached(
             "INSERT INTO sessions (id_sha256, email, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![
                 session.id_sha256,
@@ -1004,7 +1038,7 @@ impl Store for SqliteStore {
     fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT id_sha256, email, created_at, expires_at FROM sessions
                  WHERE id_sha256 = ?1 AND expires_at > ?2",
                 params![id_sha256, now],
@@ -1021,7 +1055,7 @@ impl Store for SqliteStore {
     }
 
     fn delete_session(&self, id_sha256: &str) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "DELETE FROM sessions WHERE id_sha256 = ?1",
             params![id_sha256],
         )?;
@@ -1029,7 +1063,7 @@ impl Store for SqliteStore {
     }
 
     fn put_device(&self, device: &Device) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO devices (token_sha256, id, room, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![
                 device.token_sha256,
@@ -1044,7 +1078,7 @@ impl Store for SqliteStore {
     fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError> {
         Ok(self
             .lock()
-            .query_row(
+            .query_row_cached(
                 "SELECT id, room, token_sha256, created_at FROM devices WHERE token_sha256 = ?1",
                 params![token_sha256],
                 device_from,
@@ -1054,7 +1088,7 @@ impl Store for SqliteStore {
 
     fn devices(&self) -> Result<Vec<Device>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT id, room, token_sha256, created_at FROM devices ORDER BY room, created_at",
         )?;
         let rows = statement.query_map([], device_from)?;
@@ -1064,7 +1098,7 @@ impl Store for SqliteStore {
     fn delete_device(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .lock()
-            .execute("DELETE FROM devices WHERE id = ?1", params![id])?
+            .execute_cached("DELETE FROM devices WHERE id = ?1", params![id])?
             == 1)
     }
 
@@ -1072,42 +1106,42 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let (me, now, period) = (&lease.worker, lease.now, lease.seconds);
-        transaction.execute(
+        transaction.execute_cached(
             "INSERT INTO workers (id, heartbeat_at) VALUES (?1, ?2)
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = ?2",
             params![me, now],
         )?;
-        transaction.execute(
+        transaction.execute_cached(
             "DELETE FROM workers WHERE heartbeat_at <= ?1",
             params![now - FORGET_WORKER_PERIODS * period],
         )?;
         // Leases of users no longer activated go.
-        transaction.execute(
+        transaction.execute_cached(
             "DELETE FROM leases WHERE email IN (SELECT email FROM users WHERE state <> 'activated')",
             [],
         )?;
-        transaction.execute(
+        transaction.execute_cached(
             "UPDATE leases SET expires_at = ?2 WHERE owner = ?1",
             params![me, now + period],
         )?;
-        let live: i64 = transaction.query_row(
+        let live: i64 = transaction.query_row_cached(
             "SELECT COUNT(*) FROM workers WHERE heartbeat_at > ?1",
             params![now - period],
             |row| row.get(0),
         )?;
-        let users: i64 = transaction.query_row(
+        let users: i64 = transaction.query_row_cached(
             "SELECT COUNT(*) FROM users WHERE state = 'activated'",
             [],
             |row| row.get(0),
         )?;
         let share = fair_share(users, live);
-        let mine: i64 = transaction.query_row(
+        let mine: i64 = transaction.query_row_cached(
             "SELECT COUNT(*) FROM leases WHERE owner = ?1",
             params![me],
             |row| row.get(0),
         )?;
         if mine > share {
-            transaction.execute(
+            transaction.execute_cached(
                 "UPDATE leases SET owner = '', expires_at = 0 WHERE email IN
                    (SELECT email FROM leases WHERE owner = ?1 ORDER BY email DESC LIMIT ?2)",
                 params![me, mine - share],
@@ -1116,7 +1150,7 @@ impl Store for SqliteStore {
         let mut taken_over = Vec::new();
         if mine < share {
             let free: Vec<(String, bool)> = {
-                let mut statement = transaction.prepare(
+                let mut statement = transaction.prepare_cached(
                     "SELECT u.email, l.email IS NOT NULL AND l.owner <> '' FROM users u LEFT JOIN leases l ON l.email = u.email
                      WHERE u.state = 'activated' AND (l.email IS NULL OR l.expires_at <= ?1)
                      ORDER BY u.email LIMIT ?2",
@@ -1139,8 +1173,8 @@ impl Store for SqliteStore {
             }
         }
         let held = {
-            let mut statement =
-                transaction.prepare("SELECT email FROM leases WHERE owner = ?1 ORDER BY email")?;
+            let mut statement = transaction
+                .prepare_cached("SELECT email FROM leases WHERE owner = ?1 ORDER BY email")?;
             let rows = statement.query_map(params![me], |row| row.get(0))?;
             rows.collect::<Result<Vec<String>, _>>()?
         };
@@ -1155,7 +1189,7 @@ impl Store for SqliteStore {
     fn lease_user(&self, email: &str, lease: &Lease) -> Result<bool, StoreError> {
         let email = lower(email);
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "INSERT INTO leases (email, owner, expires_at)
              SELECT email, ?2, ?3 FROM users WHERE email = ?1 AND state = 'activated'
              ON CONFLICT (email) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
@@ -1163,7 +1197,7 @@ impl Store for SqliteStore {
             params![email, lease.worker, lease.now + lease.seconds, lease.now],
         )?;
         let owner: Option<String> = connection
-            .query_row(
+            .query_row_cached(
                 "SELECT owner FROM leases WHERE email = ?1",
                 params![email],
                 |row| row.get(0),
@@ -1174,12 +1208,12 @@ impl Store for SqliteStore {
 
     fn retire(&self, worker: &str) -> Result<(), StoreError> {
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "UPDATE leases SET owner = '', expires_at = 0 WHERE owner = ?1",
             params![worker],
         )?;
-        connection.execute("DELETE FROM workers WHERE id = ?1", params![worker])?;
-        connection.execute(
+        connection.execute_cached("DELETE FROM workers WHERE id = ?1", params![worker])?;
+        connection.execute_cached(
             "UPDATE join_buttons SET claimed_by = NULL, claim_expires = NULL
              WHERE claimed_by = ?1 AND delivered_at IS NULL",
             params![worker],
@@ -1189,7 +1223,7 @@ impl Store for SqliteStore {
 
     fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT email, owner, expires_at FROM leases WHERE owner <> '' ORDER BY email",
         )?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -1197,7 +1231,7 @@ impl Store for SqliteStore {
     }
 
     fn request_sync(&self, email: &str, now: i64) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.lock().execute_cached(
             "INSERT INTO sync_requests (email, requested_at) VALUES (?1, ?2)
              ON CONFLICT (email) DO UPDATE SET requested_at = MAX(requested_at, excluded.requested_at)",
             params![lower(email), now],
@@ -1209,7 +1243,7 @@ impl Store for SqliteStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let taken = {
-            let mut statement = transaction.prepare(
+            let mut statement = transaction.prepare_cached(
                 "SELECT r.email FROM sync_requests r JOIN leases l ON l.email = r.email
                  WHERE l.owner = ?1 ORDER BY r.email",
             )?;
@@ -1229,7 +1263,7 @@ impl Store for SqliteStore {
 
     fn put_event(&self, event: &StreamEvent) -> Result<i64, StoreError> {
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "INSERT INTO events (kind, email, payload, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![event.kind, event.email, event.payload, event.origin, event.created_at],
         )?;
@@ -1238,7 +1272,7 @@ impl Store for SqliteStore {
 
     fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare(
+        let mut statement = connection.prepare_cached(
             "SELECT seq, kind, email, payload, origin, created_at FROM events
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -1257,12 +1291,12 @@ impl Store for SqliteStore {
 
     fn last_event(&self, keep_after: i64) -> Result<i64, StoreError> {
         let connection = self.lock();
-        connection.execute(
+        connection.execute_cached(
             "DELETE FROM events WHERE created_at < ?1",
             params![keep_after],
         )?;
         Ok(
-            connection.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| {
+            connection.query_row_cached("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| {
                 row.get(0)
             })?,
         )
