@@ -284,6 +284,17 @@ impl Scale {
     }
 }
 
+/// The CPU time this process has used so far, user and system (Linux;
+/// `None` elsewhere): beside a wall-clock figure, how busy the two cores were.
+pub fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux the kernel ABI allows.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// The peak resident set of this process so far (`VmHWM`), in bytes; `None`
 /// off Linux.
 pub fn peak_rss() -> Option<u64> {

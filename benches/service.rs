@@ -13,12 +13,13 @@
 //! `target/criterion/service_1000x50/figures.json` for `report.py`, the
 //! Google calls each phase made (by method, from the emulator's audit log:
 //! the incremental cycle must make calls for the changed users only), the
-//! meetings stored and the process's peak RSS (emulator included).
+//! meetings stored, the process's CPU time over the full sync (both cores,
+//! emulator included) and its peak RSS.
 
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hcal_benches::scale::{Scale, peak_rss, seed, stored_meetings};
+use hcal_benches::scale::{Scale, cpu_time, peak_rss, seed, stored_meetings};
 use serde_json::json;
 
 /// The `hcal` binary's allocator (host/src/main.rs): the benchmark stands in
@@ -44,6 +45,23 @@ fn changed_users(users: usize, changed: usize, round: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Profiling the one-off full sync alone (not the seeding, the emulator's
+/// start or the runs after it): with `HCAL_PERF_CONTROL` naming the control
+/// FIFO of `perf record -D -1 --control fifo:FIFO`, the sync is recorded and
+/// nothing else.
+fn perf_control(command: &str) {
+    if let Some(fifo) = std::env::var_os("HCAL_PERF_CONTROL") {
+        use std::io::Write;
+        if let Err(error) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .and_then(|mut f| f.write_all(format!("{command}\n").as_bytes()))
+        {
+            eprintln!("service bench: cannot tell perf to {command}: {error}");
+        }
+    }
+}
+
 fn service(c: &mut Criterion) {
     let (users, events) = if benchmarking() { (1000, 50) } else { (20, 10) };
     let changed = (users / 100).max(1);
@@ -65,8 +83,14 @@ fn service(c: &mut Criterion) {
         let mut scale = Scale::start(seed.clone(), users, events).await;
         figures["rss_emulator_started_bytes"] = json!(peak_rss());
         figures["activation_seconds"] = json!(scale.activation.as_secs_f64());
+        perf_control("enable");
+        let cpu_before = cpu_time();
         scale.run().await;
         let took = scale.wait_synced().await;
+        let cpu = cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        perf_control("disable");
         scale.settle(Duration::from_millis(500)).await;
         let calls = scale.calls();
         let (component_calls, component_time) = scale.service.runtime.usage();
@@ -80,6 +104,7 @@ fn service(c: &mut Criterion) {
             "users_called_as": calls.users,
             "component_calls": component_calls,
             "component_seconds": component_time.as_secs_f64(),
+            "process_cpu_seconds": cpu.map(|d| d.as_secs_f64()),
             "peak_rss_bytes": peak_rss(),
         });
         scale.emulator.clear_audit();
