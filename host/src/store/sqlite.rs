@@ -320,15 +320,7 @@ impl SqliteStore {
     /// SQLite's integrity check of the file at `path`, read-only (no
     /// migration, nothing written): `Ok(Err(findings))` when it fails.
     pub fn check_file(path: &Path) -> Result<Result<(), Vec<String>>, StoreError> {
-        let connection = read_only(path)?;
-        let mut statement = connection.prepare_cached("PRAGMA integrity_check")?;
-        let findings: Vec<String> = statement
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(match findings.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(findings),
-        })
+        integrity(&read_only(path)?)
     }
 
     /// Replace the store at `to` with the file `from`, by SQLite's backup
@@ -347,16 +339,21 @@ impl SqliteStore {
     }
 
     pub fn integrity_check(&self) -> Result<Result<(), Vec<String>>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare_cached("PRAGMA integrity_check")?;
-        let findings: Vec<String> = statement
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(match findings.as_slice() {
-            [ok] if ok == "ok" => Ok(()),
-            _ => Err(findings),
-        })
+        integrity(&self.lock())
     }
+}
+
+/// SQLite's integrity check on `connection`: `Ok(Err(findings))` when it
+/// fails. Prepared afresh: it is run once, often on a connection of its own.
+fn integrity(connection: &Connection) -> Result<Result<(), Vec<String>>, StoreError> {
+    let mut statement = connection.prepare("PRAGMA integrity_check")?;
+    let findings: Vec<String> = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(match findings.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        _ => Err(findings),
+    })
 }
 
 fn user_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
