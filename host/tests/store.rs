@@ -646,14 +646,23 @@ fn sessions_sign_ins_and_device_tokens_are_kept_by_hash_and_expire(store: &dyn S
     );
 }
 
-/// Each check above runs on both backends: SQLite in memory, and a fresh
-/// database on the PostgreSQL that `make test` starts.
+/// Each check above runs on both backends: SQLite in memory and on a file
+/// (where reads run on connections of their own), and a fresh database on
+/// the PostgreSQL that `make test` starts.
 macro_rules! on_both_backends {
     ($($check:ident),* $(,)?) => {
         mod on_sqlite {
             $(#[test]
             fn $check() {
                 super::$check(&hcal::store::SqliteStore::in_memory().unwrap());
+            })*
+        }
+        mod on_sqlite_file {
+            $(#[test]
+            fn $check() {
+                let path = super::temp_db(concat!("file-", stringify!($check)));
+                super::$check(&hcal::store::SqliteStore::open(&path).unwrap());
+                std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
             })*
         }
         mod on_postgres {

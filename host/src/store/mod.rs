@@ -18,6 +18,7 @@
 
 mod checkpoint;
 mod postgres;
+mod readers;
 mod sqlite;
 
 pub use postgres::PostgresStore;

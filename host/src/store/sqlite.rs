@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, params};
 
 use super::checkpoint::{BACKSTOP_PAGES, Checkpointer};
+use super::readers::{ReadConnection, Readers};
 
 use super::{BUTTON_COLUMNS, FORGET_WORKER_PERIODS, USER_COLUMNS, fair_share, lower, now};
 use super::{
@@ -217,6 +218,10 @@ fn read_only(path: &Path) -> Result<Connection, StoreError> {
 
 /// The SQLite store.
 pub struct SqliteStore {
+    /// Read-only connections for single-statement reads (none in memory).
+    /// Declared first so that they close first: the last connection to close
+    /// removes the WAL, which a read-only one cannot.
+    readers: Option<Readers>,
     connection: Mutex<Connection>,
     /// WAL checkpoints on their own thread (none in memory).
     _checkpointer: Option<Checkpointer>,
@@ -235,6 +240,7 @@ impl SqliteStore {
         let connection = connect(path, OpenFlags::default())?;
         connection.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
         let mut store = SqliteStore::prepare(connection, &path.display().to_string())?;
+        store.readers = Some(Readers::new(path, STATEMENT_CACHE));
         // Its own connection, opened once the schema is in place.
         store._checkpointer = Checkpointer::start(connect(
             path,
@@ -279,6 +285,7 @@ impl SqliteStore {
             transaction.commit()?;
         }
         Ok(SqliteStore {
+            readers: None,
             connection: Mutex::new(connection),
             _checkpointer: None,
         })
@@ -286,6 +293,16 @@ impl SqliteStore {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for a single-statement read: one that does not wait for
+    /// the writer's lock (`store/readers.rs`), or the writer's in memory or
+    /// when no reader can be opened (a read-only file, say).
+    fn read(&self) -> Result<ReadConnection<'_>, StoreError> {
+        match self.readers.as_ref().and_then(Readers::take) {
+            Some(reader) => Ok(ReadConnection::Reader(reader)),
+            None => Ok(ReadConnection::Writer(self.lock())),
+        }
     }
 
     /// The schema version of the open file.
@@ -432,7 +449,7 @@ impl Store for SqliteStore {
     fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
         let email = lower(email);
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"),
                 params![email],
@@ -442,7 +459,7 @@ impl Store for SqliteStore {
     }
 
     fn users(&self) -> Result<Vec<User>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection
             .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))?;
         let rows = statement.query_map([], user_from)?;
@@ -584,7 +601,7 @@ impl Store for SqliteStore {
     fn sync_token(&self, email: &str, calendar: &str) -> Result<Option<String>, StoreError> {
         let email = lower(email);
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT sync_token FROM sync_state WHERE email = ?1 AND calendar = ?2",
                 params![email, calendar],
@@ -596,7 +613,7 @@ impl Store for SqliteStore {
 
     fn meeting(&self, email: &str, key: &str) -> Result<Option<StoredMeeting>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
                  WHERE email = ?1 AND key = ?2",
@@ -608,7 +625,7 @@ impl Store for SqliteStore {
 
     fn meetings(&self, email: &str, from: i64, to: i64) -> Result<Vec<StoredMeeting>, StoreError> {
         let email = lower(email);
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT key, event_id, series_id, starts_at, ends_at, sealed FROM meetings
              WHERE email = ?1 AND ends_at > ?2 AND starts_at < ?3 ORDER BY starts_at, key",
@@ -634,7 +651,7 @@ impl Store for SqliteStore {
 
     fn channel(&self, id: &str) -> Result<Option<StoredChannel>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT id, email, resource_id, token_sha256, expires_at FROM channels WHERE id = ?1",
                 params![id],
@@ -644,7 +661,7 @@ impl Store for SqliteStore {
     }
 
     fn channels(&self, email: Option<&str>) -> Result<Vec<StoredChannel>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT id, email, resource_id, token_sha256, expires_at FROM channels
              WHERE ?1 IS NULL OR email = ?1 ORDER BY email, id",
@@ -669,7 +686,7 @@ impl Store for SqliteStore {
     }
 
     fn due_buttons(&self, claim: &Claim) -> Result<Vec<StoredButton>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE {FREE_BUTTON}
              ORDER BY at, email, meeting_key"
@@ -761,7 +778,7 @@ impl Store for SqliteStore {
     }
 
     fn buttons(&self, email: &str) -> Result<Vec<StoredButton>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE email = ?1 ORDER BY at, meeting_key"
         ))?;
@@ -793,7 +810,7 @@ impl Store for SqliteStore {
 
     fn calendar_presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT blocks FROM calendar_presence WHERE email = ?1",
                 params![lower(email)],
@@ -803,7 +820,7 @@ impl Store for SqliteStore {
     }
 
     fn presence_due(&self, now: i64) -> Result<Vec<String>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT p.email FROM presence p JOIN users u ON u.email = p.email
              WHERE p.next_change <= ?1 AND u.state = 'activated'
@@ -815,7 +832,7 @@ impl Store for SqliteStore {
 
     fn presence(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT sealed FROM presence WHERE email = ?1",
                 params![lower(email)],
@@ -825,7 +842,7 @@ impl Store for SqliteStore {
     }
 
     fn meeting_count(&self, email: &str) -> Result<usize, StoreError> {
-        let count: i64 = self.lock().query_row_cached(
+        let count: i64 = self.read()?.query_row_cached(
             "SELECT COUNT(*) FROM meetings WHERE email = ?1",
             params![lower(email)],
             |row| row.get(0),
@@ -834,7 +851,7 @@ impl Store for SqliteStore {
     }
 
     fn one_time_meetings(&self, email: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT event_id, meeting_id FROM one_time_meetings WHERE email = ?1 ORDER BY event_id",
         )?;
@@ -868,7 +885,7 @@ impl Store for SqliteStore {
 
     fn pair_space(&self, pair_sha256: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT space_id FROM pair_spaces WHERE pair_sha256 = ?1",
                 params![pair_sha256],
@@ -930,7 +947,7 @@ impl Store for SqliteStore {
     }
 
     fn keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection
             .prepare_cached("SELECT key_url, wrapped, created_at, active FROM org_keys ORDER BY created_at DESC, rowid DESC")?;
         let rows = statement.query_map([], |row| {
@@ -959,7 +976,7 @@ impl Store for SqliteStore {
     }
 
     fn buttons_from(&self, from: i64) -> Result<Vec<StoredButton>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(&format!(
             "SELECT {BUTTON_COLUMNS} FROM join_buttons WHERE at >= ?1 ORDER BY at, email, meeting_key"
         ))?;
@@ -1034,7 +1051,7 @@ impl Store for SqliteStore {
 
     fn session(&self, id_sha256: &str, now: i64) -> Result<Option<Session>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT id_sha256, email, created_at, expires_at FROM sessions
                  WHERE id_sha256 = ?1 AND expires_at > ?2",
@@ -1074,7 +1091,7 @@ impl Store for SqliteStore {
 
     fn device_by_token(&self, token_sha256: &str) -> Result<Option<Device>, StoreError> {
         Ok(self
-            .lock()
+            .read()?
             .query_row_cached(
                 "SELECT id, room, token_sha256, created_at FROM devices WHERE token_sha256 = ?1",
                 params![token_sha256],
@@ -1084,7 +1101,7 @@ impl Store for SqliteStore {
     }
 
     fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT id, room, token_sha256, created_at FROM devices ORDER BY room, created_at",
         )?;
@@ -1219,7 +1236,7 @@ impl Store for SqliteStore {
     }
 
     fn leases(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT email, owner, expires_at FROM leases WHERE owner <> '' ORDER BY email",
         )?;
@@ -1268,7 +1285,7 @@ impl Store for SqliteStore {
     }
 
     fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<StreamEvent>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read()?;
         let mut statement = connection.prepare_cached(
             "SELECT seq, kind, email, payload, origin, created_at FROM events
              WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -1297,5 +1314,126 @@ impl Store for SqliteStore {
                 row.get(0)
             })?,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A store on a fresh file, in a directory of its own.
+    fn file_store(name: &str) -> (std::path::PathBuf, Arc<SqliteStore>) {
+        let dir = std::env::temp_dir().join(format!(
+            "hcal-sqlite-{name}-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("hcal.db")).unwrap();
+        (dir, Arc::new(store))
+    }
+
+    /// `read` on another thread, failing rather than hanging should it wait
+    /// for the writer's lock.
+    fn read_elsewhere<T: Send + 'static>(
+        store: &Arc<SqliteStore>,
+        read: impl FnOnce(&SqliteStore) -> T + Send + 'static,
+    ) -> T {
+        let (done, result) = std::sync::mpsc::channel();
+        let store = store.clone();
+        std::thread::spawn(move || done.send(read(&store)));
+        result
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the read waited for the writer's lock")
+    }
+
+    /// While a sync holds the writer's connection in the middle of a
+    /// transaction, a read goes ahead and sees the last commit, not the
+    /// transaction's rows; once committed, it sees them.
+    #[test]
+    fn a_read_sees_the_last_commit_without_waiting_for_the_writer() {
+        let (dir, store) = file_store("read");
+        store.add_user("alice@example.com").unwrap();
+        let email = |user: Option<User>| user.map(|u| u.email);
+
+        let mut writer = store.lock();
+        let transaction = writer.transaction().unwrap();
+        transaction
+            .execute(
+                "INSERT INTO users (email, state, created_at, updated_at)
+                 VALUES ('bob@example.com', 'pending', 0, 0)",
+                [],
+            )
+            .unwrap();
+        let (alice, bob) = read_elsewhere(&store, |store| {
+            (
+                store.user("alice@example.com").unwrap(),
+                store.user("bob@example.com").unwrap(),
+            )
+        });
+        assert_eq!(email(alice).as_deref(), Some("alice@example.com"));
+        assert_eq!(bob, None, "a read saw rows not yet committed");
+        transaction.commit().unwrap();
+        drop(writer);
+
+        let bob = read_elsewhere(&store, |store| store.user("bob@example.com").unwrap());
+        assert_eq!(email(bob).as_deref(), Some("bob@example.com"));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// When no reader can be opened, reads go to the writer's connection
+    /// rather than fail.
+    #[test]
+    fn reads_fall_back_to_the_writer_without_readers() {
+        let (dir, store) = file_store("fallback");
+        let mut store = Arc::into_inner(store).unwrap();
+        store.add_user("alice@example.com").unwrap();
+        store.readers = Some(Readers::new(&dir.join("missing/hcal.db"), 4));
+        assert!(matches!(store.read().unwrap(), ReadConnection::Writer(_)));
+        assert!(store.user("alice@example.com").unwrap().is_some());
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A reader's connection refuses to write, whatever it is asked.
+    #[test]
+    fn a_read_connection_cannot_write() {
+        let (dir, store) = file_store("read-only");
+        store.add_user("alice@example.com").unwrap();
+        let reader = store.read().unwrap();
+        let error = reader.execute("DELETE FROM users", []).unwrap_err();
+        assert_eq!(
+            error.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly),
+            "{error}"
+        );
+        drop(reader);
+        assert!(store.user("alice@example.com").unwrap().is_some());
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Closing the store after reads leaves the file whole, without its WAL
+    /// (the readers close before the last read-write connection).
+    #[test]
+    fn a_closed_store_leaves_no_wal_behind() {
+        let (dir, store) = file_store("close");
+        store.add_user("alice@example.com").unwrap();
+        assert!(matches!(store.read().unwrap(), ReadConnection::Reader(_)));
+        let pool = store.readers.as_ref().unwrap();
+        let readers: Vec<_> = (0..3).map(|_| pool.take().unwrap()).collect();
+        assert_eq!(readers.len(), 3);
+        drop(readers);
+        assert!(store.user("alice@example.com").unwrap().is_some());
+        drop(store);
+        assert!(!dir.join("hcal.db-wal").exists(), "the WAL was left behind");
+        let store = SqliteStore::open(&dir.join("hcal.db")).unwrap();
+        assert!(store.user("alice@example.com").unwrap().is_some());
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
