@@ -60,6 +60,10 @@ if figures_file.exists():
           f"{full['google_calls']} Google calls {full['google_calls_by_method']}")
     print(f"  incremental (first run): {inc['seconds'] * 1000:.0f} ms, {inc['syncs']} syncs, "
           f"{inc['google_calls']} Google calls for {inc['users_called_as']} users {inc['google_calls_by_method']}")
+    reads = f.get("reads_during_full_sync")
+    if reads and reads.get("reads"):
+        print(f"  a meeting list read during another full sync: p50 {reads['p50_ms']:.2f} ms, "
+              f"p99 {reads['p99_ms']:.2f} ms, slowest {reads['max_ms']:.1f} ms ({reads['reads']} reads)")
     rss, base = f.get("peak_rss_bytes"), f.get("rss_emulator_started_bytes")
     if rss and base:
         print(f"  peak RSS {rss / 2**20:,.0f} MiB (emulator with its {events:,} events included; "

@@ -315,3 +315,49 @@ pub fn stored_meetings(store: &SqliteStore, users: usize) -> usize {
         })
         .sum()
 }
+
+/// People reading their meeting lists while the service writes: a thread of
+/// its own reads one user's meetings from the store (as the API's list does)
+/// every [`ReadProbe::EVERY`], and keeps how long each read took.
+pub struct ReadProbe {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Duration>>,
+}
+
+impl ReadProbe {
+    pub const EVERY: Duration = Duration::from_millis(20);
+
+    pub fn start(store: Arc<SqliteStore>, users: usize) -> ReadProbe {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut took = Vec::new();
+            for i in 0.. {
+                if stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                let started = Instant::now();
+                store
+                    .meetings(&user_email(i % users), i64::MIN, i64::MAX)
+                    .expect("a meeting list read");
+                took.push(started.elapsed());
+                std::thread::sleep(Self::EVERY);
+            }
+            took
+        });
+        ReadProbe { stop, thread }
+    }
+
+    /// Stop reading; the reads' count, median, 99th percentile and slowest
+    /// (milliseconds).
+    pub fn finish(self) -> serde_json::Value {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut took = self.thread.join().expect("the reading thread");
+        took.sort();
+        let ms = |q: f64| {
+            took.get(((took.len() as f64 - 1.0) * q).round() as usize)
+                .map(|d| d.as_secs_f64() * 1e3)
+        };
+        json!({"reads": took.len(), "p50_ms": ms(0.5), "p99_ms": ms(0.99), "max_ms": ms(1.0)})
+    }
+}
