@@ -633,14 +633,18 @@ impl Service {
             Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
                 // Pushes from before this sync began are answered by it.
+                let turn = crate::sync::write_turn(self.store.as_ref()).await;
                 if let Err(error) = self.store.mark_synced(user, started_at, now().as_second()) {
                     tracing::warn!(%user, %error, "cannot record the sync time");
                 }
+                drop(turn);
                 if report.kind != crate::sync::SyncKind::Unchanged {
                     let _ = self.meetings_changed.send(user.to_string());
                     self.share("meetings", user, None);
                     // Calendar's out-of-office and focus blocks came with it.
+                    let turn = crate::sync::write_turn(self.store.as_ref()).await;
                     self.update_presence(user, None);
+                    drop(turn);
                     tracing::info!(
                         %user,
                         kind = ?report.kind,

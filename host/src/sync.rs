@@ -117,6 +117,7 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                         next_sync_token: Some(next_sync_token),
                         ..PageUpdate::default()
                     };
+                    let _turn = write_turn(self.store).await;
                     self.store.apply_page(user, CALENDAR, &update)?;
                     let stored = self.store.meeting_count(user)?;
                     return Ok(SyncReport {
@@ -186,7 +187,9 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             // The incremental token is the newer one when there is one.
             next_sync_token: Some(token.unwrap_or(next_sync_token)),
         };
+        let turn = write_turn(self.store).await;
         self.store.apply_page(user, CALENDAR, &update)?;
+        drop(turn);
         Ok(SyncReport {
             user: user.to_string(),
             kind,
@@ -232,5 +235,15 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             seal_with: Some(self.key.clone()),
         };
         self.runtime.process_isolating_traps(pages, &request)
+    }
+}
+
+/// The store's write turn, awaited (see `Store::write_turn`).
+pub(crate) async fn write_turn<S: Store + ?Sized>(
+    store: &S,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match store.write_turn() {
+        Some(turn) => Some(turn.lock().await),
+        None => None,
     }
 }

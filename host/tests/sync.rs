@@ -158,3 +158,48 @@ async fn only_activated_users_are_touched() {
             .is_err()
     );
 }
+
+/// SQLite has one writer: a sync that finds another writing waits for its
+/// turn without holding its thread, which runs other syncs meanwhile (here,
+/// on a runtime of one thread, the timer; a sync blocked on the writer's lock
+/// would hold it).
+#[tokio::test(flavor = "current_thread")]
+async fn a_sync_waiting_to_write_leaves_its_thread_to_others() {
+    let emulator = common::demo_emulator().await;
+    let google = google(&emulator);
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user(ALICE).unwrap();
+    store
+        .set_user_state(ALICE, UserState::Activated, None, None)
+        .unwrap();
+    let key = org_key(&store);
+    let options = Options::default();
+    let syncer = Syncer {
+        google: &google,
+        store: &store,
+        runtime: common::runtime(),
+        options: &options,
+        key: &key,
+    };
+
+    let writing = store
+        .write_turn()
+        .expect("SQLite's writers take turns")
+        .lock()
+        .await;
+    let window = window();
+    let sync = syncer.sync(ALICE, &window, NOW);
+    tokio::pin!(sync);
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(2), &mut sync).await;
+    assert!(
+        waited.is_err(),
+        "the sync wrote while another writer had the turn"
+    );
+    assert_eq!(list_calls(&emulator), 1, "Google was read before the wait");
+    assert_eq!(store.meeting_count(ALICE).unwrap(), 0);
+
+    drop(writing);
+    let report = sync.await.unwrap();
+    assert_eq!(report.kind, SyncKind::Full);
+    assert_eq!(store.meeting_count(ALICE).unwrap(), 10);
+}

@@ -335,6 +335,16 @@ pub enum StoreError {
 
 /// What the service needs from its store.
 pub trait Store: Send + Sync {
+    /// Where the async writers of a store with one writer take turns.
+    ///
+    /// SQLite has one writer: a sync that blocks on its lock while another
+    /// user's page is written holds a tokio worker, and with it a core, idle
+    /// (docs/performance.md). A sync awaits its turn here before it writes, so
+    /// that its worker runs other syncs meanwhile. `None` where writers do
+    /// not wait for each other.
+    fn write_turn(&self) -> Option<&tokio::sync::Mutex<()>> {
+        None
+    }
     /// Add a user as `pending` (an existing user is left as they are).
     fn add_user(&self, email: &str) -> Result<User, StoreError>;
     fn user(&self, email: &str) -> Result<Option<User>, StoreError>;

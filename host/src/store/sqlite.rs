@@ -223,6 +223,9 @@ pub struct SqliteStore {
     /// removes the WAL, which a read-only one cannot.
     readers: Option<Readers>,
     connection: Mutex<Connection>,
+    /// Where a sync's writes wait for the one writer without holding a
+    /// thread (`Store::write_turn`).
+    turn: tokio::sync::Mutex<()>,
     /// WAL checkpoints on their own thread (none in memory).
     _checkpointer: Option<Checkpointer>,
 }
@@ -286,6 +289,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             readers: None,
+            turn: tokio::sync::Mutex::new(()),
             connection: Mutex::new(connection),
             _checkpointer: None,
         })
@@ -431,6 +435,10 @@ fn meeting_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMeeting> {
 }
 
 impl Store for SqliteStore {
+    fn write_turn(&self) -> Option<&tokio::sync::Mutex<()>> {
+        Some(&self.turn)
+    }
+
     fn add_user(&self, email: &str) -> Result<User, StoreError> {
         // Every address enters here, whoever adds it.
         if !crate::users::is_address(email) {
