@@ -28,7 +28,7 @@ use crate::kms::Kms;
 use crate::presence::{Presence, Responder, Status};
 use crate::provider::webex::Webex;
 use crate::runtime::Runtime;
-use crate::store::{Store, UserState};
+use crate::store::{Store, UserState, in_write_turn};
 use crate::sync::Syncer;
 use serde_json::{Value, json};
 
@@ -633,18 +633,19 @@ impl Service {
             Ok(report) => {
                 self.metrics.syncs.fetch_add(1, Ordering::Relaxed);
                 // Pushes from before this sync began are answered by it.
-                let turn = crate::sync::write_turn(self.store.as_ref()).await;
-                if let Err(error) = self.store.mark_synced(user, started_at, now().as_second()) {
+                let store = self.store.as_ref();
+                if let Err(error) = in_write_turn(store, || {
+                    store.mark_synced(user, started_at, now().as_second())
+                })
+                .await
+                {
                     tracing::warn!(%user, %error, "cannot record the sync time");
                 }
-                drop(turn);
                 if report.kind != crate::sync::SyncKind::Unchanged {
                     let _ = self.meetings_changed.send(user.to_string());
                     self.share("meetings", user, None);
                     // Calendar's out-of-office and focus blocks came with it.
-                    let turn = crate::sync::write_turn(self.store.as_ref()).await;
-                    self.update_presence(user, None);
-                    drop(turn);
+                    in_write_turn(self.store.as_ref(), || self.update_presence(user, None)).await;
                     tracing::info!(
                         %user,
                         kind = ?report.kind,

@@ -17,7 +17,9 @@ use serde::Serialize;
 use crate::google::calendar::{SyncFrom, SyncOutcome};
 use crate::google::{Google, GoogleError};
 use crate::runtime::{CallError, Runtime};
-use crate::store::{PageUpdate, Store, StoreError, StoredButton, StoredMeeting, UserState};
+use crate::store::{
+    PageUpdate, Store, StoreError, StoredButton, StoredMeeting, UserState, in_write_turn,
+};
 
 /// The calendar hcal syncs for each user.
 pub const CALENDAR: &str = "primary";
@@ -117,8 +119,10 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
                         next_sync_token: Some(next_sync_token),
                         ..PageUpdate::default()
                     };
-                    let _turn = write_turn(self.store).await;
-                    self.store.apply_page(user, CALENDAR, &update)?;
+                    in_write_turn(self.store, || {
+                        self.store.apply_page(user, CALENDAR, &update)
+                    })
+                    .await?;
                     let stored = self.store.meeting_count(user)?;
                     return Ok(SyncReport {
                         user: user.to_string(),
@@ -187,9 +191,10 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             // The incremental token is the newer one when there is one.
             next_sync_token: Some(token.unwrap_or(next_sync_token)),
         };
-        let turn = write_turn(self.store).await;
-        self.store.apply_page(user, CALENDAR, &update)?;
-        drop(turn);
+        in_write_turn(self.store, || {
+            self.store.apply_page(user, CALENDAR, &update)
+        })
+        .await?;
         Ok(SyncReport {
             user: user.to_string(),
             kind,
@@ -235,15 +240,5 @@ impl<S: Store + ?Sized> Syncer<'_, S> {
             seal_with: Some(self.key.clone()),
         };
         self.runtime.process_isolating_traps(pages, &request)
-    }
-}
-
-/// The store's write turn, awaited (see `Store::write_turn`).
-pub(crate) async fn write_turn<S: Store + ?Sized>(
-    store: &S,
-) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-    match store.write_turn() {
-        Some(turn) => Some(turn.lock().await),
-        None => None,
     }
 }

@@ -47,6 +47,31 @@ fn title(meeting: &Meeting, key: &OrgKey) -> String {
     }
 }
 
+/// A store with Alice activated.
+fn activated_store() -> SqliteStore {
+    let store = SqliteStore::in_memory().unwrap();
+    store.add_user(ALICE).unwrap();
+    store
+        .set_user_state(ALICE, UserState::Activated, None, None)
+        .unwrap();
+    store
+}
+
+fn syncer<'a>(
+    google: &'a Google,
+    store: &'a SqliteStore,
+    key: &'a OrgKey,
+    options: &'a Options,
+) -> Syncer<'a, SqliteStore> {
+    Syncer {
+        google,
+        store,
+        runtime: common::runtime(),
+        options,
+        key,
+    }
+}
+
 fn list_calls(emulator: &Emulator) -> usize {
     emulator
         .audit()
@@ -59,20 +84,10 @@ fn list_calls(emulator: &Emulator) -> usize {
 async fn full_then_unchanged_then_changed_then_410() {
     let emulator = common::demo_emulator().await;
     let google = google(&emulator);
-    let store = SqliteStore::in_memory().unwrap();
-    store.add_user(ALICE).unwrap();
-    store
-        .set_user_state(ALICE, UserState::Activated, None, None)
-        .unwrap();
+    let store = activated_store();
     let key = org_key(&store);
     let options = Options::default();
-    let syncer = Syncer {
-        google: &google,
-        store: &store,
-        runtime: common::runtime(),
-        options: &options,
-        key: &key,
-    };
+    let syncer = syncer(&google, &store, &key, &options);
 
     let full = syncer.sync(ALICE, &window(), NOW).await.unwrap();
     assert_eq!(full.kind, SyncKind::Full);
@@ -129,13 +144,7 @@ async fn only_activated_users_are_touched() {
     store.add_user(ALICE).unwrap();
     let key = org_key(&store);
     let options = Options::default();
-    let syncer = Syncer {
-        google: &google,
-        store: &store,
-        runtime: common::runtime(),
-        options: &options,
-        key: &key,
-    };
+    let syncer = syncer(&google, &store, &key, &options);
     let error = syncer.sync(ALICE, &window(), NOW).await.unwrap_err();
     assert!(
         matches!(
@@ -167,20 +176,10 @@ async fn only_activated_users_are_touched() {
 async fn a_sync_waiting_to_write_leaves_its_thread_to_others() {
     let emulator = common::demo_emulator().await;
     let google = google(&emulator);
-    let store = SqliteStore::in_memory().unwrap();
-    store.add_user(ALICE).unwrap();
-    store
-        .set_user_state(ALICE, UserState::Activated, None, None)
-        .unwrap();
+    let store = activated_store();
     let key = org_key(&store);
     let options = Options::default();
-    let syncer = Syncer {
-        google: &google,
-        store: &store,
-        runtime: common::runtime(),
-        options: &options,
-        key: &key,
-    };
+    let syncer = syncer(&google, &store, &key, &options);
 
     let writing = store
         .write_turn()

@@ -333,6 +333,17 @@ pub enum StoreError {
     },
 }
 
+/// Run one of a sync's writes in the store's write turn
+/// (`Store::write_turn`): the turn is awaited, so a sync that finds another
+/// writing leaves its thread to other tasks instead of blocking it.
+pub async fn in_write_turn<S: Store + ?Sized, T>(store: &S, write: impl FnOnce() -> T) -> T {
+    let _turn = match store.write_turn() {
+        Some(turn) => Some(turn.lock().await),
+        None => None,
+    };
+    write()
+}
+
 /// What the service needs from its store.
 pub trait Store: Send + Sync {
     /// Where the async writers of a store with one writer take turns.
